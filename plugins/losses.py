@@ -1,0 +1,73 @@
+"""Losses: a scalar from the network's output y and the targets t, with dL/dy."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from toolkit import Part, hookimpl
+
+EPSILON = 1e-7  # keeps log() finite at y = 0, as in the book
+
+
+def _rows(y, t):
+    """2-D views of a single sample, as the book does."""
+    if y.ndim == 1:
+        y = y.reshape(1, y.size)
+        t = np.reshape(t, (1, -1)) if np.size(t) == y.size else np.reshape(t, (1,))
+    return y, t
+
+
+def _labels(y, t):
+    """Class indices from one-hot rows, or the indices themselves."""
+    return t.argmax(axis=1) if np.size(t) == y.size else np.asarray(t, dtype=int)
+
+
+def _one_hot(y, t):
+    if np.size(t) == y.size:
+        return np.asarray(t, dtype=float).reshape(y.shape)
+    hot = np.zeros_like(y, dtype=float)
+    hot[np.arange(y.shape[0]), np.asarray(t, dtype=int)] = 1.0
+    return hot
+
+
+def cross_entropy(y, t):
+    """Mean over the batch of -log(y[label] + 1e-7)."""
+    y, t = _rows(y, t)
+    n = y.shape[0]
+    return -np.sum(np.log(y[np.arange(n), _labels(y, t)] + EPSILON)) / n
+
+
+def cross_entropy_grad(y, t):
+    y, t = _rows(y, t)
+    return -_one_hot(y, t) / (y + EPSILON) / y.shape[0]
+
+
+def sum_squared_error(y, t):
+    """0.5 * sum of squared differences (the book's, not divided by the batch)."""
+    y, t = _rows(y, t)
+    return 0.5 * np.sum((y - _one_hot(y, t)) ** 2)
+
+
+def sum_squared_error_grad(y, t):
+    y, t = _rows(y, t)
+    return y - _one_hot(y, t)
+
+
+def mean_squared_error(y, t):
+    """Mean of squared differences over every element."""
+    y, t = _rows(y, t)
+    return np.mean((y - _one_hot(y, t)) ** 2)
+
+
+def mean_squared_error_grad(y, t):
+    y, t = _rows(y, t)
+    return 2.0 * (y - _one_hot(y, t)) / y.size
+
+
+@hookimpl
+def toolkit_losses():
+    return {
+        "cross_entropy": Part(cross_entropy, derivative=cross_entropy_grad),
+        "sum_squared_error": Part(sum_squared_error, derivative=sum_squared_error_grad),
+        "mean_squared_error": Part(mean_squared_error, derivative=mean_squared_error_grad),
+    }

@@ -1,0 +1,35 @@
+"""layer-toolkit: build and train neural networks from parts registered through pluggy."""
+
+from __future__ import annotations
+
+from .assembly import build
+from .data import Dataset
+from .errors import Location, PluginError, Problem, RunError, SpecError, ToolkitError
+from .hookspecs import hookimpl
+from .manager import get_plugin_manager
+from .network import Network
+from .objective import Objective
+from .parts import REQUIRED, Part
+from .spec import Spec, load_spec
+from .trainer import TrainResult, train
+
+__all__ = [
+    "REQUIRED",
+    "Dataset",
+    "Location",
+    "Network",
+    "Objective",
+    "Part",
+    "PluginError",
+    "Problem",
+    "RunError",
+    "Spec",
+    "SpecError",
+    "ToolkitError",
+    "TrainResult",
+    "build",
+    "get_plugin_manager",
+    "hookimpl",
+    "load_spec",
+    "train",
+]

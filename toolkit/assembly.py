@@ -1,0 +1,124 @@
+"""From a validated spec to a network: the run's generator, the data, the initial weights."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .data import Dataset, as_dataset
+from .errors import RunError, SpecError
+from .network import Dense, Network
+from .spec import Spec, load_spec
+from .yamlsource import KeyPath, format_path
+
+__all__ = ["Assembly", "assemble", "build", "make_rng"]
+
+Rng = np.random.RandomState | np.random.Generator
+SpecLike = Spec | str | os.PathLike[str] | Mapping[str, Any]
+
+
+@dataclass
+class Assembly:
+    """Everything a run starts from: the network, its data and the generator, mid-stream."""
+
+    spec: Spec
+    network: Network
+    data: Dataset
+    rng: Rng
+
+
+def make_rng(kind: str, seed: int) -> Rng:
+    """numpy's legacy ``RandomState`` (``"legacy"``) or its ``Generator`` (``"default"``)."""
+    return np.random.RandomState(seed) if kind == "legacy" else np.random.default_rng(seed)
+
+
+def as_spec(spec: SpecLike) -> Spec:
+    return spec if isinstance(spec, Spec) else load_spec(spec)
+
+
+def build(spec: SpecLike) -> Network:
+    """The network a spec describes, with the weights a run of it starts from."""
+    return assemble(as_spec(spec)).network
+
+
+def assemble(spec: Spec) -> Assembly:
+    """Draw from the spec's generator in a fixed order: the dataset, then each layer's W, b."""
+    rng = make_rng(spec.config["rng"], spec.config["seed"])
+    data = _dataset(spec, rng)
+    _check_output_units(spec, data)
+    params: dict[str, np.ndarray] = {}
+    layers: list[Dense] = []
+    n_in = data.features
+    for index, layer in enumerate(spec.config["model"]["layers"], start=1):
+        path: KeyPath = ("model", "layers", index - 1)
+        weight, bias = f"W{index}", f"b{index}"
+        params[weight] = _initial(spec, (*path, "init"), (n_in, layer["units"]), rng)
+        params[bias] = _initial(spec, (*path, "bias_init"), (layer["units"],), rng)
+        layers.append(Dense(weight, bias, spec.bind((*path, "activation"), "activation")))
+        n_in = layer["units"]
+    network = Network(
+        layers,
+        params,
+        loss=spec.bind(("loss",), "loss"),
+        estimator=spec.bind(("gradient",), "gradient_estimator"),
+        registry=spec.registry,
+    )
+    return Assembly(spec, network, data, rng)
+
+
+def _dataset(spec: Spec, rng: Rng) -> Dataset:
+    result = call_part(spec, ("data",), "dataset", rng)
+    try:
+        return as_dataset(result)
+    except ValueError as error:
+        raise RunError(f"data: dataset '{spec.config['data']['name']}' {error}") from None
+
+
+def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.ndarray:
+    values = np.array(call_part(spec, path, "initializer", shape, rng), dtype=np.float64)
+    if values.shape != shape:
+        name = spec.bind(path, "initializer").name
+        raise RunError(
+            f"{format_path(path)}: initializer '{name}' returned shape {values.shape}, "
+            f"expected {shape}"
+        )
+    return values
+
+
+def _check_output_units(spec: Spec, data: Dataset) -> None:
+    layers = spec.config["model"]["layers"]
+    last = len(layers) - 1
+    if layers[last]["units"] != data.classes:
+        raise SpecError(
+            [
+                spec.problem(
+                    ("model", "layers", last, "units"),
+                    f"the output layer has {layers[last]['units']} units but the data has "
+                    f"{data.classes} classes",
+                    f"set units: {data.classes}",
+                )
+            ]
+        )
+
+
+def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
+    """Call the part at ``path``.
+
+    A ValueError from the part is a bad setting (exit 2); anything else is a failure.
+    """
+    bound = spec.bind(path, kind)
+    label = kind.replace("_", " ")
+    try:
+        return bound(*inputs)
+    except ValueError as error:
+        raise SpecError([spec.problem(path, f"{label} '{bound.name}': {error}")]) from None
+    except Exception as error:
+        provider = spec.entry(path, kind).provider
+        raise RunError(
+            f"{format_path(path)}: {label} '{bound.name}' from {provider} failed: "
+            f"{type(error).__name__}: {error}"
+        ) from error

@@ -1,0 +1,165 @@
+"""The ``toolkit`` command: train, validate and plugins."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import traceback
+from collections.abc import Sequence
+from pathlib import Path
+from typing import NoReturn
+
+from .assembly import assemble
+from .errors import ToolkitError
+from .manager import get_plugin_manager
+from .registry import Registry
+from .report import describe_assembly, describe_parts
+from .rundir import RunDirectory
+from .spec import Spec, load_spec, shipped_specs
+from .trainer import Record, train
+
+__all__ = ["main"]
+
+DEFAULT_SPEC = "two_layer_sigmoid"
+DEBUG_VARIABLE = "TOOLKIT_DEBUG"
+
+
+class _Parser(argparse.ArgumentParser):
+    """Reports usage mistakes in one line, with exit code 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="toolkit", description="Build and train networks from registered parts.")
+    parser.add_argument(
+        "--debug",
+        action="store_true",
+        help=f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)",
+    )
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    plugin_option = argparse.ArgumentParser(add_help=False)
+    plugin_option.add_argument(
+        "-p",
+        dest="plugins",
+        metavar="MODULE",
+        action="append",
+        default=[],
+        help="register an importable module as a plugin (repeatable)",
+    )
+    spec_options = argparse.ArgumentParser(add_help=False, parents=[plugin_option])
+    spec_options.add_argument(
+        "--set",
+        dest="overrides",
+        metavar="KEY=VALUE",
+        action="append",
+        default=[],
+        help="override a spec value, e.g. optimizer.learning_rate=0.5",
+    )
+
+    run = commands.add_parser(
+        "train", parents=[spec_options], help="train the network a spec describes"
+    )
+    run.add_argument("spec", nargs="?", help=f"spec file (default: the shipped {DEFAULT_SPEC})")
+    run.add_argument(
+        "--out", metavar="DIR", help="write spec.yaml, metrics.jsonl and params.npz here"
+    )
+    run.set_defaults(handler=_train)
+
+    check = commands.add_parser(
+        "validate", parents=[spec_options], help="check a spec and show the network it builds"
+    )
+    check.add_argument("spec", help="spec file")
+    check.set_defaults(handler=_validate)
+
+    listing = commands.add_parser(
+        "plugins", parents=[plugin_option], help="list every registered part"
+    )
+    listing.set_defaults(handler=_plugins)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input)."""
+    args = _parser().parse_args(argv)
+    try:
+        return int(args.handler(args) or 0)
+    except ToolkitError as error:
+        if args.debug or os.environ.get(DEBUG_VARIABLE):
+            traceback.print_exc()
+        for line in str(error).splitlines():
+            print(f"error: {line}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _spec_path(argument: str | None) -> str:
+    """A spec file, or a shipped spec named by its name (``two_layer_relu``, ``specs/x.yaml``)."""
+    shipped = shipped_specs()
+    if argument is None:
+        return str(shipped[DEFAULT_SPEC])
+    path = Path(argument)
+    is_shipped_name = (
+        path.stem in shipped
+        and path.suffix in ("", ".yaml")
+        and (len(path.parts) == 1 or path.parent.name == "specs")
+    )
+    if not path.exists() and is_shipped_name:
+        if argument != path.stem:
+            print(
+                f"note: no file {argument} here; using the shipped spec {path.stem}",
+                file=sys.stderr,
+            )
+        return str(shipped[path.stem])
+    return argument
+
+
+def _load(args: argparse.Namespace) -> Spec:
+    manager = get_plugin_manager(args.plugins)
+    return load_spec(_spec_path(args.spec), args.overrides, manager=manager)
+
+
+def _train(args: argparse.Namespace) -> int:
+    spec = _load(args)
+    out = RunDirectory(args.out) if args.out else None
+    total = spec.config["train"]["iterations"]
+    print(
+        f"training {spec.name}: {len(spec.config['model']['layers'])} layers, {total} iterations",
+        flush=True,
+    )
+
+    def on_log(record: Record) -> None:
+        print(
+            f"iteration {record['iteration']:>{len(str(total))}}/{total}  loss {record['loss']!r}",
+            flush=True,
+        )
+        if out:
+            out.log(record)
+
+    if out:
+        out.start(spec)
+    result = train(spec, on_log=on_log)
+    if out:
+        out.save_params(result.network.params)
+    print(f"done: {total} iterations in {result.seconds:.1f} s, final loss {result.final_loss!r}")
+    if out:
+        print("wrote " + ", ".join(str(path) for path in out.files))
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    assembly = assemble(_load(args))
+    print("\n".join(describe_assembly(assembly)))
+    print("valid")
+    return 0
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    registry = Registry.from_manager(get_plugin_manager(args.plugins))
+    print("\n".join(describe_parts(registry)))
+    return 0

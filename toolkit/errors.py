@@ -1,0 +1,68 @@
+"""The toolkit's error types: each carries a one-line message and an exit code."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+__all__ = ["Location", "PluginError", "Problem", "RunError", "SpecError", "ToolkitError"]
+
+
+@dataclass(frozen=True)
+class Location:
+    """Where a value came from: a file with line and column, or a command-line override."""
+
+    source: str
+    line: int | None = None
+    column: int | None = None
+
+    def __str__(self) -> str:
+        if self.line is None:
+            return self.source
+        return f"{self.source} line {self.line}, column {self.column}"
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One problem in a spec: the key path, what is wrong, where, and how to fix it."""
+
+    path: str
+    message: str
+    location: Location | None = None
+    hint: str = ""
+
+    def __str__(self) -> str:
+        text = f"{self.path}: {self.message}" if self.path else self.message
+        if self.location is not None:
+            text += f" ({self.location})"
+        if self.hint:
+            text += f"; {self.hint}"
+        return text
+
+
+class ToolkitError(Exception):
+    """Base of every error the toolkit reports to its users."""
+
+    exit_code = 1
+
+
+class SpecError(ToolkitError):
+    """A spec, an override or a part's settings are wrong; nothing was run."""
+
+    exit_code = 2
+
+    def __init__(self, problems: Iterable[Problem]) -> None:
+        self.problems = list(problems)
+        super().__init__("\n".join(str(problem) for problem in self.problems))
+
+
+class PluginError(ToolkitError):
+    """A plugin could not be loaded, or what it registered is unusable."""
+
+    exit_code = 2
+
+
+class RunError(ToolkitError):
+    """Something failed while a valid spec was running."""
+
+    exit_code = 1

@@ -1,0 +1,118 @@
+"""``--set KEY=VALUE`` overrides: dotted key paths with list indices, YAML scalar values."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+from .errors import Location, Problem, SpecError
+from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
+
+__all__ = ["apply_overrides", "parse_key", "parse_override"]
+
+_TOKEN = re.compile(r"[^.\[\]]+|\[\d+\]")
+_KEY = re.compile(r"[^.\[\]=\s]+(?:\.[^.\[\]=\s]+|\[\d+\])*")
+EXAMPLE = "for example --set optimizer.learning_rate=0.5 or --set model.layers.0.activation=relu"
+
+
+def parse_override(text: str) -> tuple[KeyPath, Any]:
+    """``"model.layers.0.units=20"`` -> ``(("model", "layers", 0, "units"), 20)``."""
+    key, sep, raw = text.partition("=")
+    if not sep:
+        raise SpecError([Problem("", f"bad override '{text}': expected KEY=VALUE", None, EXAMPLE)])
+    value, _ = parse_yaml(raw, f"--set {text}")
+    return parse_key(key.strip(), Location(f"--set {text}")), value
+
+
+def parse_key(key: str, where: Location | None = None) -> KeyPath:
+    """``"model.layers.0.units"`` or ``"model.layers[0].units"`` -> a key path."""
+    if not _KEY.fullmatch(key):
+        raise SpecError(
+            [
+                Problem(
+                    "",
+                    f"bad override key '{key}': expected dotted keys such as model.layers.0.units",
+                    where,
+                    EXAMPLE,
+                )
+            ]
+        )
+    return tuple(_key(token) for token in _TOKEN.findall(key))
+
+
+def _key(token: str) -> str | int:
+    token = token.strip("[]")
+    return int(token) if token.isdigit() else token
+
+
+def apply_overrides(
+    tree: dict[str, Any], sources: SourceMap, overrides: Iterable[str] | Mapping[str, Any]
+) -> list[Problem]:
+    """Set each override in ``tree`` (in place), recording where each value came from."""
+    problems: list[Problem] = []
+    if isinstance(overrides, Mapping):
+        labelled = [(f"{key}={value!r}", key, value) for key, value in overrides.items()]
+    else:
+        labelled = [(text, None, None) for text in overrides]
+    for label, key, value in labelled:
+        where = Location(f"--set {label}" if key is None else f"overrides {label}")
+        try:
+            path, value = parse_override(label) if key is None else (parse_key(key, where), value)
+        except SpecError as error:
+            problems.extend(error.problems)
+            continue
+        problem = _set(tree, path, value, where)
+        if problem:
+            problems.append(problem)
+        else:
+            sources.replace(path, where)
+    return problems
+
+
+def _set(tree: Any, path: KeyPath, value: Any, where: Location) -> Problem | None:
+    node = tree
+    for depth, key in enumerate(path[:-1]):
+        child = _child(node, key)
+        if child is _MISSING:
+            if isinstance(node, dict) and isinstance(key, str):
+                node[key] = child = [] if isinstance(path[depth + 1], int) else {}
+            else:
+                return _cannot(path, depth, node, where)
+        node = child
+    if not _can_set(node, path[-1]):
+        return _cannot(path, len(path) - 1, node, where)
+    node[path[-1]] = value
+    return None
+
+
+def _can_set(node: Any, key: str | int) -> bool:
+    if isinstance(node, dict):
+        return isinstance(key, str)
+    return isinstance(node, list) and isinstance(key, int) and key < len(node)
+
+
+_MISSING = object()
+
+
+def _child(node: Any, key: str | int) -> Any:
+    if isinstance(node, dict) and isinstance(key, str):
+        return node.get(key, _MISSING)
+    if isinstance(node, list) and isinstance(key, int) and key < len(node):
+        return node[key]
+    return _MISSING
+
+
+def _cannot(path: KeyPath, depth: int, node: Any, where: Location) -> Problem:
+    parent = format_path(path[:depth]) or "the spec"
+    key = path[depth]
+    if isinstance(node, list):
+        what = f"{parent} has {len(node)} items, so there is no item {key}"
+        hint = f"use an index from 0 to {len(node) - 1}" if node else "add items in the spec file"
+    elif isinstance(node, dict):
+        what = f"{parent} is a mapping, so '{key}' must be a key, not an index"
+        hint = EXAMPLE
+    else:
+        what = f"{parent} is {node!r}, not a mapping or a list"
+        hint = "set the whole value instead, " + EXAMPLE
+    return Problem(format_path(path), f"cannot set: {what}", where, hint)

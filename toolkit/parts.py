@@ -1,0 +1,156 @@
+"""Parts: the richer registration form, parameter discovery, and parts bound to settings."""
+
+from __future__ import annotations
+
+import inspect
+import math
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from .kinds import Kind
+from .suggest import did_you_mean
+
+__all__ = ["REQUIRED", "BoundPart", "Part", "as_part", "check_settings"]
+
+
+class _Required:
+    def __repr__(self) -> str:
+        return "REQUIRED"
+
+
+REQUIRED: Any = _Required()
+"""The default of a parameter that a spec must set."""
+
+
+@dataclass(frozen=True)
+class Part:
+    """A part with more than a function: an optional derivative, parameters, a description.
+
+    ``params`` maps each parameter to its default (``REQUIRED`` for none); when left
+    out it is read from the signature of ``fn``. ``description`` defaults to the first
+    line of ``fn``'s docstring. ``derivative`` takes the same arguments as ``fn``:
+    for an activation, the elementwise dy/dx; for a loss, dL/dy.
+    """
+
+    fn: Callable[..., Any]
+    derivative: Callable[..., Any] | None = None
+    params: Mapping[str, Any] | None = None
+    description: str = ""
+
+
+def as_part(value: object, kind: Kind) -> Part:
+    """Normalize a registered value (a callable or a Part) to a complete Part."""
+    if isinstance(value, Part):
+        part = value
+    elif callable(value):
+        part = Part(fn=value)
+    else:
+        raise TypeError(f"expected a callable or a toolkit.Part, got {type(value).__name__}")
+    if not callable(part.fn):
+        raise TypeError(f"Part.fn must be callable, got {type(part.fn).__name__}")
+    params = dict(part.params) if part.params is not None else _signature_params(part.fn, kind)
+    if "name" in params:
+        raise TypeError("a part may not have a parameter called 'name'; the spec uses that key")
+    description = part.description or _first_doc_line(part.fn)
+    return Part(fn=part.fn, derivative=part.derivative, params=params, description=description)
+
+
+def _signature_params(fn: Callable[..., Any], kind: Kind) -> dict[str, Any]:
+    try:
+        parameters = list(inspect.signature(fn).parameters.values())
+    except (TypeError, ValueError):
+        return {}
+    named = [p for p in parameters if p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)]
+    positional = [p for p in named if p.kind != p.KEYWORD_ONLY]
+    skipped = {p.name for p in positional[: len(kind.inputs)]}
+    return {
+        p.name: REQUIRED if p.default is p.empty else p.default
+        for p in named
+        if p.name not in skipped
+    }
+
+
+def _first_doc_line(fn: Callable[..., Any]) -> str:
+    doc = inspect.getdoc(fn) or ""
+    return doc.strip().splitlines()[0] if doc.strip() else ""
+
+
+@dataclass(frozen=True)
+class BoundPart:
+    """A registered part with its settings: calling it calls the part's function."""
+
+    name: str
+    part: Part
+    settings: Mapping[str, Any] = field(default_factory=dict)
+
+    def __call__(self, *inputs: Any) -> Any:
+        return self.part.fn(*inputs, **self.settings)
+
+    @property
+    def has_derivative(self) -> bool:
+        return self.part.derivative is not None
+
+    def derivative(self, *inputs: Any) -> Any:
+        if self.part.derivative is None:
+            raise LookupError(f"part '{self.name}' gives no derivative")
+        return self.part.derivative(*inputs, **self.settings)
+
+
+def check_settings(
+    part: Part, given: Mapping[str, Any]
+) -> tuple[dict[str, Any], list[tuple[str, str, str]]]:
+    """Fill defaults and check ``given`` against the part's parameters.
+
+    Returns the complete settings and a list of ``(parameter, message, hint)`` problems.
+    """
+    params = part.params or {}
+    settings: dict[str, Any] = {}
+    problems: list[tuple[str, str, str]] = []
+    for key, value in given.items():
+        if key not in params:
+            known = ", ".join(sorted(params)) or "none"
+            hint = did_you_mean(key, params) + f"parameters: {known}"
+            problems.append((key, f"unknown parameter '{key}'", hint))
+            continue
+        value, message = _coerce(value, params[key])
+        if message:
+            problems.append((key, message, ""))
+        settings[key] = value
+    for key, default in params.items():
+        if key in given:
+            continue
+        if default is REQUIRED:
+            problems.append((key, f"missing required parameter '{key}'", f"add '{key}: ...'"))
+        else:
+            settings[key] = default
+    return settings, problems
+
+
+def _coerce(value: Any, default: Any) -> tuple[Any, str]:
+    """Check ``value`` against the type of ``default``; return it (ints widened to float)."""
+    if default is REQUIRED or default is None:
+        return value, ""
+    if isinstance(default, bool):
+        return value, "" if isinstance(
+            value, bool
+        ) else f"expected true or false, got {_show(value)}"
+    if isinstance(default, int):
+        if isinstance(value, int) and not isinstance(value, bool):
+            return value, ""
+        return value, f"expected an integer, got {_show(value)}"
+    if isinstance(default, float):
+        if not isinstance(value, (int, float)) or isinstance(value, bool):
+            return value, f"expected a number, got {_show(value)}"
+        if not math.isfinite(value):
+            return value, f"expected a finite number, got {value}"
+        return float(value), ""
+    if isinstance(default, str) and not isinstance(value, str):
+        return value, f"expected a string, got {_show(value)}"
+    return value, ""
+
+
+def _show(value: Any) -> str:
+    kind = type(value).__name__
+    names = {"str": "string", "dict": "mapping", "list": "list", "NoneType": "nothing"}
+    return f"{names.get(kind, kind)} {value!r}" if kind != "NoneType" else "nothing"

@@ -1,0 +1,111 @@
+"""Plain-text tables for the command line: a network summary and the registered parts."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from .assembly import Assembly
+from .kinds import KINDS
+from .registry import Registry
+from .spec import Spec
+from .yamlsource import KeyPath, format_path
+
+__all__ = ["describe_assembly", "describe_parts", "table"]
+
+
+def table(rows: Sequence[Sequence[Any]]) -> list[str]:
+    """Left-aligned columns, two spaces apart."""
+    cells = [[str(cell) for cell in row] for row in rows]
+    widths = [
+        max(len(row[i]) for row in cells if i < len(row)) for i in range(max(map(len, cells)))
+    ]
+    return [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row)).rstrip() for row in cells
+    ]
+
+
+def _part_label(ref: dict[str, Any]) -> str:
+    settings = ", ".join(f"{key}={value!r}" for key, value in ref.items() if key != "name")
+    return f"{ref['name']}({settings})" if settings else ref["name"]
+
+
+def _part_paths(spec: Spec) -> list[tuple[KeyPath, str]]:
+    paths: list[tuple[KeyPath, str]] = [(("data",), "dataset")]
+    for index in range(len(spec.config["model"]["layers"])):
+        layer: KeyPath = ("model", "layers", index)
+        paths += [
+            ((*layer, "activation"), "activation"),
+            ((*layer, "init"), "initializer"),
+            ((*layer, "bias_init"), "initializer"),
+        ]
+    return [
+        *paths,
+        (("loss",), "loss"),
+        (("gradient",), "gradient_estimator"),
+        (("optimizer",), "optimizer"),
+    ]
+
+
+def describe_assembly(assembly: Assembly) -> list[str]:
+    """The network a spec builds: layers with shapes and counts, then every part's provider."""
+    spec, network, data = assembly.spec, assembly.network, assembly.data
+    config = spec.config
+    lines = [
+        f"spec {spec.name} ({spec.source or 'mapping'})",
+        f"seed {config['seed']}, rng {config['rng']}",
+        f"data: {data.samples} samples, {data.features} features, {data.classes} classes",
+        "",
+    ]
+    rows: list[list[Any]] = [["layer", "in -> out", "activation", "weights", "bias", "params"]]
+    total = 0
+    for index, (activation, w_shape, b_shape) in enumerate(network.summary(), start=1):
+        count = w_shape[0] * w_shape[1] + b_shape[0]
+        total += count
+        rows.append(
+            [
+                index,
+                f"{w_shape[0]} -> {w_shape[1]}",
+                activation,
+                f"W{index} {w_shape}",
+                f"b{index} {b_shape}",
+                f"{count:,}",
+            ]
+        )
+    rows.append(["total", "", "", "", "", f"{total:,}"])
+    lines += [*table(rows), ""]
+    parts: list[list[Any]] = [["part", "resolved to", "plugin"]]
+    for path, kind in _part_paths(spec):
+        parts.append(
+            [format_path(path), _part_label(spec._at(path)), spec.entry(path, kind).provider]
+        )
+    lines += table(parts)
+    train = config["train"]
+    lines += [
+        "",
+        f"train: {train['iterations']} iterations, batch size {train['batch_size']}, "
+        f"log every {train['log_every']}",
+    ]
+    return lines
+
+
+def describe_parts(registry: Registry) -> list[str]:
+    """Every registered part by kind, with its provider; names given by two plugins are marked."""
+    lines: list[str] = []
+    for kind in KINDS:
+        entries = registry.entries(kind.name)
+        lines.append(f"{kind.plural} ({len(entries)})")
+        rows = [
+            [
+                f"  {entry.name}"
+                + (" [conflict]" if registry.is_ambiguous(kind.name, entry.name) else ""),
+                entry.provider,
+                entry.part.description,
+            ]
+            for entry in entries
+        ]
+        lines += table(rows) if rows else ["  (none)"]
+        lines.append("")
+    if any(registry.is_ambiguous(e.kind, e.name) for e in registry.entries()):
+        lines.append("[conflict]: two plugins give this name; name one as 'plugin:name'")
+    return lines[:-1] if lines and lines[-1] == "" else lines

@@ -1,0 +1,192 @@
+"""Safe YAML reading that remembers the line and column of every key and value."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from .errors import Location, Problem, SpecError
+
+__all__ = ["KeyPath", "SourceMap", "format_path", "parse_yaml"]
+
+KeyPath = tuple[Any, ...]
+MAX_NODES = 10_000
+MAX_DEPTH = 50
+_YAML_TAG = "tag:yaml.org,2002:"
+_PLAIN_TAGS = {
+    f"{_YAML_TAG}{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null")
+}
+
+
+class _TooLarge(Exception):
+    def __init__(self, mark: yaml.Mark) -> None:
+        self.mark = mark
+
+
+class _Loader(yaml.SafeLoader):
+    """SafeLoader that reads ``1e-4`` as a float (as YAML 1.2 does) and dates as text."""
+
+
+_Loader.yaml_implicit_resolvers = {
+    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
+}
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$"),
+    list("-+0123456789"),
+)
+
+
+def format_path(path: KeyPath) -> str:
+    """``("model", "layers", 0, "units")`` -> ``"model.layers[0].units"``."""
+    text = ""
+    for key in path:
+        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+    return text
+
+
+@dataclass
+class SourceMap:
+    """Where each key path's value (and key) stands in the source."""
+
+    values: dict[KeyPath, Location] = field(default_factory=dict)
+    keys: dict[KeyPath, Location] = field(default_factory=dict)
+
+    def locate(self, path: KeyPath, *, at_key: bool = False) -> Location | None:
+        """The location of ``path``, or of its nearest ancestor that has one."""
+        if at_key and path in self.keys:
+            return self.keys[path]
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.values:
+                return self.values[path[:end]]
+        return None
+
+    def replace(self, path: KeyPath, location: Location) -> None:
+        """Forget what stood under ``path`` and record ``location`` for it."""
+        for table in (self.values, self.keys):
+            for stale in [p for p in table if p[: len(path)] == path]:
+                del table[stale]
+        self.values[path] = location
+
+
+def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap]:
+    """Parse ``text`` safely into plain data and a map of locations. Raises SpecError."""
+    loader = _Loader(text)
+    try:
+        root = loader.get_single_node()
+        if root is None:
+            return None, SourceMap()
+        builder = _Builder(loader, source)
+        data = builder.build(root, ())
+    except _TooLarge as error:
+        raise SpecError(
+            [
+                Problem(
+                    "",
+                    "the spec is too large or too deeply nested",
+                    _location(error.mark, source),
+                    f"a spec has at most {MAX_NODES} values, nested at most {MAX_DEPTH} deep; "
+                    "look for an alias that refers to itself",
+                )
+            ]
+        ) from None
+    except yaml.MarkedYAMLError as error:
+        raise SpecError([_yaml_problem(error, source)]) from None
+    except yaml.YAMLError as error:
+        raise SpecError([Problem("", f"malformed YAML: {error}", Location(source))]) from None
+    finally:
+        loader.dispose()
+    if builder.problems:
+        raise SpecError(builder.problems)
+    return data, builder.sources
+
+
+def _location(mark: yaml.Mark | None, source: str) -> Location:
+    if mark is None:
+        return Location(source)
+    return Location(source, mark.line + 1, mark.column + 1)
+
+
+def _yaml_problem(error: yaml.MarkedYAMLError, source: str) -> Problem:
+    what = error.problem or error.context or "cannot parse"
+    if error.context and error.problem:
+        what = (
+            f"{error.problem} ({error.context.rstrip()})" if "while" not in error.context else what
+        )
+    return Problem(
+        "",
+        f"malformed YAML: {what}",
+        _location(error.problem_mark or error.context_mark, source),
+        "check the indentation, colons and quotes on that line and the one before",
+    )
+
+
+class _Builder:
+    """Turns composed nodes into plain data, recording locations and refusing tags."""
+
+    def __init__(self, loader: _Loader, source: str) -> None:
+        self.loader = loader
+        self.source = source
+        self.sources = SourceMap()
+        self.problems: list[Problem] = []
+        self.count = 0
+
+    def build(self, node: yaml.Node, path: KeyPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or len(path) > MAX_DEPTH:
+            raise _TooLarge(node.start_mark)
+        here = _location(node.start_mark, self.source)
+        self.sources.values[path] = here
+        if node.tag not in _PLAIN_TAGS:
+            tag = node.tag.replace(_YAML_TAG, "!!")
+            self.problems.append(
+                Problem(
+                    format_path(path),
+                    f"YAML tag '{tag}' is not allowed",
+                    here,
+                    "a spec holds only plain mappings, lists, text, numbers, booleans and null; "
+                    "remove the tag",
+                )
+            )
+            return None
+        if isinstance(node, yaml.ScalarNode):
+            return self.loader.construct_object(node, deep=True)
+        if isinstance(node, yaml.SequenceNode):
+            return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        return self._mapping(node, path)
+
+    def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
+        self.loader.flatten_mapping(node)
+        result: dict[Any, Any] = {}
+        for key_node, value_node in node.value:
+            key_at = _location(key_node.start_mark, self.source)
+            key = (
+                self.loader.construct_object(key_node, deep=True)
+                if isinstance(key_node, yaml.ScalarNode)
+                else None
+            )
+            if not isinstance(key, str):
+                self.problems.append(
+                    Problem(
+                        format_path(path),
+                        "keys must be plain words",
+                        key_at,
+                        "write the key as text, for example 'units'",
+                    )
+                )
+                continue
+            if key in result:
+                self.problems.append(
+                    Problem(
+                        format_path((*path, key)), "key given twice", key_at, "remove one of them"
+                    )
+                )
+                continue
+            self.sources.keys[(*path, key)] = key_at
+            result[key] = self.build(value_node, (*path, key))
+        return result

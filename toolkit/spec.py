@@ -119,6 +119,7 @@ def load_spec(
     resolved against ``manager`` (by default, every installed plugin).
     """
     tree, sources, label = _read(source)
+    _expand_part_names(tree)
     problems = (
         apply_overrides(tree, sources, overrides) if overrides and isinstance(tree, dict) else []
     )
@@ -130,6 +131,23 @@ def load_spec(
     if problems:
         raise SpecError(problems)
     return Spec(config, registry, sources, label)
+
+
+def _expand_part_names(tree: Any) -> None:
+    """Turn each part given as a bare name into ``{"name": ...}``, so overrides can reach it."""
+    if not isinstance(tree, dict):
+        return
+    parents: list[tuple[dict[str, Any], tuple[str, ...]]] = [
+        (tree, ("data", "loss", "gradient", "optimizer"))
+    ]
+    model = tree.get("model")
+    layers = model.get("layers") if isinstance(model, dict) else None
+    if isinstance(layers, list):
+        parents += [(layer, tuple(_LAYER_KINDS)) for layer in layers if isinstance(layer, dict)]
+    for parent, keys in parents:
+        for key in keys:
+            if isinstance(parent.get(key), str):
+                parent[key] = {"name": parent[key]}
 
 
 def _read(source: str | os.PathLike[str] | Mapping[str, Any]) -> tuple[Any, SourceMap, str | None]:
@@ -172,8 +190,16 @@ class _Resolver:
         self.sources = sources
         self.problems: list[Problem] = []
 
-    def report(self, path: KeyPath, message: str, hint: str = "", *, at_key: bool = False) -> None:
-        where = self.sources.locate(path, at_key=at_key)
+    def report(
+        self,
+        path: KeyPath,
+        message: str,
+        hint: str = "",
+        *,
+        at_key: bool = False,
+        at: KeyPath | None = None,
+    ) -> None:
+        where = self.sources.locate(at or path, at_key=at_key)
         self.problems.append(Problem(format_path(path) or "spec", message, where, hint))
 
     def spec(self, tree: Any, default_name: str) -> dict[str, Any]:
@@ -312,19 +338,22 @@ class _Resolver:
             )
             return None
         name = given.pop("name", None) or default
-        name_path = path if isinstance(value, str) else (*path, "name")
         if name is None:
             self.report(
                 path, f"missing {label}", "name one of: " + ", ".join(self.registry.names(kind))
             )
             return None
         if not isinstance(name, str):
-            self.report(name_path, f"expected {_article(label)} {label} name, got {_kind_of(name)}")
+            self.report(
+                path,
+                f"expected {_article(label)} {label} name, got {_kind_of(name)}",
+                at=(*path, "name"),
+            )
             return None
         try:
             entry = self.registry.lookup(kind, name)
         except UnknownPart as error:
-            self.report(name_path, error.message, error.hint)
+            self.report(path, error.message, error.hint, at=(*path, "name"))
             return None
         settings, problems = check_settings(entry.part, given)
         for param, message, hint in problems:

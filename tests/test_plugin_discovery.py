@@ -1,0 +1,199 @@
+"""Plugins: entry-point discovery, the plain-function form, local modules, conflicts, bad hooks."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import toolkit
+from conftest import ROOT, SPECS, RunCli, write
+from toolkit.manager import ENTRY_POINT_GROUP, get_plugin_manager
+from toolkit.registry import Registry
+
+STANDARD = {
+    "activation": {"identity", "step", "sigmoid", "relu", "leaky_relu", "tanh", "softmax"},
+    "loss": {"cross_entropy", "sum_squared_error", "mean_squared_error"},
+    "initializer": {"uniform", "normal", "xavier", "he", "zeros"},
+    "gradient_estimator": {"central_difference", "forward_difference"},
+    "dataset": {"random"},
+    "optimizer": {"sgd"},
+}
+
+SOFTSIGN = """
+import numpy as np
+
+def toolkit_activations():
+    return {"softsign": lambda x: x / (1 + np.abs(x))}
+"""
+
+
+class FakeDistribution:
+    """Just enough of importlib.metadata.Distribution for entry-point loading."""
+
+    def __init__(self, name: str, version: str, entry_points: dict[str, str]) -> None:
+        self.metadata = {"Name": name}
+        self.version = version
+        self.entry_points = [
+            importlib.metadata.EntryPoint(ep_name, value, ENTRY_POINT_GROUP)
+            for ep_name, value in entry_points.items()
+        ]
+
+
+@pytest.fixture
+def plugin_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """A folder on sys.path for plugin modules written by a test."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name in [m for m in sys.modules if m.startswith("tp_")]:
+        del sys.modules[name]
+
+
+def only_distributions(monkeypatch: pytest.MonkeyPatch, *dists: FakeDistribution) -> None:
+    real = list(importlib.metadata.distributions())
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, *dists])
+
+
+def test_standard_parts_come_from_the_installed_entry_points() -> None:
+    """Every standard part is registered by a toolkit_plugins entry point of layer-toolkit."""
+    registry = Registry.from_manager(get_plugin_manager())
+    for kind, names in STANDARD.items():
+        entries = [e for e in registry.entries(kind) if e.name in names]
+        assert {e.name for e in entries} == names
+        assert {e.distribution for e in entries} == {"layer-toolkit"}
+        assert all(e.plugin.startswith("toolkit_plugins.") for e in entries)
+
+
+def test_no_plugins_without_autoload() -> None:
+    """With entry points off and no modules, the registry is empty: the core has no parts."""
+    registry = Registry.from_manager(get_plugin_manager(autoload=False))
+    assert registry.entries() == []
+
+
+def test_core_never_imports_the_standard_plugins() -> None:
+    """No module of the core names the standard plugins package."""
+    for path in (ROOT / "toolkit").glob("*.py"):
+        assert "toolkit_plugins" not in path.read_text(), path.name
+
+
+def test_plain_function_plugin_found_through_an_entry_point(
+    plugin_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A module whose toolkit_activations() returns a lambda adds an activation, with provenance."""
+    write(plugin_folder / "tp_softsign.py", SOFTSIGN)
+    only_distributions(
+        monkeypatch, FakeDistribution("softsign-dist", "1.2", {"softsign": "tp_softsign"})
+    )
+    registry = Registry.from_manager(get_plugin_manager())
+    (entry,) = [e for e in registry.entries("activation") if e.name == "softsign"]
+    assert (entry.plugin, entry.distribution, entry.version) == ("softsign", "softsign-dist", "1.2")
+
+
+def test_spec_naming_a_plugin_part_uses_it(plugin_folder: Path) -> None:
+    """A network built with a plugin's activation computes with that function."""
+    write(plugin_folder / "tp_softsign.py", SOFTSIGN)
+    manager = get_plugin_manager(["tp_softsign"])
+    spec = toolkit.load_spec(
+        SPECS / "two_layer_sigmoid.yaml", ["model.layers.0.activation=softsign"], manager=manager
+    )
+    network = toolkit.build(spec)
+    x = np.linspace(-2, 2, 200).reshape(2, 100)
+    p = network.params
+    hidden = x @ p["W1"] + p["b1"]
+    logits = (hidden / (1 + np.abs(hidden))) @ p["W2"] + p["b2"]
+    expected = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    np.testing.assert_allclose(network.predict(x), expected, rtol=1e-12)
+
+
+def test_local_module_with_p_trains(plugin_folder: Path, run_cli: RunCli) -> None:
+    """`-p MODULE` registers a module found on PYTHONPATH for one run."""
+    write(plugin_folder / "tp_softsign.py", SOFTSIGN)
+    result = run_cli(
+        "train",
+        str(SPECS / "two_layer_sigmoid.yaml"),
+        "-p",
+        "tp_softsign",
+        "--set",
+        "model.layers.0.activation=softsign",
+        "--set",
+        "train.iterations=2",
+        env={"PYTHONPATH": str(plugin_folder)},
+    )
+    assert result.returncode == 0, result.stderr
+    assert "iteration 2/2" in result.stdout
+
+
+def test_conflicting_names_both_stay_and_bare_name_is_refused(
+    plugin_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two providers of 'relu': the bare name fails naming both; a qualified name picks one."""
+    write(plugin_folder / "tp_dupe.py", "def toolkit_activations():\n    return {'relu': abs}\n")
+    only_distributions(monkeypatch, FakeDistribution("dupe-dist", "0.1", {"dupe": "tp_dupe"}))
+    manager = get_plugin_manager()
+    with pytest.raises(toolkit.SpecError) as caught:
+        toolkit.load_spec(SPECS / "two_layer_relu.yaml", manager=manager)
+    message = str(caught.value)
+    assert "model.layers[0].activation: activation 'relu' is provided by 2 plugins" in message
+    assert "dupe (dupe-dist 0.1)" in message
+    assert "toolkit_plugins.activations (layer-toolkit" in message
+    assert "'dupe:relu'" in message and "'toolkit_plugins.activations:relu'" in message
+    spec = toolkit.load_spec(
+        SPECS / "two_layer_relu.yaml",
+        manager=manager,
+        overrides=["model.layers.0.activation=dupe:relu"],
+    )
+    assert spec.bind(("model", "layers", 0, "activation"), "activation").part.fn is abs
+
+
+def test_misspelled_hook_is_reported_with_the_close_match(plugin_folder: Path) -> None:
+    """A hook named toolkit_activation is refused at registration, naming toolkit_activations."""
+    write(plugin_folder / "tp_typo.py", "def toolkit_activation():\n    return {}\n")
+    with pytest.raises(toolkit.PluginError, match="did you mean 'toolkit_activations'"):
+        get_plugin_manager(["tp_typo"])
+
+
+def test_hook_returning_a_non_mapping_is_reported(plugin_folder: Path) -> None:
+    """A hook that returns a list is reported with the plugin and hook named."""
+    write(plugin_folder / "tp_list.py", "def toolkit_losses():\n    return ['mse']\n")
+    with pytest.raises(
+        toolkit.PluginError, match="plugin 'tp_list', hook toolkit_losses returned list"
+    ):
+        Registry.from_manager(get_plugin_manager(["tp_list"]))
+
+
+def test_richer_part_form_carries_parameters_and_description(plugin_folder: Path) -> None:
+    """A Part with a derivative, parameters read from the signature, and a docstring summary."""
+    write(
+        plugin_folder / "tp_swish.py",
+        textwrap.dedent('''
+        import numpy as np
+        from toolkit import Part, hookimpl
+
+        def swish(x, beta=1.0):
+            """x * sigmoid(beta * x)."""
+            return x / (1 + np.exp(-beta * x))
+
+        @hookimpl
+        def toolkit_activations():
+            return {"swish": Part(swish, derivative=lambda x, beta=1.0: x)}
+    '''),
+    )
+    registry = Registry.from_manager(get_plugin_manager(["tp_swish"], autoload=False))
+    (entry,) = registry.entries("activation")
+    assert entry.part.params == {"beta": 1.0}
+    assert entry.part.description == "x * sigmoid(beta * x)."
+    assert entry.part.derivative is not None
+
+
+def test_plugins_package_is_not_importable_by_its_folder_name(tmp_path: Path) -> None:
+    """Nothing called `plugins` is installed: the standard parts import as toolkit_plugins."""
+    result = subprocess.run(
+        [sys.executable, "-c", "import plugins"], cwd=tmp_path, capture_output=True, text=True
+    )
+    assert result.returncode != 0
+    assert "No module named 'plugins'" in result.stderr

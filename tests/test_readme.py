@@ -1,0 +1,85 @@
+"""The README's examples run as shown, and CI runs the README's test command."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import toolkit
+from conftest import ROOT, SPECS, RunCli, write
+from toolkit.manager import get_plugin_manager
+from toolkit.registry import Registry
+
+README = (ROOT / "README.md").read_text()
+
+
+def code_blocks(language: str, section: str) -> list[str]:
+    body = README.split(f"## {section}\n", 1)[1].split("\n## ", 1)[0]
+    return re.findall(rf"```{language}\n(.*?)```", body, re.S)
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    """.ci/run ends with the test command the README gives."""
+    command = re.search(r"pip install -e '\.\[test\]' && (.+)", README).group(1)
+    assert (ROOT / ".ci" / "run").read_text().strip().splitlines()[-1] == command
+
+
+def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: RunCli) -> None:
+    """The README's softsign module, used as its command shows, trains."""
+    module = code_blocks("python", "Writing a plugin")[0]
+    write(tmp_path / "softsign_plugin.py", module)
+    command = code_blocks("sh", "Writing a plugin")[0].split()
+    assert command[:2] == ["PYTHONPATH=.", "toolkit"]
+    result = run_cli(*command[2:], "--set", "train.iterations=1", env={"PYTHONPATH": "."})
+    assert result.returncode == 0, result.stderr
+    assert "iteration 1/1" in result.stdout
+
+
+def test_richer_plugin_from_the_readme_registers_swish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The README's swish Part registers, with a derivative that matches its function."""
+    write(tmp_path / "readme_swish.py", code_blocks("python", "Writing a plugin")[1])
+    monkeypatch.syspath_prepend(str(tmp_path))
+    registry = Registry.from_manager(get_plugin_manager(["readme_swish"], autoload=False))
+    (entry,) = registry.entries("activation")
+    assert (entry.name, entry.part.params) == ("swish", {"beta": 1.0})
+    x = np.linspace(-3, 3, 13)
+    h = 1e-6
+    numeric = (entry.part.fn(x + h) - entry.part.fn(x - h)) / (2 * h)
+    np.testing.assert_allclose(entry.part.derivative(x), numeric, atol=1e-8)
+    np.testing.assert_allclose(entry.part.fn(x), x / (1 + np.exp(-x)))
+
+
+def test_readme_spec_is_the_shipped_spec() -> None:
+    """The spec shown in the README is the shipped seed spec, comments aside."""
+    shown = code_blocks("yaml", "The spec")[0]
+    shipped = "".join(
+        line + "\n"
+        for line in (SPECS / "two_layer_sigmoid.yaml").read_text().splitlines()
+        if not line.startswith("#")
+    )
+    assert shown == shipped
+
+
+def test_readme_error_example_is_what_the_tool_says(tmp_path: Path, run_cli: RunCli) -> None:
+    """The error line shown in the README is printed for that misspelling."""
+    shown = re.search(r"^error: model\.layers\[0\]\.activation: .*$", README, re.M).group(0)
+    text = (
+        (SPECS / "two_layer_sigmoid.yaml")
+        .read_text()
+        .replace("activation: sigmoid", "activation: sigmiod")
+    )
+    write(tmp_path / "spec.yaml", text)
+    result = run_cli("validate", "spec.yaml")
+    assert result.returncode == 2
+    assert result.stderr.strip() == shown
+
+
+def test_readme_library_example_runs() -> None:
+    """The library example's calls work as written."""
+    spec = toolkit.load_spec(SPECS / "two_layer_sigmoid.yaml", overrides=["train.iterations=2"])
+    assert toolkit.train(spec).history[-1]["iteration"] == 2

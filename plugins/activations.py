@@ -18,7 +18,7 @@ def identity_grad(x):
 
 def step(x):
     """1 where x > 0, else 0 (as floats)."""
-    return (x > 0).astype(float)
+    return np.asarray(x > 0, dtype=float)
 
 
 def step_grad(x):
@@ -42,7 +42,7 @@ def relu(x):
 
 
 def relu_grad(x):
-    return (x > 0).astype(float)
+    return np.asarray(x > 0, dtype=float)
 
 
 def leaky_relu(x, slope=0.01):

@@ -38,8 +38,8 @@ def cross_entropy(y, t):
 
 
 def cross_entropy_grad(y, t):
-    y, t = _rows(y, t)
-    return -_one_hot(y, t) / (y + EPSILON) / y.shape[0]
+    y2, t = _rows(y, t)
+    return np.reshape(-_one_hot(y2, t) / (y2 + EPSILON) / y2.shape[0], np.shape(y))
 
 
 def sum_squared_error(y, t):
@@ -49,8 +49,8 @@ def sum_squared_error(y, t):
 
 
 def sum_squared_error_grad(y, t):
-    y, t = _rows(y, t)
-    return y - _one_hot(y, t)
+    y2, t = _rows(y, t)
+    return np.reshape(y2 - _one_hot(y2, t), np.shape(y))
 
 
 def mean_squared_error(y, t):
@@ -60,8 +60,8 @@ def mean_squared_error(y, t):
 
 
 def mean_squared_error_grad(y, t):
-    y, t = _rows(y, t)
-    return 2.0 * (y - _one_hot(y, t)) / y.size
+    y2, t = _rows(y, t)
+    return np.reshape(2.0 * (y2 - _one_hot(y2, t)) / y2.size, np.shape(y))
 
 
 @hookimpl

@@ -97,5 +97,5 @@ def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) ->
     for kind, names in STANDARD.items():
         body = listed[plurals[kind]]
         for name in names:
-            pattern = rf"^  {name}\s+toolkit_plugins.{plurals[kind]} \(layer-toolkit \S+\)"
+            pattern = rf"^  {name}\s.*\stoolkit_plugins.{plurals[kind]} \(layer-toolkit \S+\)"
             assert re.search(pattern, body, re.M), (kind, name)

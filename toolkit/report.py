@@ -77,7 +77,7 @@ def describe_assembly(assembly: Assembly) -> list[str]:
     parts: list[list[Any]] = [["part", "resolved to", "plugin"]]
     for path, kind in _part_paths(spec):
         parts.append(
-            [format_path(path), _part_label(spec._at(path)), spec.entry(path, kind).provider]
+            [format_path(path), _part_label(spec.value_at(path)), spec.entry(path, kind).provider]
         )
     lines += table(parts)
     train = config["train"]
@@ -87,6 +87,10 @@ def describe_assembly(assembly: Assembly) -> list[str]:
         f"log every {train['log_every']}",
     ]
     return lines
+
+
+def _parameters(params: dict[str, Any]) -> str:
+    return ", ".join(f"{key}={value!r}" for key, value in params.items()) or "-"
 
 
 def describe_parts(registry: Registry) -> list[str]:
@@ -99,6 +103,7 @@ def describe_parts(registry: Registry) -> list[str]:
             [
                 f"  {entry.name}"
                 + (" [conflict]" if registry.is_ambiguous(kind.name, entry.name) else ""),
+                _parameters(entry.part.params or {}),
                 entry.provider,
                 entry.part.description,
             ]

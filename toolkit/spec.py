@@ -70,11 +70,11 @@ class Spec:
 
     def entry(self, path: KeyPath, kind: str) -> Entry:
         """The registry entry the part at ``path`` resolved to."""
-        return self.registry.lookup(kind, self._at(path)["name"])
+        return self.registry.lookup(kind, self.value_at(path)["name"])
 
     def bind(self, path: KeyPath, kind: str) -> BoundPart:
         """The part at ``path`` with its settings, ready to call."""
-        ref = self._at(path)
+        ref = self.value_at(path)
         settings = {key: value for key, value in ref.items() if key != "name"}
         return BoundPart(ref["name"], self.entry(path, kind).part, settings)
 
@@ -82,7 +82,8 @@ class Spec:
         """The resolved spec, defaults and overrides included, as YAML."""
         return yaml.safe_dump(self.config, sort_keys=False)
 
-    def _at(self, path: KeyPath) -> Any:
+    def value_at(self, path: KeyPath) -> Any:
+        """The resolved value at a key path, such as ``("model", "layers", 0, "units")``."""
         node: Any = self.config
         for key in path:
             node = node[key]

@@ -81,8 +81,9 @@ def test_override_replacing_a_part_drops_its_old_settings() -> None:
 def test_override_does_not_change_the_callers_mapping() -> None:
     """load_spec leaves the mapping it was given untouched."""
     given = {**MINIMAL, "model": {"layers": [{"units": 3}]}}
-    toolkit.load_spec(given, ["model.layers.0.units=7", "model.layers.0.activation=relu"])
+    toolkit.load_spec(given, ["model.layers.0.units=7", "data.classes=7", "loss=sum_squared_error"])
     assert given["model"] == {"layers": [{"units": 3}]}
+    assert given["data"] == MINIMAL["data"] and "loss" not in given
 
 
 def test_part_settings_get_defaults_and_ints_widen_to_floats() -> None:
@@ -124,7 +125,7 @@ def test_every_problem_is_reported_at_once() -> None:
     with pytest.raises(toolkit.SpecError) as caught:
         toolkit.load_spec(bad)
     paths = [problem.path for problem in caught.value.problems]
-    assert paths == ["trian", "model.layers[0].units", "optimizer.learning_rat"]
+    assert paths == ["trian", "model.layers[0].units", "optimizer.learning_rat", "data.samples"]
 
 
 def test_qualified_part_names_resolve() -> None:

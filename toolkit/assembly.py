@@ -12,12 +12,12 @@ import numpy as np
 from .data import Dataset, as_dataset
 from .errors import RunError, SpecError
 from .network import Dense, Network
-from .spec import Spec, load_spec
+from .rng import Rng, make_rng
+from .spec import Spec, load_spec, setting_path
 from .yamlsource import KeyPath, format_path
 
-__all__ = ["Assembly", "assemble", "build", "make_rng"]
+__all__ = ["Assembly", "assemble", "build", "call_part"]
 
-Rng = np.random.RandomState | np.random.Generator
 SpecLike = Spec | str | os.PathLike[str] | Mapping[str, Any]
 
 
@@ -29,11 +29,6 @@ class Assembly:
     network: Network
     data: Dataset
     rng: Rng
-
-
-def make_rng(kind: str, seed: int) -> Rng:
-    """numpy's legacy ``RandomState`` (``"legacy"``) or its ``Generator`` (``"default"``)."""
-    return np.random.RandomState(seed) if kind == "legacy" else np.random.default_rng(seed)
 
 
 def as_spec(spec: SpecLike) -> Spec:
@@ -49,7 +44,6 @@ def assemble(spec: Spec) -> Assembly:
     """Draw from the spec's generator in a fixed order: the dataset, then each layer's W, b."""
     rng = make_rng(spec.config["rng"], spec.config["seed"])
     data = _dataset(spec, rng)
-    _check_output_units(spec, data)
     params: dict[str, np.ndarray] = {}
     layers: list[Dense] = []
     n_in = data.features
@@ -89,22 +83,6 @@ def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.
     return values
 
 
-def _check_output_units(spec: Spec, data: Dataset) -> None:
-    layers = spec.config["model"]["layers"]
-    last = len(layers) - 1
-    if layers[last]["units"] != data.classes:
-        raise SpecError(
-            [
-                spec.problem(
-                    ("model", "layers", last, "units"),
-                    f"the output layer has {layers[last]['units']} units but the data has "
-                    f"{data.classes} classes",
-                    f"set units: {data.classes}",
-                )
-            ]
-        )
-
-
 def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     """Call the part at ``path``.
 
@@ -115,7 +93,8 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     try:
         return bound(*inputs)
     except ValueError as error:
-        raise SpecError([spec.problem(path, f"{label} '{bound.name}': {error}")]) from None
+        blamed = setting_path(path, str(error), bound.settings)
+        raise SpecError([spec.problem(blamed, f"{label} '{bound.name}': {error}")]) from None
     except Exception as error:
         provider = spec.entry(path, kind).provider
         raise RunError(

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
-from .assembly import assemble
+from .assembly import Assembly, assemble
 from .errors import ToolkitError
 from .manager import get_plugin_manager
 from .registry import Registry
@@ -128,22 +128,22 @@ def _train(args: argparse.Namespace) -> int:
     spec = _load(args)
     out = RunDirectory(args.out) if args.out else None
     total = spec.config["train"]["iterations"]
-    print(
-        f"training {spec.name}: {len(spec.config['model']['layers'])} layers, {total} iterations",
-        flush=True,
-    )
+
+    def on_start(assembly: Assembly) -> None:
+        layers = len(assembly.network.layers)
+        print(f"training {spec.name}: {layers} layers, {total} iterations", flush=True)
+        if out:
+            out.start(spec)
 
     def on_log(record: Record) -> None:
+        width = len(str(total))
         print(
-            f"iteration {record['iteration']:>{len(str(total))}}/{total}  loss {record['loss']!r}",
-            flush=True,
+            f"iteration {record['iteration']:>{width}}/{total}  loss {record['loss']!r}", flush=True
         )
         if out:
             out.log(record)
 
-    if out:
-        out.start(spec)
-    result = train(spec, on_log=on_log)
+    result = train(spec, on_start=on_start, on_log=on_log)
     if out:
         out.save_params(result.network.params)
     print(f"done: {total} iterations in {result.seconds:.1f} s, final loss {result.final_loss!r}")

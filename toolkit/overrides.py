@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 from typing import Any
 
 from .errors import Location, Problem, SpecError
+from .suggest import did_you_mean
 from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
 
 __all__ = ["apply_overrides", "parse_key", "parse_override"]
@@ -21,8 +23,15 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     key, sep, raw = text.partition("=")
     if not sep:
         raise SpecError([Problem("", f"bad override '{text}': expected KEY=VALUE", None, EXAMPLE)])
-    value, _ = parse_yaml(raw, f"--set {text}")
-    return parse_key(key.strip(), Location(f"--set {text}")), value
+    path = parse_key(key.strip(), Location(f"--set {text}"))
+    try:
+        value, _ = parse_yaml(raw, f"--set {text}")
+    except SpecError as error:
+        where = Location(f"--set {text}")
+        raise SpecError(
+            replace(problem, path=format_path(path), location=where) for problem in error.problems
+        ) from None
+    return path, value
 
 
 def parse_key(key: str, where: Location | None = None) -> KeyPath:
@@ -62,26 +71,30 @@ def apply_overrides(
         except SpecError as error:
             problems.extend(error.problems)
             continue
-        problem = _set(tree, path, value, where)
+        problem = _set(tree, path, value)
         if problem:
-            problems.append(problem)
-        else:
-            sources.replace(path, where)
+            problems.append(replace(problem, location=where))
+            continue
+        for depth in range(1, len(path) + 1):  # containers the override created, and the value
+            if path[:depth] not in sources.values or depth == len(path):
+                sources.replace(path[:depth], where)
     return problems
 
 
-def _set(tree: Any, path: KeyPath, value: Any, where: Location) -> Problem | None:
+def _set(tree: Any, path: KeyPath, value: Any) -> Problem | None:
+    """Set ``value`` at ``path``, creating missing mappings on the way (not lists)."""
     node = tree
     for depth, key in enumerate(path[:-1]):
         child = _child(node, key)
         if child is _MISSING:
-            if isinstance(node, dict) and isinstance(key, str):
-                node[key] = child = [] if isinstance(path[depth + 1], int) else {}
-            else:
-                return _cannot(path, depth, node, where)
+            if not (isinstance(node, dict) and isinstance(key, str)):
+                return _cannot(path, depth, node)
+            if isinstance(path[depth + 1], int):
+                return _no_list(path, depth, node)
+            node[key] = child = {}
         node = child
     if not _can_set(node, path[-1]):
-        return _cannot(path, len(path) - 1, node, where)
+        return _cannot(path, len(path) - 1, node)
     node[path[-1]] = value
     return None
 
@@ -103,7 +116,15 @@ def _child(node: Any, key: str | int) -> Any:
     return _MISSING
 
 
-def _cannot(path: KeyPath, depth: int, node: Any, where: Location) -> Problem:
+def _no_list(path: KeyPath, depth: int, node: dict[str, Any]) -> Problem:
+    missing = format_path(path[: depth + 1])
+    hint = did_you_mean(str(path[depth]), node) or "add the list in the spec file; "
+    return Problem(
+        format_path(path), f"cannot set: there is no list {missing}", None, hint + EXAMPLE
+    )
+
+
+def _cannot(path: KeyPath, depth: int, node: Any) -> Problem:
     parent = format_path(path[:depth]) or "the spec"
     key = path[depth]
     if isinstance(node, list):
@@ -115,4 +136,4 @@ def _cannot(path: KeyPath, depth: int, node: Any, where: Location) -> Problem:
     else:
         what = f"{parent} is {node!r}, not a mapping or a list"
         hint = "set the whole value instead, " + EXAMPLE
-    return Problem(format_path(path), f"cannot set: {what}", where, hint)
+    return Problem(format_path(path), f"cannot set: {what}", None, hint)

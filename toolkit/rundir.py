@@ -21,10 +21,10 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self.path.mkdir(parents=True, exist_ok=True)
 
     def start(self, spec: Spec) -> None:
-        """Write the resolved spec and start an empty metrics file."""
+        """Create the folder, write the resolved spec and start an empty metrics file."""
+        self.path.mkdir(parents=True, exist_ok=True)
         _write_atomically(self.path / "spec.yaml", lambda f: f.write(spec.to_yaml().encode()))
         (self.path / "metrics.jsonl").write_text("")
 

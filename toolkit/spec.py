@@ -9,6 +9,7 @@ from __future__ import annotations
 import copy
 import math
 import os
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
@@ -18,20 +19,21 @@ from typing import Any
 import pluggy
 import yaml
 
+from .data import as_dataset
 from .errors import Location, Problem, SpecError
 from .manager import get_plugin_manager
 from .overrides import apply_overrides
 from .parts import BoundPart, check_settings
 from .registry import Entry, Registry, UnknownPart
+from .rng import RNG_KINDS, make_rng
 from .suggest import did_you_mean
 from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
 
-__all__ = ["DEFAULTS", "Spec", "load_spec", "shipped_specs"]
+__all__ = ["DEFAULTS", "Spec", "load_spec", "setting_path", "shipped_specs"]
 
 
 TOP_KEYS = ("name", "seed", "rng", "data", "model", "loss", "gradient", "optimizer", "train")
 LAYER_KEYS = ("units", "activation", "init", "bias_init")
-RNG_KINDS = ("default", "legacy")
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "rng": "default",
@@ -134,6 +136,12 @@ def load_spec(
     return Spec(config, registry, sources, label)
 
 
+def setting_path(path: KeyPath, message: str, settings: Mapping[str, Any]) -> KeyPath:
+    """Where a part's error points: the setting its message begins with, else the part."""
+    first = re.match(r"\w+", message)
+    return (*path, first.group()) if first and first.group() in settings else path
+
+
 def _expand_part_names(tree: Any) -> None:
     """Turn each part given as a bare name into ``{"name": ...}``, so overrides can reach it."""
     if not isinstance(tree, dict):
@@ -215,7 +223,7 @@ class _Resolver:
         if top is None:
             return {}
         rng = self.choice(top, ("rng",), RNG_KINDS)
-        return {
+        config = {
             "name": self.text(top, ("name",), default_name),
             "seed": self.integer(top, ("seed",), DEFAULTS["seed"], 0, 2**32 - 1),
             "rng": rng,
@@ -226,6 +234,32 @@ class _Resolver:
             "optimizer": self.part(top.get("optimizer"), ("optimizer",), "optimizer"),
             "train": self.train(top.get("train")),
         }
+        self.data(config)
+        return config
+
+    def data(self, config: dict[str, Any]) -> None:
+        """Load the data once, with a generator of its own, to check it against the model."""
+        ref, seed = config["data"], config["seed"]
+        if not ref or config["rng"] not in RNG_KINDS or not 0 <= (seed or 0) < 2**32:
+            return
+        settings = {key: value for key, value in ref.items() if key != "name"}
+        bound = BoundPart(ref["name"], self.registry.lookup("dataset", ref["name"]).part, settings)
+        try:
+            data = as_dataset(bound(make_rng(config["rng"], seed or 0)))
+        except ValueError as error:
+            path = setting_path(("data",), str(error), settings)
+            self.report(path, f"dataset '{ref['name']}': {error}", at=path)
+            return
+        except Exception:  # a broken dataset part fails the run, where it is reported
+            return
+        layers = config["model"]["layers"]
+        units = layers[-1].get("units") if layers else None
+        if isinstance(units, int) and units != data.classes:
+            self.report(
+                ("model", "layers", len(layers) - 1, "units"),
+                f"the output layer has {units} units but the data has {data.classes} classes",
+                f"set units: {data.classes}",
+            )
 
     def mapping(
         self, value: Any, path: KeyPath, keys: Iterable[str], required: Iterable[str] = ()

@@ -8,7 +8,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from .assembly import SpecLike, as_spec, assemble, call_part
+from .assembly import Assembly, SpecLike, as_spec, assemble, call_part
 from .errors import RunError, ToolkitError
 from .network import Network
 from .spec import Spec
@@ -32,8 +32,16 @@ class TrainResult:
         return self.history[-1]["loss"] if self.history else None
 
 
-def train(spec: SpecLike, *, on_log: Callable[[Record], None] | None = None) -> TrainResult:
-    """Train the network a spec describes; call ``on_log`` with each log point's record.
+def train(
+    spec: SpecLike,
+    *,
+    on_start: Callable[[Assembly], None] | None = None,
+    on_log: Callable[[Record], None] | None = None,
+) -> TrainResult:
+    """Train the network a spec describes.
+
+    ``on_start`` is called once everything is assembled, before the first iteration;
+    ``on_log`` with each log point's record.
 
     Each iteration draws a batch (``rng.choice(samples, batch_size)``), computes every
     gradient, then updates. At every ``log_every``-th iteration (and the last) it records
@@ -46,6 +54,8 @@ def train(spec: SpecLike, *, on_log: Callable[[Record], None] | None = None) -> 
     optimizer = call_part(spec, ("optimizer",), "optimizer")
     settings = spec.config["train"]
     result = TrainResult(spec, network)
+    if on_start:
+        on_start(assembly)
     for iteration in range(1, settings["iterations"] + 1):
         logged = iteration % settings["log_every"] == 0 or iteration == settings["iterations"]
         try:

@@ -80,21 +80,12 @@ def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap]:
     try:
         root = loader.get_single_node()
         if root is None:
-            return None, SourceMap()
+            return None, SourceMap(values={(): Location(source)})
         builder = _Builder(loader, source)
         data = builder.build(root, ())
-    except _TooLarge as error:
-        raise SpecError(
-            [
-                Problem(
-                    "",
-                    "the spec is too large or too deeply nested",
-                    _location(error.mark, source),
-                    f"a spec has at most {MAX_NODES} values, nested at most {MAX_DEPTH} deep; "
-                    "look for an alias that refers to itself",
-                )
-            ]
-        ) from None
+    except (_TooLarge, RecursionError) as error:
+        mark = error.mark if isinstance(error, _TooLarge) else None
+        raise SpecError([_too_large(_location(mark, source))]) from None
     except yaml.MarkedYAMLError as error:
         raise SpecError([_yaml_problem(error, source)]) from None
     except yaml.YAMLError as error:
@@ -106,6 +97,16 @@ def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap]:
     return data, builder.sources
 
 
+def _too_large(where: Location) -> Problem:
+    return Problem(
+        "",
+        "the spec is too large or too deeply nested",
+        where,
+        f"a spec has at most {MAX_NODES} values, nested at most {MAX_DEPTH} deep; "
+        "look for an alias that refers to itself",
+    )
+
+
 def _location(mark: yaml.Mark | None, source: str) -> Location:
     if mark is None:
         return Location(source)
@@ -113,17 +114,22 @@ def _location(mark: yaml.Mark | None, source: str) -> Location:
 
 
 def _yaml_problem(error: yaml.MarkedYAMLError, source: str) -> Problem:
-    what = error.problem or error.context or "cannot parse"
-    if error.context and error.problem:
-        what = (
-            f"{error.problem} ({error.context.rstrip()})" if "while" not in error.context else what
-        )
-    return Problem(
-        "",
-        f"malformed YAML: {what}",
-        _location(error.problem_mark or error.context_mark, source),
-        "check the indentation, colons and quotes on that line and the one before",
-    )
+    """One line from PyYAML's error: what it found, and where the construct it was in began.
+
+    At the end of the file (an unclosed quote or bracket) the start of the construct is
+    the useful place; elsewhere the place of the problem is.
+    """
+    problem = error.problem or "cannot parse"
+    mark = error.problem_mark or error.context_mark
+    if error.context and error.context.startswith("while"):
+        problem = f"{problem} {error.context.strip()}"
+        at_end = "end of stream" in problem or "end of the stream" in problem
+        if at_end and error.context_mark is not None:
+            mark = error.context_mark
+    hint = "check the indentation, colons and quotes on that line and the one before"
+    if "'\\t'" in problem:
+        hint = "indent with spaces: YAML does not allow tabs"
+    return Problem("", f"malformed YAML: {problem}", _location(mark, source), hint)
 
 
 class _Builder:

@@ -13,33 +13,40 @@ from toolkit import hookimpl
 
 def central_difference(objective, h=1e-4):
     """(f(v + h) - f(v - h)) / 2h, element by element in row-major order."""
-    grads = {}
-    for name, param in objective.params.items():
-        grad = np.zeros_like(param)
-        for index in np.ndindex(param.shape):
-            value = param[index]
-            param[index] = value + h
-            f1 = objective.loss()
-            param[index] = value - h
-            f2 = objective.loss()
-            param[index] = value
-            grad[index] = (f1 - f2) / (2 * h)
-        grads[name] = grad
-    return grads
+
+    def difference(param, index):
+        value = param[index]
+        param[index] = value + h
+        f1 = objective.loss()
+        param[index] = value - h
+        f2 = objective.loss()
+        param[index] = value
+        return (f1 - f2) / (2 * h)
+
+    return _each_element(objective.params, difference)
 
 
 def forward_difference(objective, h=1e-4):
     """(f(v + h) - f(v)) / h, element by element in row-major order."""
     f0 = objective.loss()
+
+    def difference(param, index):
+        value = param[index]
+        param[index] = value + h
+        f1 = objective.loss()
+        param[index] = value
+        return (f1 - f0) / h
+
+    return _each_element(objective.params, difference)
+
+
+def _each_element(params, difference):
+    """A gradient shaped like ``params`` from ``difference(param, index)`` of each element."""
     grads = {}
-    for name, param in objective.params.items():
+    for name, param in params.items():
         grad = np.zeros_like(param)
         for index in np.ndindex(param.shape):
-            value = param[index]
-            param[index] = value + h
-            f1 = objective.loss()
-            param[index] = value
-            grad[index] = (f1 - f0) / h
+            grad[index] = difference(param, index)
         grads[name] = grad
     return grads
 

@@ -41,7 +41,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
-    plugin_option = argparse.ArgumentParser(add_help=False)
+    plugin_option = _Parser(add_help=False)
     plugin_option.add_argument(
         "-p",
         dest="plugins",
@@ -50,7 +50,7 @@ def _parser() -> argparse.ArgumentParser:
         default=[],
         help="register an importable module as a plugin (repeatable)",
     )
-    spec_options = argparse.ArgumentParser(add_help=False, parents=[plugin_option])
+    spec_options = _Parser(add_help=False, parents=[plugin_option])
     spec_options.add_argument(
         "--set",
         dest="overrides",

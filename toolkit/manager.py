@@ -19,6 +19,16 @@ __all__ = ["ENTRY_POINT_GROUP", "ToolkitPluginManager", "get_plugin_manager"]
 ENTRY_POINT_GROUP = "toolkit.plugins"
 
 
+_PLAIN_HOOK: pluggy.HookimplOpts = {
+    "wrapper": False,
+    "hookwrapper": False,
+    "optionalhook": False,
+    "tryfirst": False,
+    "trylast": False,
+    "specname": None,
+}
+
+
 class ToolkitPluginManager(pluggy.PluginManager):
     """A pluggy manager that also takes unmarked ``toolkit_*`` functions as hooks.
 
@@ -36,7 +46,7 @@ class ToolkitPluginManager(pluggy.PluginManager):
             getattr(plugin, name, None)
         )
         if opts is None and unmarked_hook:
-            return {}  # type: ignore[typeddict-item]
+            return _PLAIN_HOOK
         return opts
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from .assembly import Assembly
@@ -89,7 +89,7 @@ def describe_assembly(assembly: Assembly) -> list[str]:
     return lines
 
 
-def _parameters(params: dict[str, Any]) -> str:
+def _parameters(params: Mapping[str, Any]) -> str:
     return ", ".join(f"{key}={value!r}" for key, value in params.items()) or "-"
 
 

@@ -35,7 +35,7 @@ class RunDirectory:
 
     def save_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Write the parameters to params.npz."""
-        _write_atomically(self.path / "params.npz", lambda f: np.savez(f, **params))
+        _write_atomically(self.path / "params.npz", lambda f: np.savez(f, **dict[str, Any](params)))
 
     @property
     def files(self) -> list[Path]:

@@ -82,7 +82,7 @@ class Spec:
 
     def to_yaml(self) -> str:
         """The resolved spec, defaults and overrides included, as YAML."""
-        return yaml.safe_dump(self.config, sort_keys=False)
+        return str(yaml.safe_dump(self.config, sort_keys=False))
 
     def value_at(self, path: KeyPath) -> Any:
         """The resolved value at a key path, such as ``("model", "layers", 0, "units")``."""
@@ -408,8 +408,8 @@ def _kind_of(value: Any) -> str:
         return f"{str(value).lower()}"
     if isinstance(value, float) and not math.isfinite(value):
         return f"{value}"
-    names = {dict: "a mapping", list: "a list", str: f"text {value!r}"}
-    return names.get(type(value), f"{value!r}")
+    names: dict[type, str] = {dict: "a mapping", list: "a list", str: f"text {value!r}"}
+    return names.get(type(value), repr(value))
 
 
 def _article(word: str) -> str:

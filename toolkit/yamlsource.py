@@ -164,6 +164,7 @@ class _Builder:
             return self.loader.construct_object(node, deep=True)
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
+        assert isinstance(node, yaml.MappingNode)  # the only other kind of node
         return self._mapping(node, path)
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:

@@ -18,11 +18,11 @@ def identity_grad(x):
 
 def step(x):
     """1 where x > 0, else 0 (as floats)."""
-    return np.asarray(x > 0, dtype=float)
+    return np.heaviside(x, 0.0)
 
 
 def step_grad(x):
-    return np.zeros_like(x, dtype=float)
+    return np.zeros_like(x)
 
 
 def sigmoid(x):

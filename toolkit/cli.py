@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import sys
 import traceback
@@ -11,10 +12,11 @@ from pathlib import Path
 from typing import NoReturn
 
 from .assembly import Assembly, assemble
-from .errors import ToolkitError
-from .manager import get_plugin_manager
-from .registry import Registry
-from .report import describe_assembly, describe_parts
+from .catalog import catalog, check_parts, describe_checks, describe_parts, select
+from .errors import ToolkitError, UsageError
+from .manager import ToolkitPluginManager, get_plugin_manager
+from .registry import Registry, UnknownPart
+from .report import describe_assembly
 from .rundir import RunDirectory
 from .spec import Spec, load_spec, shipped_specs
 from .trainer import Record, train
@@ -78,6 +80,13 @@ def _parser() -> argparse.ArgumentParser:
     listing = commands.add_parser(
         "plugins", parents=[plugin_option], help="list every registered part"
     )
+    listing.add_argument("--json", action="store_true", help="print the listing as JSON")
+    listing.add_argument(
+        "--check",
+        nargs="*",
+        metavar="NAME",
+        help="run the conformance checks on the named parts (all when none are named)",
+    )
     listing.set_defaults(handler=_plugins)
     return parser
 
@@ -88,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.handler(args) or 0)
     except ToolkitError as error:
-        if args.debug or os.environ.get(DEBUG_VARIABLE):
+        if _debugging(args):
             traceback.print_exc()
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
@@ -119,9 +128,23 @@ def _spec_path(argument: str | None) -> str:
     return argument
 
 
+def _debugging(args: argparse.Namespace) -> bool:
+    return bool(args.debug or os.environ.get(DEBUG_VARIABLE))
+
+
+def _warn_about_skipped_plugins(args: argparse.Namespace, manager: ToolkitPluginManager) -> None:
+    for failure in manager.failures:
+        print(f"warning: {failure}", file=sys.stderr)
+        if failure.details and _debugging(args):
+            print(failure.details, file=sys.stderr, end="")
+
+
 def _load(args: argparse.Namespace) -> Spec:
     manager = get_plugin_manager(args.plugins)
-    return load_spec(_spec_path(args.spec), args.overrides, manager=manager)
+    try:
+        return load_spec(_spec_path(args.spec), args.overrides, manager=manager)
+    finally:
+        _warn_about_skipped_plugins(args, manager)
 
 
 def _train(args: argparse.Namespace) -> int:
@@ -160,6 +183,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _plugins(args: argparse.Namespace) -> int:
-    registry = Registry.from_manager(get_plugin_manager(args.plugins))
-    print("\n".join(describe_parts(registry)))
+    manager = get_plugin_manager(args.plugins)
+    registry = Registry.from_manager(manager)
+    _warn_about_skipped_plugins(args, manager)
+    if args.check is not None:
+        try:
+            entries = select(registry, args.check)
+        except UnknownPart as error:
+            raise UsageError(f"plugins --check: {error.message}; {error.hint}") from None
+        results = check_parts(entries)
+        print("\n".join(describe_checks(results)))
+        return 1 if any(c.passed is False for _, checks in results for c in checks) else 0
+    if args.json:
+        print(json.dumps(catalog(registry), indent=2))
+    else:
+        print("\n".join(describe_parts(registry)))
     return 0

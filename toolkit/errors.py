@@ -5,7 +5,15 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
-__all__ = ["Location", "PluginError", "Problem", "RunError", "SpecError", "ToolkitError"]
+__all__ = [
+    "Location",
+    "PluginError",
+    "Problem",
+    "RunError",
+    "SpecError",
+    "ToolkitError",
+    "UsageError",
+]
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,12 @@ class SpecError(ToolkitError):
 
 class PluginError(ToolkitError):
     """A plugin could not be loaded, or what it registered is unusable."""
+
+    exit_code = 2
+
+
+class UsageError(ToolkitError):
+    """The command line asked for something that doesn't exist or doesn't fit."""
 
     exit_code = 2
 

@@ -1,11 +1,19 @@
-"""The plugin manager: entry points, local modules, and early checks of hook names."""
+"""The plugin manager: entry points, local modules, and early checks of hook names.
+
+A plugin that cannot be loaded is recorded as a :class:`PluginFailure` and skipped,
+so one broken distribution never stops the others. A module the user names
+(``-p MODULE`` or ``plugins:`` in a spec) that cannot be loaded is an error instead.
+"""
 
 from __future__ import annotations
 
 import importlib
 import importlib.metadata
 import inspect
+import os
+import traceback
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 import pluggy
 
@@ -14,10 +22,19 @@ from .errors import PluginError
 from .kinds import KINDS
 from .suggest import did_you_mean
 
-__all__ = ["ENTRY_POINT_GROUP", "ToolkitPluginManager", "get_plugin_manager"]
+__all__ = [
+    "AUTOLOAD_VARIABLE",
+    "ENTRY_POINT_GROUP",
+    "STANDARD_DISTRIBUTION",
+    "PluginFailure",
+    "ToolkitPluginManager",
+    "get_plugin_manager",
+    "register_module",
+]
 
 ENTRY_POINT_GROUP = "toolkit.plugins"
-
+STANDARD_DISTRIBUTION = "layer-toolkit"
+AUTOLOAD_VARIABLE = "TOOLKIT_DISABLE_PLUGIN_AUTOLOAD"
 
 _PLAIN_HOOK: pluggy.HookimplOpts = {
     "wrapper": False,
@@ -29,16 +46,36 @@ _PLAIN_HOOK: pluggy.HookimplOpts = {
 }
 
 
+@dataclass(frozen=True)
+class PluginFailure:
+    """A plugin that was skipped: who it is, where it came from, and why."""
+
+    plugin: str
+    distribution: str | None
+    error: str
+    details: str = ""
+
+    @property
+    def provider(self) -> str:
+        return f"{self.plugin} ({self.distribution or 'local module'})"
+
+    def __str__(self) -> str:
+        return f"plugin {self.provider} was skipped: {self.error}"
+
+
 class ToolkitPluginManager(pluggy.PluginManager):
     """A pluggy manager that also takes unmarked ``toolkit_*`` functions as hooks.
 
-    So a plugin module can be plain functions, with no import of the toolkit. It also
-    remembers which distribution (name, version) each entry-point plugin came from.
+    So a plugin module can be plain functions, with no import of the toolkit. It
+    remembers each entry-point plugin's distribution, which plugins the user asked
+    for by name, and the plugins it had to skip.
     """
 
     def __init__(self, project_name: str) -> None:
         super().__init__(project_name)
         self.distributions: dict[str, tuple[str, str]] = {}
+        self.requested: set[str] = set()
+        self.failures: list[PluginFailure] = []
 
     def parse_hookimpl_opts(self, plugin: object, name: str) -> pluggy.HookimplOpts | None:
         opts = super().parse_hookimpl_opts(plugin, name)
@@ -49,66 +86,113 @@ class ToolkitPluginManager(pluggy.PluginManager):
             return _PLAIN_HOOK
         return opts
 
+    def provider(self, plugin: str) -> str:
+        """``"plugin (distribution version)"``, or ``"plugin (local module)"``."""
+        dist = self.distributions.get(plugin)
+        return f"{plugin} ({' '.join(dist) if dist else 'local module'})"
+
 
 def get_plugin_manager(
-    modules: Iterable[str] = (), *, autoload: bool = True
+    modules: Iterable[str] = (), *, autoload: bool | None = None
 ) -> ToolkitPluginManager:
-    """A new manager with every ``toolkit.plugins`` entry point and the given modules."""
+    """A new manager with the ``toolkit.plugins`` entry points and the given modules.
+
+    ``autoload=False`` loads no entry point; by default every one is loaded, or only
+    the standard parts' when the environment sets ``TOOLKIT_DISABLE_PLUGIN_AUTOLOAD=1``.
+    """
     manager = ToolkitPluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
-    if autoload:
-        _load_entry_points(manager)
+    if autoload is None or autoload:
+        only_standard = autoload is None and os.environ.get(AUTOLOAD_VARIABLE, "") not in ("", "0")
+        _load_entry_points(manager, only_standard=only_standard)
     for module in modules:
         register_module(manager, module)
     return manager
 
 
-def register_module(manager: pluggy.PluginManager, module_name: str) -> None:
-    """Import ``module_name`` through the normal import path and register it as a plugin."""
+def register_module(manager: ToolkitPluginManager, module_name: str) -> None:
+    """Import ``module_name`` through the normal import path and register it as a plugin.
+
+    Raises PluginError: the user asked for this module, so it must load.
+    """
+    manager.requested.add(module_name)
     if manager.has_plugin(module_name):
         return
     try:
         module = importlib.import_module(module_name)
     except Exception as error:
         raise PluginError(
-            f"plugin module '{module_name}': cannot import it ({type(error).__name__}: {error}); "
+            f"plugin module '{module_name}': cannot import it ({_one_line(error)}); "
             "check the name and that its folder is on PYTHONPATH"
         ) from error
-    _register(manager, module, module_name)
+    problem = _register(manager, module, module_name)
+    if problem:
+        raise PluginError(f"plugin module '{module_name}': {problem}")
 
 
-def _load_entry_points(manager: ToolkitPluginManager) -> None:
+def _load_entry_points(manager: ToolkitPluginManager, *, only_standard: bool) -> None:
     for dist in importlib.metadata.distributions():
+        dist_name = dist.metadata["Name"]
+        if only_standard and _normalize(dist_name) != STANDARD_DISTRIBUTION:
+            continue
         for entry_point in dist.entry_points:
             if entry_point.group != ENTRY_POINT_GROUP or manager.has_plugin(entry_point.name):
                 continue
-            where = f"plugin '{entry_point.name}' (from {dist.metadata['Name']})"
+            manager.distributions[entry_point.name] = (dist_name, dist.version)
             try:
                 plugin = entry_point.load()
             except Exception as error:
-                raise PluginError(
-                    f"{where}: cannot import {entry_point.value} ({type(error).__name__}: {error})"
-                ) from error
-            _register(manager, plugin, entry_point.name)
-            manager.distributions[entry_point.name] = (dist.metadata["Name"], dist.version)
+                _skip(manager, entry_point.name, f"cannot import {entry_point.value}", error)
+                continue
+            problem = _register(manager, plugin, entry_point.name)
+            if problem:
+                _skip(manager, entry_point.name, problem)
 
 
-def _register(manager: pluggy.PluginManager, plugin: object, name: str) -> None:
-    """Register ``plugin``, rejecting hook names the toolkit doesn't define."""
-    unknown = [
-        attr
-        for attr in dir(plugin)
-        if attr.startswith(f"{hookspecs.PROJECT}_")
-        and manager.parse_hookimpl_opts(plugin, attr) is not None
-        and not hasattr(hookspecs, attr)
-    ]
-    if unknown:
-        hooks = [kind.hook for kind in KINDS]
-        raise PluginError(
-            f"plugin '{name}': unknown hook '{unknown[0]}'; "
-            + (did_you_mean(unknown[0], hooks) or f"hooks: {', '.join(hooks)}").rstrip()
-        )
+def _register(manager: pluggy.PluginManager, plugin: object, name: str) -> str | None:
+    """Register ``plugin`` whole, or not at all; returns what was wrong, if anything."""
+    problem = _hook_problem(manager, plugin)
+    if problem:
+        return problem
     try:
         manager.register(plugin, name=name)
-    except pluggy.PluginValidationError as error:
-        raise PluginError(f"plugin '{name}': {error}") from error
+    except (pluggy.PluginValidationError, ValueError) as error:
+        if manager.has_plugin(name) and manager.get_plugin(name) is plugin:
+            manager.unregister(name=name)
+        return str(error).splitlines()[0]
+    return None
+
+
+def _hook_problem(manager: pluggy.PluginManager, plugin: object) -> str | None:
+    """A hook the toolkit doesn't define, or one that asks for arguments, with the fix."""
+    hooks = [kind.hook for kind in KINDS]
+    for attr in dir(plugin):
+        if manager.parse_hookimpl_opts(plugin, attr) is None:
+            continue
+        if attr not in hooks:
+            fix = did_you_mean(attr, hooks).rstrip() or "hooks: " + ", ".join(hooks)
+            return f"unknown hook '{attr}'; {fix}"
+        arguments = list(inspect.signature(getattr(plugin, attr)).parameters)
+        if arguments:
+            return (
+                f"hook {attr} takes no arguments, but asks for {', '.join(arguments)}; remove them"
+            )
+    return None
+
+
+def _skip(
+    manager: ToolkitPluginManager, name: str, what: str, error: BaseException | None = None
+) -> None:
+    dist = manager.distributions.get(name)
+    text = f"{what} ({_one_line(error)})" if error else what
+    details = "".join(traceback.format_exception(error)) if error else ""
+    manager.failures.append(PluginFailure(name, " ".join(dist) if dist else None, text, details))
+
+
+def _one_line(error: BaseException) -> str:
+    message = str(error).strip().splitlines()
+    return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
+
+
+def _normalize(name: str) -> str:
+    return name.lower().replace("_", "-").replace(".", "-")

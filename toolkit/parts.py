@@ -5,7 +5,7 @@ from __future__ import annotations
 import inspect
 import math
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .kinds import Kind
@@ -30,13 +30,15 @@ class Part:
     ``params`` maps each parameter to its default (``REQUIRED`` for none); when left
     out it is read from the signature of ``fn``. ``description`` defaults to the first
     line of ``fn``'s docstring. ``derivative`` takes the same arguments as ``fn``:
-    for an activation, the elementwise dy/dx; for a loss, dL/dy.
+    for an activation, the elementwise dy/dx; for a loss, dL/dy. ``replaces`` names
+    another plugin's part of the same name (``"plugin:name"``) that this one overrides.
     """
 
     fn: Callable[..., Any]
     derivative: Callable[..., Any] | None = None
     params: Mapping[str, Any] | None = None
     description: str = ""
+    replaces: str | None = None
 
 
 def as_part(value: object, kind: Kind) -> Part:
@@ -52,8 +54,10 @@ def as_part(value: object, kind: Kind) -> Part:
     params = dict(part.params) if part.params is not None else _signature_params(part.fn, kind)
     if "name" in params:
         raise TypeError("a part may not have a parameter called 'name'; the spec uses that key")
+    if part.derivative is not None and not callable(part.derivative):
+        raise TypeError(f"Part.derivative must be callable, got {type(part.derivative).__name__}")
     description = part.description or _first_doc_line(part.fn)
-    return Part(fn=part.fn, derivative=part.derivative, params=params, description=description)
+    return replace(part, params=params, description=description)
 
 
 def _signature_params(fn: Callable[..., Any], kind: Kind) -> dict[str, Any]:

@@ -1,14 +1,23 @@
-"""One table of parts per kind, merged from every plugin's hooks, with provenance."""
+"""One table of parts per kind, merged from every plugin's hooks, with provenance.
+
+Two plugins may give the same name: both stay, and a bare name that means more than
+one part is refused (name one as ``plugin:name``), unless one of them declares that
+it ``replaces`` the other.
+"""
 
 from __future__ import annotations
 
+import inspect
+import os
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pluggy
 
 from .errors import PluginError
-from .kinds import KINDS, Kind, kind_named
+from .kinds import KINDS, Kind
+from .manager import PluginFailure
 from .parts import Part, as_part
 from .suggest import did_you_mean
 
@@ -37,6 +46,16 @@ class Entry:
             return f"{self.plugin} (local module)"
         return f"{self.plugin} ({self.distribution} {self.version})"
 
+    @property
+    def defined_at(self) -> str:
+        """``file:line`` of the part's function, the file relative to its import root."""
+        try:
+            path = inspect.getsourcefile(self.part.fn) or ""
+            line = inspect.getsourcelines(self.part.fn)[1]
+        except (TypeError, OSError):
+            return "-"
+        return f"{_relative_to_import_root(path)}:{line}"
+
 
 class UnknownPart(LookupError):
     """A name that resolves to no part, or to more than one."""
@@ -50,31 +69,35 @@ class UnknownPart(LookupError):
 class Registry:
     """Every registered part, by kind and name; several providers of one name all stay."""
 
-    def __init__(self, entries: Iterable[Entry]) -> None:
+    def __init__(self, entries: Iterable[Entry], failures: Iterable[PluginFailure] = ()) -> None:
         self._entries: dict[str, dict[str, list[Entry]]] = {kind.name: {} for kind in KINDS}
+        self.failures = list(failures)
         for entry in entries:
             self._entries[entry.kind].setdefault(entry.name, []).append(entry)
 
     @classmethod
     def from_manager(cls, manager: pluggy.PluginManager) -> Registry:
-        """Call every plugin's hooks one by one, remembering which plugin gave what."""
-        distributions: dict[str, tuple[str, str]] = getattr(manager, "distributions", {})
+        """Call every plugin's hooks, remembering which plugin gave what.
+
+        A plugin whose hook fails or returns something unusable contributes nothing:
+        it is added to the manager's failures, or raises PluginError if the user asked
+        for it by name.
+        """
+        failures: list[PluginFailure] = getattr(manager, "failures", [])
         entries: list[Entry] = []
-        for kind in KINDS:
-            for impl in getattr(manager.hook, kind.hook).get_hookimpls():
-                dist, version = distributions.get(impl.plugin_name, (None, None))
-                entries.extend(
-                    Entry(
-                        kind=kind.name,
-                        name=name,
-                        part=part,
-                        plugin=impl.plugin_name,
-                        distribution=dist,
-                        version=version,
-                    )
-                    for name, part in _table(impl, kind).items()
-                )
-        return cls(entries)
+        for name, plugin in manager.list_name_plugin():
+            if plugin is None:
+                continue
+            try:
+                entries += _plugin_entries(manager, name, plugin)
+            except PluginError as error:
+                if name in getattr(manager, "requested", ()):
+                    raise
+                dist = getattr(manager, "distributions", {}).get(name)
+                failure = PluginFailure(name, " ".join(dist) if dist else None, str(error))
+                if failure not in failures:
+                    failures.append(failure)  # kept on the manager, which skips the plugin
+        return cls(entries, failures)
 
     def entries(self, kind: str | None = None) -> list[Entry]:
         """All entries (of one kind), sorted by kind, name and plugin."""
@@ -91,7 +114,8 @@ class Registry:
         return sorted(self._entries[kind])
 
     def is_ambiguous(self, kind: str, name: str) -> bool:
-        return len(self._entries[kind].get(name, [])) > 1
+        """Whether the bare ``name`` means more than one part."""
+        return len(_winners(self._entries[kind].get(name, []))) > 1
 
     def lookup(self, kind: str, name: str) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); raises UnknownPart with a fix."""
@@ -101,21 +125,45 @@ class Registry:
         candidates = table.get(bare, [])
         if plugin:
             candidates = [entry for entry in candidates if entry.plugin == plugin]
+        else:
+            candidates = _winners(candidates)
         if len(candidates) == 1:
             return candidates[0]
         if not candidates:
             qualified = [e.qualified_name for entries in table.values() for e in entries]
             hint = did_you_mean(name, [*table, *qualified] if plugin else table)
-            raise UnknownPart(
-                f"unknown {label} '{name}'",
-                hint + "available: " + (", ".join(sorted(table)) or "none"),
-            )
+            hint += "available: " + (", ".join(sorted(table)) or "none")
+            if self.failures:
+                failed = ", ".join(failure.provider for failure in self.failures)
+                hint += f"; it may come from a plugin that failed to load: {failed}"
+            raise UnknownPart(f"unknown {label} '{name}'", hint)
         providers = ", ".join(entry.provider for entry in candidates)
         choices = " or ".join(f"'{entry.qualified_name}'" for entry in candidates)
         raise UnknownPart(
             f"{label} '{name}' is provided by {len(candidates)} plugins: {providers}",
             f"name one of them: {choices}",
         )
+
+
+def _winners(candidates: list[Entry]) -> list[Entry]:
+    """The candidates no other candidate declares it replaces."""
+    replaced = {entry.part.replaces for entry in candidates if entry.part.replaces}
+    return [entry for entry in candidates if entry.qualified_name not in replaced]
+
+
+def _plugin_entries(manager: pluggy.PluginManager, name: str, plugin: object) -> list[Entry]:
+    """Every part one plugin gives, through all of its hooks; PluginError if any is unusable."""
+    dist, version = getattr(manager, "distributions", {}).get(name, (None, None))
+    entries = []
+    for kind in KINDS:
+        for impl in getattr(manager.hook, kind.hook).get_hookimpls():
+            if impl.plugin is not plugin:
+                continue
+            entries += [
+                Entry(kind.name, part_name, part, name, dist, version)
+                for part_name, part in _table(impl, kind).items()
+            ]
+    return entries
 
 
 def _table(impl: pluggy.HookImpl, kind: Kind) -> dict[str, Part]:
@@ -132,9 +180,25 @@ def _table(impl: pluggy.HookImpl, kind: Kind) -> dict[str, Part]:
     parts: dict[str, Part] = {}
     for name, value in table.items():
         if not isinstance(name, str) or not name or ":" in name:
-            raise PluginError(f"{where}: part name {name!r} must be a non-empty string without ':'")
+            raise PluginError(f"{where}: part name {name!r} must be a non-empty text without ':'")
         try:
-            parts[name] = as_part(value, kind_named(kind.name))
+            parts[name] = as_part(value, kind)
         except TypeError as error:
             raise PluginError(f"{where}: {kind.name} '{name}': {error}") from error
+        replaces = parts[name].replaces
+        if replaces is not None and replaces.rpartition(":")[2] != name:
+            raise PluginError(
+                f"{where}: {kind.name} '{name}' replaces {replaces!r}; "
+                f"write replaces='plugin:{name}', naming a part of the same name"
+            )
     return parts
+
+
+def _relative_to_import_root(path: str) -> str:
+    """``.../site-packages/pkg/mod.py`` -> ``pkg/mod.py``; other paths unchanged."""
+    roots = sorted((os.path.abspath(p) for p in sys.path if p), key=len, reverse=True)
+    full = os.path.abspath(path)
+    for root in roots:
+        if full.startswith(root + os.sep):
+            return os.path.relpath(full, root)
+    return path

@@ -1,17 +1,15 @@
-"""Plain-text tables for the command line: a network summary and the registered parts."""
+"""Plain-text tables for the command line, and the summary of an assembled network."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 from .assembly import Assembly
-from .kinds import KINDS
-from .registry import Registry
 from .spec import Spec
 from .yamlsource import KeyPath, format_path
 
-__all__ = ["describe_assembly", "describe_parts", "table"]
+__all__ = ["describe_assembly", "table"]
 
 
 def table(rows: Sequence[Sequence[Any]]) -> list[str]:
@@ -87,30 +85,3 @@ def describe_assembly(assembly: Assembly) -> list[str]:
         f"log every {train['log_every']}",
     ]
     return lines
-
-
-def _parameters(params: Mapping[str, Any]) -> str:
-    return ", ".join(f"{key}={value!r}" for key, value in params.items()) or "-"
-
-
-def describe_parts(registry: Registry) -> list[str]:
-    """Every registered part by kind, with its provider; names given by two plugins are marked."""
-    lines: list[str] = []
-    for kind in KINDS:
-        entries = registry.entries(kind.name)
-        lines.append(f"{kind.plural} ({len(entries)})")
-        rows = [
-            [
-                f"  {entry.name}"
-                + (" [conflict]" if registry.is_ambiguous(kind.name, entry.name) else ""),
-                _parameters(entry.part.params or {}),
-                entry.provider,
-                entry.part.description,
-            ]
-            for entry in entries
-        ]
-        lines += table(rows) if rows else ["  (none)"]
-        lines.append("")
-    if any(registry.is_ambiguous(e.kind, e.name) for e in registry.entries()):
-        lines.append("[conflict]: two plugins give this name; name one as 'plugin:name'")
-    return lines[:-1] if lines and lines[-1] == "" else lines

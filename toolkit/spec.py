@@ -16,12 +16,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import pluggy
 import yaml
 
 from .data import as_dataset
-from .errors import Location, Problem, SpecError
-from .manager import get_plugin_manager
+from .errors import Location, PluginError, Problem, SpecError
+from .manager import ToolkitPluginManager, get_plugin_manager, register_module
 from .overrides import apply_overrides
 from .parts import BoundPart, check_settings
 from .registry import Entry, Registry, UnknownPart
@@ -32,7 +31,18 @@ from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
 __all__ = ["DEFAULTS", "Spec", "load_spec", "setting_path", "shipped_specs"]
 
 
-TOP_KEYS = ("name", "seed", "rng", "data", "model", "loss", "gradient", "optimizer", "train")
+TOP_KEYS = (
+    "name",
+    "seed",
+    "rng",
+    "plugins",
+    "data",
+    "model",
+    "loss",
+    "gradient",
+    "optimizer",
+    "train",
+)
 LAYER_KEYS = ("units", "activation", "init", "bias_init")
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
@@ -113,20 +123,23 @@ def load_spec(
     source: str | os.PathLike[str] | Mapping[str, Any],
     overrides: Iterable[str] | Mapping[str, Any] | None = None,
     *,
-    manager: pluggy.PluginManager | None = None,
+    manager: ToolkitPluginManager | None = None,
 ) -> Spec:
     """Load, override, validate and normalize a spec. Raises SpecError listing every problem.
 
     ``source`` is a YAML file's path or an already-parsed mapping. ``overrides`` are
     ``"KEY=VALUE"`` strings or a ``{key: value}`` mapping with dotted keys. Parts are
-    resolved against ``manager`` (by default, every installed plugin).
+    resolved against ``manager`` (by default, every installed plugin), after the
+    modules the spec lists under ``plugins:`` are imported and registered with it.
     """
     tree, sources, label = _read(source)
     _expand_part_names(tree)
     problems = (
         apply_overrides(tree, sources, overrides) if overrides and isinstance(tree, dict) else []
     )
-    registry = Registry.from_manager(manager or get_plugin_manager())
+    manager = manager or get_plugin_manager()
+    problems += _register_spec_plugins(tree, sources, manager)
+    registry = Registry.from_manager(manager)
     default_name = Path(label).stem if label else "unnamed"
     resolver = _Resolver(registry, sources)
     config = resolver.spec(tree, default_name)
@@ -134,6 +147,35 @@ def load_spec(
     if problems:
         raise SpecError(problems)
     return Spec(config, registry, sources, label)
+
+
+def _register_spec_plugins(
+    tree: Any, sources: SourceMap, manager: ToolkitPluginManager
+) -> list[Problem]:
+    """Import and register each module under ``plugins:``; a problem for each that fails."""
+    modules = tree.get("plugins") if isinstance(tree, dict) else None
+    if modules is None:
+        return []
+    if not isinstance(modules, list):
+        where = sources.locate(("plugins",))
+        return [
+            Problem(
+                "plugins", "expected a list of module names", where, "write plugins: [my_module]"
+            )
+        ]
+    problems = []
+    for index, module in enumerate(modules):
+        where = sources.locate(("plugins", index))
+        if not isinstance(module, str) or not module:
+            problems.append(
+                Problem(f"plugins[{index}]", f"expected a module name, got {module!r}", where)
+            )
+            continue
+        try:
+            register_module(manager, module)
+        except PluginError as error:
+            problems.append(Problem(f"plugins[{index}]", str(error), where))
+    return problems
 
 
 def setting_path(path: KeyPath, message: str, settings: Mapping[str, Any]) -> KeyPath:
@@ -227,6 +269,7 @@ class _Resolver:
             "name": self.text(top, ("name",), default_name),
             "seed": self.integer(top, ("seed",), DEFAULTS["seed"], 0, 2**32 - 1),
             "rng": rng,
+            "plugins": list(top.get("plugins") or []),
             "data": self.part(top.get("data"), ("data",), "dataset"),
             "model": self.model(top.get("model")),
             "loss": self.part(top.get("loss"), ("loss",), "loss"),

@@ -1,0 +1,236 @@
+"""Third-party plugins installed for real (pip install --target), found through entry points."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import pytest
+
+from conftest import ROOT, SPECS, RunCli, write
+
+EXAMPLE = ROOT / "examples" / "toolkit-swish"
+
+
+def pip_install(source: Path, target: Path) -> Path:
+    """Install the distribution at ``source`` into ``target`` (not its dependencies)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return target
+
+
+def distribution(folder: Path, name: str, module: str, code: str) -> Path:
+    """A one-module distribution whose module is the plugin entry point ``name``."""
+    folder.mkdir()
+    write(folder / f"{module}.py", textwrap.dedent(code))
+    write(
+        folder / "pyproject.toml",
+        textwrap.dedent(f"""
+        [build-system]
+        requires = ["setuptools>=64"]
+        build-backend = "setuptools.build_meta"
+
+        [project]
+        name = "{name}"
+        version = "0.3.0"
+
+        [tool.setuptools]
+        py-modules = ["{module}"]
+
+        [project.entry-points."toolkit.plugins"]
+        {module} = "{module}"
+    """),
+    )
+    return folder
+
+
+@pytest.fixture(scope="module")
+def installed(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
+    """The example plugin, a second provider of relu, and a plugin whose import fails."""
+    root = tmp_path_factory.mktemp("installed")
+    dupe = distribution(
+        root / "dupe",
+        "dupe-relu",
+        "dupe",
+        """
+        def toolkit_activations():
+            return {"relu": abs}
+    """,
+    )
+    broken = distribution(
+        root / "broken",
+        "broken-plugin",
+        "broken",
+        """
+        raise ImportError("this plugin needs a library that is not installed")
+    """,
+    )
+    return {
+        "example": str(pip_install(EXAMPLE, root / "example-site")),
+        "dupe": str(pip_install(dupe, root / "dupe-site")),
+        "broken": str(pip_install(broken, root / "broken-site")),
+    }
+
+
+def with_path(*folders: str) -> dict[str, str]:
+    return {"PYTHONPATH": os.pathsep.join(folders)}
+
+
+def test_example_plugin_is_listed_with_its_distribution(
+    installed: dict[str, str], run_cli: RunCli
+) -> None:
+    """Once installed, the example's parts are listed with its distribution and source."""
+    result = run_cli("plugins", "--json", env=with_path(installed["example"]))
+    assert result.returncode == 0, result.stderr
+    parts = {p["qualified_name"]: p for p in json.loads(result.stdout)["parts"]}
+    swish = parts["swish:swish"]
+    assert swish["distribution"] == {"name": "toolkit-swish", "version": "0.1.0"}
+    assert swish["defined_at"].startswith("toolkit_swish/__init__.py:")
+    assert swish["parameters"] == {"beta": 1.0} and swish["has_derivative"]
+    assert parts["swish:huber"]["kind"] == "loss"
+
+
+def test_example_spec_trains_with_the_installed_parts(
+    installed: dict[str, str], run_cli: RunCli
+) -> None:
+    """The example's spec, naming swish and huber, trains."""
+    result = run_cli(
+        "train",
+        str(EXAMPLE / "swish.yaml"),
+        "--set",
+        "train.iterations=20",
+        env=with_path(installed["example"]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "iteration 20/20" in result.stdout
+
+
+def test_example_parts_pass_the_conformance_kit(installed: dict[str, str], run_cli: RunCli) -> None:
+    """`toolkit plugins --check swish huber` passes on the installed parts."""
+    result = run_cli("plugins", "--check", "swish", "huber", env=with_path(installed["example"]))
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("checked 2 parts: 2 passed, 0 failed")
+
+
+def test_example_plugins_own_tests_pass(installed: dict[str, str]) -> None:
+    """The example distribution's own test suite, run against the installed copy, passes."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(EXAMPLE / "tests")],
+        cwd=EXAMPLE / "tests",
+        env={**os.environ, **with_path(installed["example"])},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+
+
+def test_second_relu_makes_the_bare_name_ambiguous(
+    installed: dict[str, str], run_cli: RunCli
+) -> None:
+    """With two installed providers of relu, bare relu fails naming both; qualified works."""
+    env = with_path(installed["dupe"])
+    result = run_cli("validate", str(SPECS / "two_layer_relu.yaml"), env=env)
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "dupe (dupe-relu 0.3.0)" in result.stderr
+    assert "toolkit_plugins.activations (layer-toolkit" in result.stderr
+    assert "'dupe:relu' or 'toolkit_plugins.activations:relu'" in result.stderr
+    chosen = run_cli(
+        "validate",
+        str(SPECS / "two_layer_relu.yaml"),
+        "--set",
+        "model.layers.0.activation=toolkit_plugins.activations:relu",
+        env=env,
+    )
+    assert chosen.returncode == 0, chosen.stderr
+    listing = run_cli("plugins", env=env)
+    assert "  relu [conflict]" in listing.stdout
+
+
+def test_broken_plugin_is_reported_and_the_rest_runs(
+    installed: dict[str, str], run_cli: RunCli
+) -> None:
+    """A plugin whose import fails is reported in one line; a run not needing it goes on."""
+    env = with_path(installed["broken"], installed["example"])
+    result = run_cli("train", str(EXAMPLE / "swish.yaml"), "--set", "train.iterations=1", env=env)
+    assert result.returncode == 0, result.stderr
+    (warning,) = [line for line in result.stderr.splitlines() if line.startswith("warning:")]
+    assert "broken (broken-plugin 0.3.0)" in warning
+    assert "this plugin needs a library that is not installed" in warning
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_part_names_the_plugins_that_failed(
+    installed: dict[str, str], run_cli: RunCli
+) -> None:
+    """An unknown part while a plugin failed to load says which plugin may have had it."""
+    result = run_cli(
+        "validate",
+        str(SPECS / "two_layer_sigmoid.yaml"),
+        "--set",
+        "model.layers.0.activation=gelu",
+        env=with_path(installed["broken"]),
+    )
+    assert result.returncode == 2
+    error = [line for line in result.stderr.splitlines() if line.startswith("error:")]
+    assert len(error) == 1
+    assert "unknown activation 'gelu'" in error[0]
+    assert "may come from a plugin that failed to load: broken (broken-plugin 0.3.0)" in error[0]
+
+
+def test_broken_plugin_traceback_only_when_debugging(
+    installed: dict[str, str], run_cli: RunCli
+) -> None:
+    """--debug shows the failed import's traceback; without it there is none."""
+    env = with_path(installed["broken"])
+    plain = run_cli("plugins", env=env)
+    debug = run_cli("--debug", "plugins", env=env)
+    assert "Traceback" not in plain.stderr
+    assert "Traceback" in debug.stderr and "ImportError" in debug.stderr
+
+
+def test_disable_autoload_keeps_only_standard_and_named_plugins(
+    installed: dict[str, str], run_cli: RunCli, tmp_path: Path
+) -> None:
+    """TOOLKIT_DISABLE_PLUGIN_AUTOLOAD=1 skips installed third parties but keeps -p modules."""
+    write(
+        tmp_path / "local_parts.py",
+        "def toolkit_losses():\n    return {'zero': lambda y, t: 0.0}\n",
+    )
+    env = {
+        **with_path(installed["example"], installed["broken"], str(tmp_path)),
+        "TOOLKIT_DISABLE_PLUGIN_AUTOLOAD": "1",
+    }
+    result = run_cli("plugins", "--json", "-p", "local_parts", env=env)
+    assert result.returncode == 0, result.stderr
+    listing = json.loads(result.stdout)
+    plugins = {p["plugin"] for p in listing["parts"]}
+    assert "swish" not in plugins and "local_parts" in plugins
+    assert {p for p in plugins if p.startswith("toolkit_plugins.")} == {
+        "toolkit_plugins.activations",
+        "toolkit_plugins.losses",
+        "toolkit_plugins.initializers",
+        "toolkit_plugins.gradient_estimators",
+        "toolkit_plugins.datasets",
+        "toolkit_plugins.optimizers",
+    }
+    assert listing["skipped_plugins"] == []

@@ -1,0 +1,321 @@
+"""Conformance checks for parts: the tests a careful plugin author would write by hand.
+
+Call one function per part from your own test suite::
+
+    from toolkit.testing import check_activation
+
+    def test_swish():
+        check_activation(swish_part)  # raises ConformanceError saying what missed, by how much
+
+or run ``toolkit plugins --check [NAME ...]`` on installed parts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .data import as_dataset
+from .kinds import kind_named
+from .parts import REQUIRED, Part, as_part
+
+__all__ = [
+    "Check",
+    "ConformanceError",
+    "check_activation",
+    "check_dataset",
+    "check_gradient_estimator",
+    "check_initializer",
+    "check_loss",
+    "check_optimizer",
+    "conformance",
+]
+
+DERIVATIVE_ATOL = 1e-6
+DERIVATIVE_RTOL = 1e-5
+ESTIMATOR_TOLERANCE = 1e-4
+PROBE_RANGE = 30.0
+_H = 1e-6
+
+
+@dataclass(frozen=True)
+class Check:
+    """One conformance check: what was checked and, if it missed, by how much.
+
+    ``passed`` is None when the check could not run (for example, a part without a
+    derivative has no derivative check).
+    """
+
+    what: str
+    passed: bool | None
+    detail: str = ""
+
+    def __str__(self) -> str:
+        status = {True: "ok", False: "FAIL", None: "skip"}[self.passed]
+        return f"{status:<5} {self.what}" + (f": {self.detail}" if self.detail else "")
+
+
+class ConformanceError(AssertionError):
+    """A part failed one or more conformance checks."""
+
+    def __init__(self, label: str, failures: list[Check]) -> None:
+        self.failures = failures
+        lines = "\n".join(f"  {check}" for check in failures)
+        super().__init__(f"{label} failed {len(failures)} check(s):\n{lines}")
+
+
+def conformance(kind: str, part: Any, settings: Mapping[str, Any] | None = None) -> list[Check]:
+    """Every check for a part of ``kind`` (``"activation"``, ``"loss"``, ...); never raises."""
+    full = as_part(part, kind_named(kind))
+    given = dict(settings or {})
+    missing = [k for k, v in (full.params or {}).items() if v is REQUIRED and k not in given]
+    if missing:
+        return [Check("set up with default settings", None, f"needs {', '.join(missing)}")]
+    try:
+        return _CHECKS[kind](full, given)
+    except Exception as error:  # a part that crashes on ordinary input fails, with the reason
+        return [Check("runs on ordinary input", False, f"{type(error).__name__}: {error}")]
+
+
+def _asserting(kind: str) -> Callable[..., list[Check]]:
+    def check(part: Any, **settings: Any) -> list[Check]:
+        checks = conformance(kind, part, settings)
+        failures = [c for c in checks if c.passed is False]
+        if failures:
+            raise ConformanceError(f"{kind.replace('_', ' ')} {_name(part)!r}", failures)
+        return checks
+
+    check.__name__ = f"check_{kind}"
+    check.__doc__ = (
+        f"Run every {kind.replace('_', ' ')} check; raise ConformanceError if any fails. "
+        "Keyword arguments are the part's settings."
+    )
+    return check
+
+
+def _name(part: Any) -> str:
+    fn = part.fn if isinstance(part, Part) else part
+    return str(getattr(fn, "__name__", fn))
+
+
+def _probe(shape: tuple[int, ...], dtype: Any = np.float64) -> np.ndarray:
+    """Deterministic inputs spread over [-3, 3], away from 0 (where kinks usually are)."""
+    values = np.linspace(-3.0, 3.0, int(np.prod(shape))) + 0.0123
+    return values.reshape(shape).astype(dtype)
+
+
+def _worst(error: np.ndarray, at: np.ndarray) -> str:
+    index = np.unravel_index(int(np.argmax(error)), error.shape)
+    return f"missed by {float(error[index]):.2e} at {float(at[index]):.4g}"
+
+
+def _derivative_check(
+    what: str, derivative: np.ndarray, numeric: np.ndarray, at: np.ndarray
+) -> Check:
+    tolerance = f"tolerance {DERIVATIVE_ATOL:g} + {DERIVATIVE_RTOL:g} * |numeric|"
+    if np.shape(derivative) != np.shape(numeric):
+        return Check(what, False, f"shape {np.shape(derivative)}, expected {np.shape(numeric)}")
+    excess = np.abs(derivative - numeric) - DERIVATIVE_RTOL * np.abs(numeric)
+    ok = bool(np.all(excess <= DERIVATIVE_ATOL))
+    return Check(
+        what, ok, "" if ok else f"{_worst(np.abs(derivative - numeric), at)} ({tolerance})"
+    )
+
+
+def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    def f(x: np.ndarray) -> np.ndarray:
+        return np.asarray(part.fn(x, **settings))
+
+    checks = []
+    for dtype in (np.float64, np.float32):
+        x = _probe((3, 5), dtype)
+        y = f(x)
+        ok = y.shape == x.shape and y.dtype == x.dtype
+        checks.append(
+            Check(
+                f"keeps shape and dtype of {np.dtype(dtype).name} input",
+                ok,
+                "" if ok else f"{x.dtype} {x.shape} gave {y.dtype} {y.shape}",
+            )
+        )
+    x = _probe((4, 6))
+    batch, rows = f(x), np.stack([f(row) for row in x])
+    gap = float(np.max(np.abs(batch - rows))) if batch.shape == rows.shape else np.inf
+    checks.append(
+        Check(
+            "vectorized: a batch gives the values of its rows one by one",
+            gap <= 1e-12,
+            "" if gap <= 1e-12 else f"missed by {gap:.2e}",
+        )
+    )
+    wide = np.linspace(-PROBE_RANGE, PROBE_RANGE, 61).reshape(1, -1)
+    with np.errstate(all="ignore"):
+        finite = bool(np.all(np.isfinite(f(wide))))
+    checks.append(Check(f"finite on [-{PROBE_RANGE:g}, {PROBE_RANGE:g}]", finite))
+    if part.derivative is None:
+        return [*checks, Check("derivative matches a central difference", None, "none given")]
+    numeric = (f(x + _H) - f(x - _H)) / (2 * _H)
+    given = np.asarray(part.derivative(x, **settings))
+    return [
+        *checks,
+        _derivative_check("derivative matches a central difference", given, numeric, x),
+    ]
+
+
+def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    rng = np.random.default_rng(0)
+    logits = rng.standard_normal((4, 3))
+    y = np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+    t = np.eye(3)[[0, 2, 1, 2]]
+
+    def f(prediction: np.ndarray) -> float:
+        return float(part.fn(prediction, t, **settings))
+
+    value = part.fn(y, t, **settings)
+    scalar = np.ndim(value) == 0 and bool(np.isfinite(value))
+    checks = [Check("returns a finite scalar", scalar, "" if scalar else f"got {value!r}")]
+    perfect = abs(f(t.copy()))
+    checks.append(
+        Check(
+            "about 0 on perfect predictions (|loss| <= 1e-6)",
+            perfect <= 1e-6,
+            "" if perfect <= 1e-6 else f"got {perfect:.3g}",
+        )
+    )
+    if part.derivative is None:
+        return [*checks, Check("derivative dL/dy matches a central difference", None, "none given")]
+    numeric = np.zeros_like(y)
+    for index in np.ndindex(y.shape):
+        up, down = y.copy(), y.copy()
+        up[index] += _H
+        down[index] -= _H
+        numeric[index] = (f(up) - f(down)) / (2 * _H)
+    given = np.asarray(part.derivative(y, t, **settings))
+    return [
+        *checks,
+        _derivative_check("derivative dL/dy matches a central difference", given, numeric, y),
+    ]
+
+
+def _initializer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    checks = []
+    for shape in ((4, 3), (5,)):
+        for make in (np.random.RandomState, np.random.default_rng):
+            values = np.asarray(part.fn(shape, make(0), **settings))
+            ok = values.shape == shape and bool(np.all(np.isfinite(values)))
+            checks.append(
+                Check(
+                    f"finite values of shape {shape} from {make.__name__}",
+                    ok,
+                    "" if ok else f"got shape {values.shape}",
+                )
+            )
+    first = np.asarray(part.fn((4, 3), np.random.default_rng(7), **settings))
+    again = np.asarray(part.fn((4, 3), np.random.default_rng(7), **settings))
+    checks.append(Check("deterministic for a seed", bool(np.array_equal(first, again))))
+    return checks
+
+
+class _ProbeObjective:
+    """f(W, b) = sum(sin W) + 0.5 sum(b^2) + 0.1 sum(W) sum(b), with its exact gradient."""
+
+    def __init__(self) -> None:
+        rng = np.random.default_rng(3)
+        self.params = {"W": rng.standard_normal((2, 3)), "b": rng.standard_normal(3)}
+
+    def loss(self) -> float:
+        w, b = self.params["W"], self.params["b"]
+        return float(np.sum(np.sin(w)) + 0.5 * np.sum(b**2) + 0.1 * np.sum(w) * np.sum(b))
+
+    def exact_gradient(self) -> dict[str, np.ndarray]:
+        w, b = self.params["W"], self.params["b"]
+        return {"W": np.cos(w) + 0.1 * np.sum(b), "b": b + 0.1 * np.sum(w)}
+
+
+def _gradient_estimator_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    objective = _ProbeObjective()
+    before = {key: value.copy() for key, value in objective.params.items()}
+    grads = part.fn(objective, **settings)
+    restored = all(np.array_equal(objective.params[k], v) for k, v in before.items())
+    checks = [Check("leaves the parameters as it found them", restored)]
+    shaped = all(np.shape(grads.get(k)) == v.shape for k, v in before.items())
+    checks.append(Check("returns a gradient shaped like each parameter", shaped))
+    if not shaped:
+        return checks
+    exact = objective.exact_gradient()
+    worst = max(float(np.max(np.abs(np.asarray(grads[k]) - exact[k]))) for k in exact)
+    ok = worst <= ESTIMATOR_TOLERANCE
+    checks.append(
+        Check(
+            f"agrees with the exact gradient of a small problem "
+            f"(tolerance {ESTIMATOR_TOLERANCE:g})",
+            ok,
+            "" if ok else f"missed by {worst:.2e}",
+        )
+    )
+    return checks
+
+
+def _dataset_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    checks = []
+    for make in (np.random.RandomState, np.random.default_rng):
+        try:
+            first = as_dataset(part.fn(make(0), **settings))
+        except ValueError as error:
+            return [
+                Check(
+                    f"returns finite x (samples x features) and t, from {make.__name__}",
+                    False,
+                    str(error),
+                )
+            ]
+        again = as_dataset(part.fn(make(0), **settings))
+        checks.append(
+            Check(
+                f"returns finite x (samples x features) and t, from {make.__name__}",
+                True,
+                f"x {first.x.shape}, t {first.t.shape}",
+            )
+        )
+        same = np.array_equal(first.x, again.x) and np.array_equal(first.t, again.t)
+        checks.append(Check(f"deterministic for a seed, from {make.__name__}", same))
+    return checks
+
+
+def _optimizer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    optimizer = part.fn(**settings)
+    rng = np.random.default_rng(5)
+    params = {"W": rng.standard_normal((3, 2)), "b": np.zeros(2)}
+    grads = {"W": rng.standard_normal((3, 2)), "b": np.array([0.5, -2.0])}
+    before = {key: value.copy() for key, value in params.items()}
+    arrays = {key: id(value) for key, value in params.items()}
+    optimizer.update(params, grads)
+    in_place = all(id(params[key]) == arrays[key] for key in params)
+    checks = [Check("updates the parameter arrays in place", in_place)]
+    shaped = all(
+        params[k].shape == v.shape and np.all(np.isfinite(params[k])) for k, v in before.items()
+    )
+    checks.append(Check("keeps shapes, finite values", bool(shaped)))
+    against = all(np.all((params[k] - before[k]) * grads[k] < 0) for k in before)
+    checks.append(Check("one step moves every parameter against its gradient", bool(against)))
+    return checks
+
+
+_CHECKS: dict[str, Callable[[Part, dict[str, Any]], list[Check]]] = {
+    "activation": _activation_checks,
+    "loss": _loss_checks,
+    "initializer": _initializer_checks,
+    "gradient_estimator": _gradient_estimator_checks,
+    "dataset": _dataset_checks,
+    "optimizer": _optimizer_checks,
+}
+
+check_activation = _asserting("activation")
+check_loss = _asserting("loss")
+check_initializer = _asserting("initializer")
+check_gradient_estimator = _asserting("gradient_estimator")
+check_dataset = _asserting("dataset")
+check_optimizer = _asserting("optimizer")

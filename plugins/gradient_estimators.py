@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from toolkit import hookimpl
+from toolkit import Part, hookimpl
 
 
 def central_difference(objective, h=1e-4):
@@ -16,11 +16,13 @@ def central_difference(objective, h=1e-4):
 
     def difference(param, index):
         value = param[index]
-        param[index] = value + h
-        f1 = objective.loss()
-        param[index] = value - h
-        f2 = objective.loss()
-        param[index] = value
+        try:
+            param[index] = value + h
+            f1 = objective.loss()
+            param[index] = value - h
+            f2 = objective.loss()
+        finally:
+            param[index] = value
         return (f1 - f2) / (2 * h)
 
     return _each_element(objective.params, difference)
@@ -32,9 +34,11 @@ def forward_difference(objective, h=1e-4):
 
     def difference(param, index):
         value = param[index]
-        param[index] = value + h
-        f1 = objective.loss()
-        param[index] = value
+        try:
+            param[index] = value + h
+            f1 = objective.loss()
+        finally:
+            param[index] = value
         return (f1 - f0) / h
 
     return _each_element(objective.params, difference)
@@ -51,6 +55,14 @@ def _each_element(params, difference):
     return grads
 
 
+def check_step(h):
+    if not h > 0:
+        yield "h", f"must be a positive step, got {h}"
+
+
 @hookimpl
 def toolkit_gradient_estimators():
-    return {"central_difference": central_difference, "forward_difference": forward_difference}
+    return {
+        "central_difference": Part(central_difference, validate=check_step),
+        "forward_difference": Part(forward_difference, validate=check_step),
+    }

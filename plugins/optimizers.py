@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from toolkit import hookimpl
+from toolkit import Part, hookimpl
 
 
 class SGD:
@@ -16,6 +16,11 @@ class SGD:
             params[key] -= self.learning_rate * grads[key]
 
 
+def check_learning_rate(learning_rate):
+    if not learning_rate > 0:
+        yield "learning_rate", f"must be positive, got {learning_rate}"
+
+
 @hookimpl
 def toolkit_optimizers():
-    return {"sgd": SGD}
+    return {"sgd": Part(SGD, validate=check_learning_rate)}

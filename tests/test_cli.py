@@ -81,7 +81,7 @@ def test_validate_shows_layers_shapes_counts_and_providers(run_cli: RunCli) -> N
 
 
 def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) -> None:
-    """`toolkit plugins` lists each standard part under its kind, with plugin and distribution."""
+    """`toolkit plugins` lists each standard part: qualified name, distribution, file:line."""
     result = run_cli("plugins")
     assert result.returncode == 0, result.stderr
     sections = re.split(r"^(\w+) \(\d+\)$", result.stdout, flags=re.M)[1:]
@@ -97,5 +97,8 @@ def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) ->
     for kind, names in STANDARD.items():
         body = listed[plurals[kind]]
         for name in names:
-            pattern = rf"^  {name}\s.*\stoolkit_plugins.{plurals[kind]} \(layer-toolkit \S+\)"
+            pattern = (
+                rf"^  {name}\s.*\stoolkit_plugins\.{plurals[kind]}:{name}\s+layer-toolkit "
+                rf"\S+\s+\S*plugins/{plurals[kind]}\.py:\d+\s"
+            )
             assert re.search(pattern, body, re.M), (kind, name)

@@ -138,7 +138,7 @@ def test_top_level_not_a_mapping(run_cli, tmp_path, text, kind):
     assert len(lines) == 1, lines
     assert f"expected a mapping, got {kind}" in lines[0]
     assert f"({SPEC_NAME} line 1, column 1)" in lines[0]
-    assert "keys: name, seed, rng, data, model" in lines[0]
+    assert "keys: name, seed, rng, plugins, data, model" in lines[0]
 
 
 @pytest.mark.parametrize("argument", ["missing.yaml", "sub/dir/missing.yaml"])

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +42,62 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
     assert "iteration 1/1" in result.stdout
 
 
+def test_minimal_plugin_from_the_readme_installs_lists_and_trains(
+    tmp_path: Path, run_cli: RunCli
+) -> None:
+    """The README's two files, pip-installed as shown, are listed with their distribution."""
+    package = tmp_path / "softsign-plugin"
+    package.mkdir()
+    write(package / "softsign_plugin.py", code_blocks("python", "Writing a plugin")[0])
+    write(package / "pyproject.toml", code_blocks("toml", "Writing a plugin")[0])
+    site = tmp_path / "site"
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(site),
+            str(package),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    env = {"PYTHONPATH": str(site)}
+    listing = run_cli("plugins", "--json", env=env)
+    assert listing.returncode == 0, listing.stderr
+    (part,) = [p for p in json.loads(listing.stdout)["parts"] if p["name"] == "softsign"]
+    assert part["distribution"] == {"name": "softsign-plugin", "version": "1.0.0"}
+    result = run_cli(
+        "train",
+        "--set",
+        "model.layers.0.activation=softsign",
+        "--set",
+        "train.iterations=1",
+        env=env,
+    )
+    assert result.returncode == 0, result.stderr
+    assert "iteration 1/1" in result.stdout
+
+
+def test_testing_example_from_the_readme_passes(tmp_path: Path) -> None:
+    """The README's plugin test, run with pytest against the example plugin, passes."""
+    write(tmp_path / "test_readme_example.py", code_blocks("python", "Writing a plugin")[2])
+    source = ROOT / "examples" / "toolkit-swish" / "src"
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(tmp_path)],
+        cwd=tmp_path,
+        env={**os.environ, "PYTHONPATH": str(source)},
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "2 passed" in result.stdout
+
+
 def test_richer_plugin_from_the_readme_registers_swish(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -47,6 +107,7 @@ def test_richer_plugin_from_the_readme_registers_swish(
     registry = Registry.from_manager(get_plugin_manager(["readme_swish"], autoload=False))
     (entry,) = registry.entries("activation")
     assert (entry.name, entry.part.params) == ("swish", {"beta": 1.0})
+    assert list(entry.part.validate(beta=-1.0)) == [("beta", "must be positive, got -1.0")]
     x = np.linspace(-3, 3, 13)
     h = 1e-6
     numeric = (entry.part.fn(x + h) - entry.part.fn(x - h)) / (2 * h)

@@ -10,10 +10,10 @@ from typing import Any
 import numpy as np
 
 from .data import Dataset, as_dataset
-from .errors import RunError, SpecError
+from .errors import RunError, SettingError, SpecError
 from .network import Dense, Network
 from .rng import Rng, make_rng
-from .spec import Spec, load_spec, setting_path
+from .spec import Spec, load_spec
 from .yamlsource import KeyPath, format_path
 
 __all__ = ["Assembly", "assemble", "build", "call_part"]
@@ -69,13 +69,21 @@ def _dataset(spec: Spec, rng: Rng) -> Dataset:
     try:
         return as_dataset(result)
     except ValueError as error:
-        raise RunError(f"data: dataset '{spec.config['data']['name']}' {error}") from None
+        entry = spec.entry(("data",), "dataset")
+        raise RunError(f"data: dataset '{entry.name}' from {entry.provider} {error}") from None
 
 
 def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.ndarray:
-    values = np.array(call_part(spec, path, "initializer", shape, rng), dtype=np.float64)
+    result = call_part(spec, path, "initializer", shape, rng)
+    name = spec.bind(path, "initializer").name
+    try:
+        values = np.array(result, dtype=np.float64)
+    except (TypeError, ValueError) as error:
+        raise RunError(
+            f"{format_path(path)}: initializer '{name}' returned {type(result).__name__}, "
+            f"not an array of numbers ({error})"
+        ) from None
     if values.shape != shape:
-        name = spec.bind(path, "initializer").name
         raise RunError(
             f"{format_path(path)}: initializer '{name}' returned shape {values.shape}, "
             f"expected {shape}"
@@ -86,14 +94,15 @@ def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.
 def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     """Call the part at ``path``.
 
-    A ValueError from the part is a bad setting (exit 2); anything else is a failure.
+    A SettingError is a bad setting, reported at that setting's place (exit 2);
+    anything else the part raises is a failure of the part (exit 1).
     """
     bound = spec.bind(path, kind)
     label = kind.replace("_", " ")
     try:
         return bound(*inputs)
-    except ValueError as error:
-        blamed = setting_path(path, str(error), bound.settings)
+    except SettingError as error:
+        blamed = (*path, error.setting) if error.setting in bound.settings else path
         raise SpecError([spec.problem(blamed, f"{label} '{bound.name}': {error}")]) from None
     except Exception as error:
         provider = spec.entry(path, kind).provider

@@ -9,8 +9,8 @@ from .kinds import KINDS
 from .parts import REQUIRED
 from .registry import Entry, Registry, UnknownPart
 from .report import table
-from .suggest import did_you_mean
 from .testing import Check, conformance
+from .wording import did_you_mean
 
 __all__ = ["catalog", "check_parts", "describe_checks", "describe_parts", "select"]
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.metadata
 import json
 import os
 import sys
@@ -25,6 +26,7 @@ __all__ = ["main"]
 
 DEFAULT_SPEC = "two_layer_sigmoid"
 DEBUG_VARIABLE = "TOOLKIT_DEBUG"
+DEBUG_HELP = f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -36,14 +38,14 @@ class _Parser(argparse.ArgumentParser):
 
 def _parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="toolkit", description="Build and train networks from registered parts.")
-    parser.add_argument(
-        "--debug",
-        action="store_true",
-        help=f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)",
-    )
+    parser.add_argument("--version", action="version", version=f"toolkit {_version()}")
+    parser.add_argument("--debug", action="store_true", help=DEBUG_HELP)
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
     plugin_option = _Parser(add_help=False)
+    plugin_option.add_argument(
+        "--debug", action="store_true", default=argparse.SUPPRESS, help=DEBUG_HELP
+    )
     plugin_option.add_argument(
         "-p",
         dest="plugins",
@@ -91,6 +93,17 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _version() -> str:
+    try:
+        return importlib.metadata.version("layer-toolkit")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
+
+
+def _count(number: int, noun: str) -> str:
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input)."""
     args = _parser().parse_args(argv)
@@ -116,7 +129,7 @@ def _spec_path(argument: str | None) -> str:
     is_shipped_name = (
         path.stem in shipped
         and path.suffix in ("", ".yaml")
-        and (len(path.parts) == 1 or path.parent.name == "specs")
+        and path.parts in ((path.name,), ("specs", path.name))
     )
     if not path.exists() and is_shipped_name:
         if argument != path.stem:
@@ -154,7 +167,10 @@ def _train(args: argparse.Namespace) -> int:
 
     def on_start(assembly: Assembly) -> None:
         layers = len(assembly.network.layers)
-        print(f"training {spec.name}: {layers} layers, {total} iterations", flush=True)
+        print(
+            f"training {spec.name}: {_count(layers, 'layer')}, {_count(total, 'iteration')}",
+            flush=True,
+        )
         if out:
             out.start(spec)
 
@@ -169,7 +185,8 @@ def _train(args: argparse.Namespace) -> int:
     result = train(spec, on_start=on_start, on_log=on_log)
     if out:
         out.save_params(result.network.params)
-    print(f"done: {total} iterations in {result.seconds:.1f} s, final loss {result.final_loss!r}")
+    final = f"final loss {result.final_loss!r}"
+    print(f"done: {_count(total, 'iteration')} in {result.seconds:.1f} s, {final}")
     if out:
         print("wrote " + ", ".join(str(path) for path in out.files))
     return 0

@@ -21,10 +21,12 @@ class Dataset:
 
     @property
     def samples(self) -> int:
+        """Rows of x."""
         return int(self.x.shape[0])
 
     @property
     def features(self) -> int:
+        """Columns of x."""
         return int(self.x.shape[1])
 
     @property
@@ -41,8 +43,13 @@ def as_dataset(value: object) -> Dataset:
         raise ValueError(
             f"returned {type(value).__name__}; return a toolkit.Dataset or an (x, t) pair"
         )
-    x = np.array(value.x, dtype=np.float64)
+    try:
+        x = np.array(value.x, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise ValueError("x must be an array of numbers") from None
     t = np.asarray(value.t)
+    if t.dtype.kind not in "biuf":
+        raise ValueError(f"t must hold numbers, got {t.dtype} values")
     if x.ndim != 2 or x.shape[0] == 0:
         raise ValueError(
             f"x must be a non-empty 2-D array (samples x features), got shape {x.shape}"
@@ -51,4 +58,8 @@ def as_dataset(value: object) -> Dataset:
         raise ValueError(f"t must have one row per sample of x {x.shape}, got shape {t.shape}")
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t))):
         raise ValueError("x and t must hold finite numbers only")
+    if t.ndim == 1 and (np.any(t < 0) or np.any(t != np.round(t))):
+        raise ValueError("class indices in a 1-D t must be whole numbers from 0")
+    if t.ndim == 1:
+        t = t.astype(np.int64)
     return Dataset(x, t, value.x_test, value.t_test)

@@ -10,6 +10,7 @@ __all__ = [
     "PluginError",
     "Problem",
     "RunError",
+    "SettingError",
     "SpecError",
     "ToolkitError",
     "UsageError",
@@ -74,6 +75,19 @@ class UsageError(ToolkitError):
     """The command line asked for something that doesn't exist or doesn't fit."""
 
     exit_code = 2
+
+
+class SettingError(ValueError):
+    """Raised by a part when one of its settings cannot work.
+
+    The toolkit reports it as a bad spec (exit 2) at that setting's place; any other
+    exception from a part is a failure of the part (exit 1).
+    """
+
+    def __init__(self, setting: str, message: str) -> None:
+        super().__init__(f"{setting} {message}")
+        self.setting = setting
+        self.message = message
 
 
 class RunError(ToolkitError):

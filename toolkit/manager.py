@@ -20,7 +20,7 @@ import pluggy
 from . import hookspecs
 from .errors import PluginError
 from .kinds import KINDS
-from .suggest import did_you_mean
+from .wording import did_you_mean
 
 __all__ = [
     "AUTOLOAD_VARIABLE",

@@ -8,10 +8,11 @@ from typing import Any
 
 import numpy as np
 
-from .errors import Problem, SpecError
+from .errors import RunError
 from .objective import Objective
-from .parts import BoundPart, check_settings
-from .registry import Registry, UnknownPart
+from .parts import BoundPart
+from .registry import Registry
+from .resolver import bind_part
 
 __all__ = ["Dense", "Network"]
 
@@ -47,9 +48,16 @@ class Network:
         self.registry = registry
 
     def predict(self, x: np.ndarray) -> np.ndarray:
-        """The network's output for inputs ``x`` (one row per sample)."""
-        for layer in self.layers:
-            x = layer.activation(x @ self.params[layer.weight] + self.params[layer.bias])
+        """The network's output for inputs ``x`` (one row per sample, or a single sample)."""
+        for index, layer in enumerate(self.layers):
+            a = x @ self.params[layer.weight] + self.params[layer.bias]
+            x = layer.activation(a)
+            if np.shape(x) != a.shape:
+                raise RunError(
+                    f"model.layers[{index}].activation: activation '{layer.activation.name}' "
+                    f"returned shape {np.shape(x)} for input of shape {a.shape}; an activation "
+                    "must keep the shape"
+                )
         return x
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
@@ -58,8 +66,9 @@ class Network:
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """The fraction of samples whose largest output is their class."""
-        predicted = np.argmax(self.predict(x), axis=1)
-        labels = np.argmax(t, axis=1) if np.ndim(t) == 2 else np.asarray(t)
+        y = np.atleast_2d(self.predict(x))
+        predicted = np.argmax(y, axis=1)
+        labels = np.argmax(np.atleast_2d(t), axis=1) if np.size(t) == y.size else np.ravel(t)
         return float(np.mean(predicted == labels))
 
     def gradient(
@@ -72,23 +81,23 @@ class Network:
         """
         bound = self.estimator if estimator is None else self._estimator(estimator)
         grads = bound(Objective(self, x, t))
-        return {key: np.asarray(grads[key]) for key in self.params}
+        return {key: self._checked(bound, grads, key) for key in self.params}
+
+    def _checked(self, bound: BoundPart, grads: Any, key: str) -> np.ndarray:
+        """The estimator's gradient for ``key``, which must be shaped like the parameter."""
+        grad = np.asarray(grads[key]) if isinstance(grads, Mapping) and key in grads else None
+        if grad is None or grad.shape != self.params[key].shape:
+            got = "nothing" if grad is None else f"shape {grad.shape}"
+            raise RunError(
+                f"gradient: estimator '{bound.name}' returned {got} for {key}, expected shape "
+                f"{self.params[key].shape}"
+            )
+        return grad
 
     def _estimator(self, ref: str | Mapping[str, Any]) -> BoundPart:
-        given = {"name": ref} if isinstance(ref, str) else dict(ref)
-        name = str(given.pop("name", ""))
         if self.registry is None:
-            raise SpecError([Problem("estimator", "this network has no registry to look it up")])
-        try:
-            entry = self.registry.lookup("gradient_estimator", name)
-        except UnknownPart as error:
-            raise SpecError([Problem("estimator", error.message, None, error.hint)]) from None
-        settings, problems = check_settings(entry.part, given)
-        if problems:
-            raise SpecError(
-                Problem(f"estimator.{key}", msg, None, hint) for key, msg, hint in problems
-            )
-        return BoundPart(name, entry.part, settings)
+            raise RunError("this network has no registry to look an estimator up in")
+        return bind_part(self.registry, "gradient_estimator", ref, ("estimator",))
 
     def summary(self) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
         """For each layer: activation name, weight shape, bias shape."""

@@ -8,7 +8,7 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import Location, Problem, SpecError
-from .suggest import did_you_mean
+from .wording import did_you_mean
 from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
 
 __all__ = ["apply_overrides", "parse_key", "parse_override"]
@@ -24,13 +24,15 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     if not sep:
         raise SpecError([Problem("", f"bad override '{text}': expected KEY=VALUE", None, EXAMPLE)])
     path = parse_key(key.strip(), Location(f"--set {text}"))
+    where = Location(f"--set {text}")
     try:
-        value, _ = parse_yaml(raw, f"--set {text}")
+        value, _, problems = parse_yaml(raw, f"--set {text}")
     except SpecError as error:
-        where = Location(f"--set {text}")
+        problems = error.problems
+    if problems:
         raise SpecError(
-            replace(problem, path=format_path(path), location=where) for problem in error.problems
-        ) from None
+            replace(problem, path=format_path(path), location=where) for problem in problems
+        )
     return path, value
 
 
@@ -127,7 +129,10 @@ def _no_list(path: KeyPath, depth: int, node: dict[str, Any]) -> Problem:
 def _cannot(path: KeyPath, depth: int, node: Any) -> Problem:
     parent = format_path(path[:depth]) or "the spec"
     key = path[depth]
-    if isinstance(node, list):
+    if isinstance(node, list) and not isinstance(key, int):
+        what = f"{parent} is a list, so its items are numbered: '{key}' is not a number"
+        hint = f"use an index from 0 to {len(node) - 1}" if node else "add items in the spec file"
+    elif isinstance(node, list):
         what = f"{parent} has {len(node)} items, so there is no item {key}"
         hint = f"use an index from 0 to {len(node) - 1}" if node else "add items in the spec file"
     elif isinstance(node, dict):

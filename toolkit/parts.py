@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import inspect
 import math
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+import numpy as np
+
 from .kinds import Kind
-from .suggest import did_you_mean
+from .wording import describe_value, did_you_mean
 
 __all__ = ["REQUIRED", "BoundPart", "Part", "as_part", "check_settings"]
 
@@ -32,6 +34,9 @@ class Part:
     line of ``fn``'s docstring. ``derivative`` takes the same arguments as ``fn``:
     for an activation, the elementwise dy/dx; for a loss, dL/dy. ``replaces`` names
     another plugin's part of the same name (``"plugin:name"``) that this one overrides.
+    ``validate(**settings)`` yields ``(setting, problem)`` pairs for settings that
+    cannot work (for example ``("h", "must be positive, got 0")``); they are reported
+    as spec problems at each setting's place, before anything runs.
     """
 
     fn: Callable[..., Any]
@@ -39,6 +44,11 @@ class Part:
     params: Mapping[str, Any] | None = None
     description: str = ""
     replaces: str | None = None
+    validate: Callable[..., Iterable[tuple[str, str]] | None] | None = None
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        """Call the part's function: a Part can be used wherever its function can."""
+        return self.fn(*args, **kwargs)
 
 
 def as_part(value: object, kind: Kind) -> Part:
@@ -54,13 +64,17 @@ def as_part(value: object, kind: Kind) -> Part:
     params = dict(part.params) if part.params is not None else _signature_params(part.fn, kind)
     if "name" in params:
         raise TypeError("a part may not have a parameter called 'name'; the spec uses that key")
-    if part.derivative is not None and not callable(part.derivative):
-        raise TypeError(f"Part.derivative must be callable, got {type(part.derivative).__name__}")
+    for field_name in ("derivative", "validate"):
+        value = getattr(part, field_name)
+        if value is not None and not callable(value):
+            raise TypeError(f"Part.{field_name} must be callable, got {type(value).__name__}")
     description = part.description or _first_doc_line(part.fn)
     return replace(part, params=params, description=description)
 
 
 def _signature_params(fn: Callable[..., Any], kind: Kind) -> dict[str, Any]:
+    if isinstance(fn, np.ufunc):  # np.tanh and friends: only out=, where=, ... follow x
+        return {}
     try:
         parameters = list(inspect.signature(fn).parameters.values())
     except (TypeError, ValueError):
@@ -128,6 +142,8 @@ def check_settings(
             problems.append((key, f"missing required parameter '{key}'", f"add '{key}: ...'"))
         else:
             settings[key] = default
+    if not problems and part.validate is not None:
+        problems += [(key, message, "") for key, message in part.validate(**settings) or ()]
     return settings, problems
 
 
@@ -138,23 +154,17 @@ def _coerce(value: Any, default: Any) -> tuple[Any, str]:
     if isinstance(default, bool):
         return value, "" if isinstance(
             value, bool
-        ) else f"expected true or false, got {_show(value)}"
+        ) else f"expected true or false, got {describe_value(value)}"
     if isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value, ""
-        return value, f"expected an integer, got {_show(value)}"
+        return value, f"expected an integer, got {describe_value(value)}"
     if isinstance(default, float):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
-            return value, f"expected a number, got {_show(value)}"
+            return value, f"expected a number, got {describe_value(value)}"
         if not math.isfinite(value):
             return value, f"expected a finite number, got {value}"
         return float(value), ""
     if isinstance(default, str) and not isinstance(value, str):
-        return value, f"expected a string, got {_show(value)}"
+        return value, f"expected a string, got {describe_value(value)}"
     return value, ""
-
-
-def _show(value: Any) -> str:
-    kind = type(value).__name__
-    names = {"str": "string", "dict": "mapping", "list": "list", "NoneType": "nothing"}
-    return f"{names.get(kind, kind)} {value!r}" if kind != "NoneType" else "nothing"

@@ -19,7 +19,7 @@ from .errors import PluginError
 from .kinds import KINDS, Kind
 from .manager import PluginFailure
 from .parts import Part, as_part
-from .suggest import did_you_mean
+from .wording import did_you_mean
 
 __all__ = ["Entry", "Registry", "UnknownPart"]
 

@@ -11,6 +11,7 @@ from typing import IO, Any
 
 import numpy as np
 
+from .errors import RunError, UsageError
 from .spec import Spec
 
 __all__ = ["RunDirectory"]
@@ -21,12 +22,21 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        for folder in (self.path, *self.path.parents):
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(
+                    f"output folder {self.path}: {folder} is a file, not a folder; "
+                    "choose another path"
+                )
 
     def start(self, spec: Spec) -> None:
         """Create the folder, write the resolved spec and start an empty metrics file."""
-        self.path.mkdir(parents=True, exist_ok=True)
-        _write_atomically(self.path / "spec.yaml", lambda f: f.write(spec.to_yaml().encode()))
-        (self.path / "metrics.jsonl").write_text("")
+        try:
+            self.path.mkdir(parents=True, exist_ok=True)
+            _write_atomically(self.path / "spec.yaml", lambda f: f.write(spec.to_yaml().encode()))
+            (self.path / "metrics.jsonl").write_text("")
+        except OSError as error:
+            raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
     def log(self, record: Mapping[str, Any]) -> None:
         """Append one log point to metrics.jsonl."""
@@ -51,7 +61,14 @@ def _write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
             write(file)
             file.flush()
             os.fsync(file.fileno())
+        os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -8,6 +8,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from .assembly import Assembly, SpecLike, as_spec, assemble, call_part
 from .errors import RunError, ToolkitError
 from .network import Network
@@ -29,6 +31,7 @@ class TrainResult:
 
     @property
     def final_loss(self) -> float | None:
+        """The loss at the last log point."""
         return self.history[-1]["loss"] if self.history else None
 
 
@@ -59,14 +62,16 @@ def train(
     for iteration in range(1, settings["iterations"] + 1):
         logged = iteration % settings["log_every"] == 0 or iteration == settings["iterations"]
         try:
-            batch = rng.choice(data.samples, settings["batch_size"])
-            x, t = data.x[batch], data.t[batch]
-            optimizer.update(network.params, network.gradient(x, t))
-            loss = network.loss(x, t) if logged else None
+            with np.errstate(all="ignore"):  # a non-finite result is reported below instead
+                batch = rng.choice(data.samples, settings["batch_size"])
+                x, t = data.x[batch], data.t[batch]
+                optimizer.update(network.params, network.gradient(x, t))
+                loss = network.loss(x, t) if logged else None
         except ToolkitError:
             raise
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
+        _stop_if_not_finite(iteration, network, loss)
         if logged:
             record = {"iteration": iteration, "loss": loss, "seconds": time.perf_counter() - start}
             result.history.append(record)
@@ -74,6 +79,19 @@ def train(
                 on_log(record)
     result.seconds = time.perf_counter() - start
     return result
+
+
+def _stop_if_not_finite(iteration: int, network: Network, loss: float | None) -> None:
+    """Stop the run where the parameters or the loss stop being numbers."""
+    broken = [key for key, value in network.params.items() if not np.all(np.isfinite(value))]
+    if not broken and (loss is None or np.isfinite(loss)):
+        return
+    what = f"parameters {', '.join(broken)} became nan or infinite" if broken else f"loss is {loss}"
+    raise RunError(
+        f"iteration {iteration}: the {what}; try a smaller optimizer.learning_rate, and check "
+        "that the output layer's activation suits the loss (cross_entropy needs probabilities, "
+        "as from softmax)"
+    )
 
 
 def _describe(error: Exception) -> str:

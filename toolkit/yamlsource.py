@@ -27,13 +27,17 @@ class _TooLarge(Exception):
 
 
 class _Loader(yaml.SafeLoader):
-    """SafeLoader that reads ``1e-4`` as a float (as YAML 1.2 does) and dates as text."""
+    """SafeLoader with YAML 1.2's plain scalars: ``1e-4`` is a float; ``yes``, ``on``
+    and dates are text; only ``true`` and ``false`` are booleans."""
 
 
 _Loader.yaml_implicit_resolvers = {
-    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith(":timestamp")]
+    first: [(tag, regexp) for tag, regexp in resolvers if not tag.endswith((":timestamp", ":bool"))]
     for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()
 }
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:bool", re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF")
+)
 
 _Loader.add_implicit_resolver(
     "tag:yaml.org,2002:float",
@@ -52,10 +56,16 @@ def format_path(path: KeyPath) -> str:
 
 @dataclass
 class SourceMap:
-    """Where each key path's value (and key) stands in the source."""
+    """Where each key path's value (and key) stands in the source, and which values were
+    refused while parsing (already reported: nothing more is said about them)."""
 
     values: dict[KeyPath, Location] = field(default_factory=dict)
     keys: dict[KeyPath, Location] = field(default_factory=dict)
+    refused: set[KeyPath] = field(default_factory=set)
+
+    def is_refused(self, path: KeyPath) -> bool:
+        """Whether ``path`` or one of its ancestors was refused while parsing."""
+        return any(path[:end] in self.refused for end in range(len(path) + 1))
 
     def locate(self, path: KeyPath, *, at_key: bool = False) -> Location | None:
         """The location of ``path``, or of its nearest ancestor that has one."""
@@ -74,13 +84,18 @@ class SourceMap:
         self.values[path] = location
 
 
-def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap]:
-    """Parse ``text`` safely into plain data and a map of locations. Raises SpecError."""
+def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap, list[Problem]]:
+    """Parse ``text`` safely into plain data, a map of locations, and problems.
+
+    Text that cannot be parsed raises SpecError; a refused tag or a repeated key is a
+    problem returned beside the rest of the data (the refused value is ``None``), so
+    the spec's other problems can be found too.
+    """
     loader = _Loader(text)
     try:
         root = loader.get_single_node()
         if root is None:
-            return None, SourceMap(values={(): Location(source)})
+            return None, SourceMap(values={(): Location(source)}), []
         builder = _Builder(loader, source)
         data = builder.build(root, ())
     except (_TooLarge, RecursionError) as error:
@@ -92,9 +107,7 @@ def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap]:
         raise SpecError([Problem("", f"malformed YAML: {error}", Location(source))]) from None
     finally:
         loader.dispose()
-    if builder.problems:
-        raise SpecError(builder.problems)
-    return data, builder.sources
+    return data, builder.sources, builder.problems
 
 
 def _too_large(where: Location) -> Problem:
@@ -121,7 +134,9 @@ def _yaml_problem(error: yaml.MarkedYAMLError, source: str) -> Problem:
     """
     problem = error.problem or "cannot parse"
     mark = error.problem_mark or error.context_mark
-    if error.context and error.context.startswith("while"):
+    if error.context and problem.startswith("but "):
+        problem = f"{error.context}, {problem}"
+    elif error.context and error.context.startswith("while"):
         problem = f"{problem} {error.context.strip()}"
         at_end = "end of stream" in problem or "end of the stream" in problem
         if at_end and error.context_mark is not None:
@@ -159,6 +174,7 @@ class _Builder:
                     "remove the tag",
                 )
             )
+            self.sources.refused.add(path)
             return None
         if isinstance(node, yaml.ScalarNode):
             return self.loader.construct_object(node, deep=True)

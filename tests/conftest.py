@@ -56,3 +56,24 @@ def write(path: Path, text: str) -> Path:
     """Write ``text`` to ``path`` and return the path."""
     path.write_text(text, encoding="utf-8")
     return path
+
+
+def pip_install(source: Path, target: Path) -> Path:
+    """Install the distribution at ``source`` into ``target`` (not its dependencies)."""
+    subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--no-deps",
+            "--target",
+            str(target),
+            str(source),
+        ],
+        check=True,
+        capture_output=True,
+        text=True,
+    )
+    return target

@@ -11,30 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from conftest import ROOT, SPECS, RunCli, write
+from conftest import ROOT, SPECS, RunCli, pip_install, write
 
 EXAMPLE = ROOT / "examples" / "toolkit-swish"
-
-
-def pip_install(source: Path, target: Path) -> Path:
-    """Install the distribution at ``source`` into ``target`` (not its dependencies)."""
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(target),
-            str(source),
-        ],
-        check=True,
-        capture_output=True,
-        text=True,
-    )
-    return target
 
 
 def distribution(folder: Path, name: str, module: str, code: str) -> Path:

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import ROOT, SPECS, RunCli, write
+from conftest import ROOT, SPECS, RunCli, pip_install, write
 from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 
@@ -50,23 +50,7 @@ def test_minimal_plugin_from_the_readme_installs_lists_and_trains(
     package.mkdir()
     write(package / "softsign_plugin.py", code_blocks("python", "Writing a plugin")[0])
     write(package / "pyproject.toml", code_blocks("toml", "Writing a plugin")[0])
-    site = tmp_path / "site"
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--no-deps",
-            "--target",
-            str(site),
-            str(package),
-        ],
-        check=True,
-        capture_output=True,
-    )
-    env = {"PYTHONPATH": str(site)}
+    env = {"PYTHONPATH": str(pip_install(package, tmp_path / "site"))}
     listing = run_cli("plugins", "--json", env=env)
     assert listing.returncode == 0, listing.stderr
     (part,) = [p for p in json.loads(listing.stdout)["parts"] if p["name"] == "softsign"]

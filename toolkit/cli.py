@@ -142,7 +142,7 @@ def _spec_path(argument: str | None) -> str:
 
 
 def _debugging(args: argparse.Namespace) -> bool:
-    return bool(args.debug or os.environ.get(DEBUG_VARIABLE))
+    return bool(args.debug or os.environ.get(DEBUG_VARIABLE, "") not in ("", "0"))
 
 
 def _warn_about_skipped_plugins(args: argparse.Namespace, manager: ToolkitPluginManager) -> None:

@@ -158,7 +158,7 @@ def _coerce(value: Any, default: Any) -> tuple[Any, str]:
     if isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value, ""
-        return value, f"expected an integer, got {describe_value(value)}"
+        return value, f"expected a whole number, got {describe_value(value)}"
     if isinstance(default, float):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return value, f"expected a number, got {describe_value(value)}"

@@ -110,7 +110,7 @@ class Resolver:
             "rng": self.choice(top, ("rng",), RNG_KINDS),
             "plugins": list(top.get("plugins") or []),
             "data": self.part(top.get("data"), ("data",), "dataset"),
-            "model": self.model(top.get("model")),
+            "model": self.model(top),
             "loss": self.part(top.get("loss"), ("loss",), "loss"),
             "gradient": self.part(top.get("gradient"), ("gradient",), "gradient_estimator"),
             "optimizer": self.part(top.get("optimizer"), ("optimizer",), "optimizer"),
@@ -174,7 +174,7 @@ class Resolver:
                 hint = did_you_mean(key, keys) + "keys: " + ", ".join(keys)
                 self.report((*path, key), f"unknown key '{key}'", hint, at_key=True)
         for key in required:
-            if value.get(key) is None:
+            if key not in value:
                 self.report((*path, key), f"missing required key '{key}'", _EXAMPLE)
         return value
 
@@ -215,14 +215,14 @@ class Resolver:
             self.report(path, f"unknown {path[-1]} {describe_value(value)}", hint)
         return str(value)
 
-    def model(self, value: Any) -> dict[str, Any]:
+    def model(self, top: dict[str, Any]) -> dict[str, Any]:
         """``model.layers``: a non-empty list of layers."""
-        if value is None:
+        if "model" not in top:
+            return {"layers": []}  # reported as missing
+        model = self.mapping(top["model"], ("model",), ("layers",), required=("layers",)) or {}
+        if "layers" not in model:
             return {"layers": []}
-        model = self.mapping(value, ("model",), ("layers",), required=("layers",)) or {}
-        layers = model.get("layers")
-        if layers is None:
-            return {"layers": []}
+        layers = model["layers"]
         if not isinstance(layers, list) or not layers:
             self.report(
                 ("model", "layers"),

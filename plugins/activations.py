@@ -70,6 +70,12 @@ def softmax(x):
     return e / np.sum(e, axis=-1, keepdims=True)
 
 
+def softmax_vjp(x, g):
+    """The gradient with respect to x, given g with respect to softmax(x)."""
+    y = softmax(x)
+    return y * (g - np.sum(g * y, axis=-1, keepdims=True))
+
+
 @hookimpl
 def toolkit_activations():
     return {
@@ -79,6 +85,6 @@ def toolkit_activations():
         "relu": Part(relu, derivative=relu_grad),
         "leaky_relu": Part(leaky_relu, derivative=leaky_relu_grad),
         "tanh": Part(tanh, derivative=tanh_grad),
-        # Not elementwise: its Jacobian is not a derivative of this shape.
-        "softmax": Part(softmax),
+        # Row-wise, not elementwise: it gives its backward pass instead of a derivative.
+        "softmax": Part(softmax, vjp=softmax_vjp),
     }

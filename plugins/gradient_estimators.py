@@ -1,18 +1,37 @@
-"""Gradient estimators: the gradient of ``objective.loss()`` with respect to each parameter.
+"""Gradient estimators: the gradient of the loss with respect to each parameter.
 
-``objective.params`` is the network's live dict of arrays; an estimator may change an
-element, evaluate the loss and must put it back.
+``objective.params`` is the network's live dict of arrays; ``objective.losses_at(name,
+indices, values)`` gives the loss with one element at a time set to a value, as fast
+as the network allows; ``objective.forward()`` the forward pass with each layer's
+input, pre-activation and output; ``objective.rng`` a seeded generator.
 """
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
-from toolkit import Part, hookimpl
+from toolkit import Part, Problem, SpecError, hookimpl
 
 
 def central_difference(objective, h=1e-4):
-    """(f(v + h) - f(v - h)) / 2h, element by element in row-major order."""
+    """(f(v + h) - f(v - h)) / 2h for every element, perturbations computed in bulk."""
+    grads = {}
+    for name, param in objective.params.items():
+        values = param.reshape(-1).copy()
+        indices = np.arange(values.size)
+        losses = objective.losses_at(
+            name, np.concatenate([indices, indices]), np.concatenate([values + h, values - h])
+        )
+        grads[name] = ((losses[: values.size] - losses[values.size :]) / (2 * h)).reshape(
+            param.shape
+        )
+    return grads
+
+
+def central_difference_loop(objective, h=1e-4):
+    """The element loop: set v + h, evaluate, set v - h, evaluate, restore; row-major order."""
 
     def difference(param, index):
         value = param[index]
@@ -25,29 +44,8 @@ def central_difference(objective, h=1e-4):
             param[index] = value
         return (f1 - f2) / (2 * h)
 
-    return _each_element(objective.params, difference)
-
-
-def forward_difference(objective, h=1e-4):
-    """(f(v + h) - f(v)) / h, element by element in row-major order."""
-    f0 = objective.loss()
-
-    def difference(param, index):
-        value = param[index]
-        try:
-            param[index] = value + h
-            f1 = objective.loss()
-        finally:
-            param[index] = value
-        return (f1 - f0) / h
-
-    return _each_element(objective.params, difference)
-
-
-def _each_element(params, difference):
-    """A gradient shaped like ``params`` from ``difference(param, index)`` of each element."""
     grads = {}
-    for name, param in params.items():
+    for name, param in objective.params.items():
         grad = np.zeros_like(param)
         for index in np.ndindex(param.shape):
             grad[index] = difference(param, index)
@@ -55,14 +53,142 @@ def _each_element(params, difference):
     return grads
 
 
+def forward_difference(objective, h=1e-4):
+    """(f(v + h) - f(v)) / h for every element, perturbations computed in bulk."""
+    f0 = objective.loss()
+    grads = {}
+    for name, param in objective.params.items():
+        values = param.reshape(-1).copy()
+        losses = objective.losses_at(name, np.arange(values.size), values + h)
+        grads[name] = ((losses - f0) / h).reshape(param.shape)
+    return grads
+
+
+def complex_step(objective, h=1e-20):
+    """Im f(v + ih) / h: exact to rounding, for parts that accept complex input."""
+    _require_complex_parts(objective)
+    grads = {}
+    for name, param in objective.params.items():
+        values = param.reshape(-1).astype(complex)
+        losses = objective.losses_at(name, np.arange(values.size), values + 1j * h)
+        if not np.iscomplexobj(losses):
+            _refuse("the loss dropped the imaginary part of complex input", "loss")
+        grads[name] = (np.imag(losses) / h).reshape(param.shape)
+    return grads
+
+
+def _require_complex_parts(objective):
+    """Refuse parts that don't carry a complex step through (relu's kink, step, ...)."""
+    probe = np.append(np.linspace(-2.0, 2.0, 11) + 0.0371, 0.0).reshape(3, 4)  # 0: relu's kink
+    for index, layer in enumerate(objective.network.layers):
+        where = f"model.layers[{index}].activation"
+        try:
+            carried = np.imag(layer.activation(probe + 1e-20j)) / 1e-20
+        except Exception as error:
+            _refuse(f"activation '{layer.activation.name}' fails on complex input ({error})", where)
+        h = 1e-6
+        numeric = (layer.activation(probe + h) - layer.activation(probe - h)) / (2 * h)
+        if not np.allclose(carried, numeric, rtol=1e-5, atol=1e-7):
+            _refuse(
+                f"activation '{layer.activation.name}' is not analytic: a complex step "
+                "through it does not give its derivative",
+                where,
+            )
+
+
+def _refuse(reason, where):
+    raise SpecError(
+        [
+            Problem(
+                where,
+                f"complex_step cannot be used: {reason}",
+                None,
+                "use gradient: central_difference",
+            )
+        ]
+    )
+
+
+def spsa(objective, samples=16, c=1e-4):
+    """Simultaneous perturbation: mean of (f(p + c d) - f(p - c d)) / 2c * d, d = +-1."""
+    params = objective.params
+    kept = {name: value.copy() for name, value in params.items()}
+    grads = {name: np.zeros_like(value) for name, value in params.items()}
+    try:
+        for _ in range(samples):
+            signs = {
+                name: objective.rng.choice([-1.0, 1.0], size=v.shape) for name, v in kept.items()
+            }
+            for name in params:
+                params[name][...] = kept[name] + c * signs[name]
+            f1 = objective.loss()
+            for name in params:
+                params[name][...] = kept[name] - c * signs[name]
+            f2 = objective.loss()
+            for name in params:
+                grads[name] += (f1 - f2) / (2 * c) * signs[name] / samples
+    finally:
+        for name in params:
+            params[name][...] = kept[name]
+    return grads
+
+
+def backprop(objective):
+    """The analytic gradient: the chain rule through each part's derivative (or vjp)."""
+    network = objective.network
+    forward = objective.forward()
+    loss = network.loss_function
+    if loss.part.derivative is None:
+        _no_derivative(f"loss '{loss.name}'", "loss")
+    g = loss.derivative(forward.y, objective.t)
+    grads = {}
+    for index in reversed(range(len(network.layers))):
+        layer = network.layers[index]
+        if not layer.activation.has_derivative:
+            _no_derivative(
+                f"activation '{layer.activation.name}'", f"model.layers[{index}].activation"
+            )
+        g = layer.activation.vjp(forward.pre[index], g)
+        grads[layer.weight] = forward.inputs[index].T @ g
+        grads[layer.bias] = g.sum(axis=0)
+        g = g @ network.params[layer.weight].T
+    return grads
+
+
+def _no_derivative(what, where):
+    raise SpecError(
+        [
+            Problem(
+                where,
+                f"backprop needs the derivative of {what}, which its plugin does not give",
+                None,
+                "use gradient: central_difference, or give the part a derivative",
+            )
+        ]
+    )
+
+
 def check_step(h):
     if not h > 0:
         yield "h", f"must be a positive step, got {h}"
 
 
+def check_spsa(samples, c):
+    if samples < 1:
+        yield "samples", f"must be at least 1, got {samples}"
+    if not c > 0:
+        yield "c", f"must be positive, got {c}"
+
+
 @hookimpl
 def toolkit_gradient_estimators():
     return {
-        "central_difference": Part(central_difference, validate=check_step),
-        "forward_difference": Part(forward_difference, validate=check_step),
+        "central_difference": Part(central_difference, validate=check_step, tolerance=1e-7),
+        "central_difference_loop": Part(
+            central_difference_loop, validate=check_step, tolerance=1e-7
+        ),
+        "forward_difference": Part(forward_difference, validate=check_step, tolerance=1e-3),
+        "complex_step": Part(complex_step, validate=check_step, tolerance=1e-7),
+        "spsa": Part(spsa, validate=check_spsa, tolerance=math.inf),
+        "backprop": Part(backprop, tolerance=1e-7),
     }

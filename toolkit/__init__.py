@@ -4,7 +4,17 @@ from __future__ import annotations
 
 from .assembly import build
 from .data import Dataset
-from .errors import Location, PluginError, Problem, RunError, SpecError, ToolkitError
+from .errors import (
+    Location,
+    PluginError,
+    Problem,
+    RunError,
+    SettingError,
+    SpecError,
+    ToolkitError,
+    ToolkitNotice,
+    UsageError,
+)
 from .hookspecs import hookimpl
 from .manager import get_plugin_manager
 from .network import Network
@@ -23,10 +33,13 @@ __all__ = [
     "PluginError",
     "Problem",
     "RunError",
+    "SettingError",
     "Spec",
     "SpecError",
     "ToolkitError",
+    "ToolkitNotice",
     "TrainResult",
+    "UsageError",
     "build",
     "get_plugin_manager",
     "hookimpl",

@@ -18,6 +18,8 @@ from .yamlsource import KeyPath, format_path
 
 __all__ = ["Assembly", "assemble", "build", "call_part"]
 
+ESTIMATOR_STREAM = 1
+"""Estimators that draw (spsa) use ``default_rng([seed, 1])``, apart from the batch draws."""
 SpecLike = Spec | str | os.PathLike[str] | Mapping[str, Any]
 
 
@@ -60,6 +62,7 @@ def assemble(spec: Spec) -> Assembly:
         loss=spec.bind(("loss",), "loss"),
         estimator=spec.bind(("gradient",), "gradient_estimator"),
         registry=spec.registry,
+        rng=np.random.default_rng([spec.config["seed"], ESTIMATOR_STREAM]),
     )
     return Assembly(spec, network, data, rng)
 

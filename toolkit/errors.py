@@ -13,6 +13,7 @@ __all__ = [
     "SettingError",
     "SpecError",
     "ToolkitError",
+    "ToolkitNotice",
     "UsageError",
 ]
 
@@ -47,6 +48,10 @@ class Problem:
         if self.hint:
             text += f"; {self.hint}"
         return text
+
+
+class ToolkitNotice(UserWarning):
+    """Something the toolkit chose to do differently, said in one line; not an error."""
 
 
 class ToolkitError(Exception):

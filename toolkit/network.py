@@ -9,6 +9,7 @@ from typing import Any
 import numpy as np
 
 from .errors import RunError
+from .forward import Forward
 from .objective import Objective
 from .parts import BoundPart
 from .registry import Registry
@@ -40,17 +41,31 @@ class Network:
         loss: BoundPart,
         estimator: BoundPart,
         registry: Registry | None = None,
+        rng: np.random.Generator | None = None,
     ) -> None:
         self.layers = list(layers)
         self.params = params
         self.loss_function = loss
         self.estimator = estimator
         self.registry = registry
+        self.rng = rng if rng is not None else np.random.default_rng(0)  # for estimators that draw
+        self.elementwise_layers: dict[int, bool] = {}  # filled by toolkit.perturbation
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The network's output for inputs ``x`` (one row per sample, or a single sample)."""
+        return self.forward(x).y
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray] | None = None) -> Forward:
+        """The forward pass, keeping each layer's input, pre-activation and output.
+
+        ``params`` replaces the network's own (for example with perturbed copies).
+        """
+        params = self.params if params is None else params
+        inputs, pre, outputs = [], [], []
         for index, layer in enumerate(self.layers):
-            a = x @ self.params[layer.weight] + self.params[layer.bias]
+            a = x @ params[layer.weight] + params[layer.bias]
+            inputs.append(x)
+            pre.append(a)
             x = layer.activation(a)
             if np.shape(x) != a.shape:
                 raise RunError(
@@ -58,11 +73,25 @@ class Network:
                     f"returned shape {np.shape(x)} for input of shape {a.shape}; an activation "
                     "must keep the shape"
                 )
-        return x
+            outputs.append(x)
+        return Forward(inputs, pre, outputs)
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
         """The loss of the predictions for ``x`` against targets ``t``."""
-        return float(self.loss_function(self.predict(x), t))
+        return float(self.evaluate(x, t))
+
+    def evaluate(
+        self, x: np.ndarray, t: np.ndarray, params: Mapping[str, np.ndarray] | None = None
+    ) -> np.ndarray:
+        """The loss as the loss part returns it (complex for complex parameters, say)."""
+        return np.asarray(self.loss_function(self.forward(x, params).y, t))
+
+    def locate(self, name: str) -> tuple[int, bool]:
+        """The index of the layer a parameter belongs to, and whether it is the weight."""
+        for index, layer in enumerate(self.layers):
+            if name in (layer.weight, layer.bias):
+                return index, name == layer.weight
+        raise KeyError(name)
 
     def accuracy(self, x: np.ndarray, t: np.ndarray) -> float:
         """The fraction of samples whose largest output is their class."""
@@ -80,7 +109,7 @@ class Network:
         ``{"name": ..., **settings}``) is given.
         """
         bound = self.estimator if estimator is None else self._estimator(estimator)
-        grads = bound(Objective(self, x, t))
+        grads = bound(Objective(self, x, t, self.rng))
         return {key: self._checked(bound, grads, key) for key in self.params}
 
     def _checked(self, bound: BoundPart, grads: Any, key: str) -> np.ndarray:

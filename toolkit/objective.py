@@ -6,6 +6,9 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .forward import Forward
+from .perturbation import perturbed_losses, plain_perturbed_losses
+
 if TYPE_CHECKING:
     from .network import Network
 
@@ -13,21 +16,47 @@ __all__ = ["Objective"]
 
 
 class Objective:
-    """The loss on a fixed batch as a function of the network's live parameters.
+    """The loss on a fixed batch as a function of the network's parameters.
 
     ``params`` is the network's own dict: an estimator that changes an element
-    changes the network, and must restore it before returning.
+    changes the network, and must restore it before returning. ``losses_at`` answers
+    many single-element perturbations at once, as fast as the network's structure
+    allows, without touching the parameters. ``rng`` is a generator for estimators
+    that draw (seeded from the run, separate from its batch draws).
     """
 
-    def __init__(self, network: Network, x: np.ndarray, t: np.ndarray) -> None:
+    def __init__(
+        self,
+        network: Network,
+        x: np.ndarray,
+        t: np.ndarray,
+        rng: np.random.Generator | None = None,
+    ) -> None:
         self.network = network
         self.x = x
         self.t = t
+        self.rng = rng if rng is not None else np.random.default_rng(0)
 
     @property
     def params(self) -> dict[str, np.ndarray]:
+        """The network's live parameter arrays."""
         return self.network.params
 
     def loss(self) -> float:
         """The loss at the parameters' current values."""
         return self.network.loss(self.x, self.t)
+
+    def losses_at(self, name: str, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The loss with ``params[name].flat[i]`` set to ``v``, for each ``(i, v)`` in turn.
+
+        Values may be complex where the parts accept complex input.
+        """
+        return perturbed_losses(self.network, self.x, self.t, name, indices, values)
+
+    def plain_losses_at(self, name: str, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The same as ``losses_at``, one full forward pass per perturbation (the reference)."""
+        return plain_perturbed_losses(self.network, self.x, self.t, name, indices, values)
+
+    def forward(self) -> Forward:
+        """The forward pass on the batch, keeping every layer's input, pre-activation, output."""
+        return self.network.forward(self.x)

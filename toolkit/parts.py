@@ -36,7 +36,11 @@ class Part:
     another plugin's part of the same name (``"plugin:name"``) that this one overrides.
     ``validate(**settings)`` yields ``(setting, problem)`` pairs for settings that
     cannot work (for example ``("h", "must be positive, got 0")``); they are reported
-    as spec problems at each setting's place, before anything runs.
+    as spec problems at each setting's place, before anything runs. ``vjp(x, g)``
+    gives an activation that is not elementwise (softmax) its backward pass: the
+    gradient with respect to ``x`` given ``g``, the gradient with respect to its output.
+    ``tolerance`` is the relative error a gradient estimator promises against the exact
+    gradient (``math.inf`` for a stochastic one); checks hold it to that.
     """
 
     fn: Callable[..., Any]
@@ -45,6 +49,8 @@ class Part:
     description: str = ""
     replaces: str | None = None
     validate: Callable[..., Iterable[tuple[str, str]] | None] | None = None
+    vjp: Callable[..., Any] | None = None
+    tolerance: float | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the part's function: a Part can be used wherever its function can."""
@@ -64,7 +70,7 @@ def as_part(value: object, kind: Kind) -> Part:
     params = dict(part.params) if part.params is not None else _signature_params(part.fn, kind)
     if "name" in params:
         raise TypeError("a part may not have a parameter called 'name'; the spec uses that key")
-    for field_name in ("derivative", "validate"):
+    for field_name in ("derivative", "validate", "vjp"):
         value = getattr(part, field_name)
         if value is not None and not callable(value):
             raise TypeError(f"Part.{field_name} must be callable, got {type(value).__name__}")
@@ -107,12 +113,23 @@ class BoundPart:
 
     @property
     def has_derivative(self) -> bool:
-        return self.part.derivative is not None
+        """Whether the part gives a derivative or a backward pass (vjp)."""
+        return self.part.derivative is not None or self.part.vjp is not None
 
     def derivative(self, *inputs: Any) -> Any:
+        """The part's derivative at ``inputs``, with its settings."""
         if self.part.derivative is None:
             raise LookupError(f"part '{self.name}' gives no derivative")
         return self.part.derivative(*inputs, **self.settings)
+
+    def vjp(self, x: Any, g: Any) -> Any:
+        """The gradient with respect to ``x`` given ``g`` with respect to the output.
+
+        From the part's ``vjp`` where it has one, else its elementwise derivative.
+        """
+        if self.part.vjp is not None:
+            return self.part.vjp(x, g, **self.settings)
+        return self.derivative(x) * g
 
 
 def check_settings(

@@ -8,13 +8,14 @@ import json
 import os
 import sys
 import traceback
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
 from .assembly import Assembly, assemble
 from .catalog import catalog, check_parts, describe_checks, describe_parts, select
-from .errors import ToolkitError, UsageError
+from .errors import ToolkitError, ToolkitNotice, UsageError
 from .manager import ToolkitPluginManager, get_plugin_manager
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
@@ -24,6 +25,7 @@ from .trainer import Record, train
 
 __all__ = ["main"]
 
+_python_show_warning = warnings.showwarning
 DEFAULT_SPEC = "two_layer_sigmoid"
 DEBUG_VARIABLE = "TOOLKIT_DEBUG"
 DEBUG_HELP = f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)"
@@ -90,6 +92,28 @@ def _parser() -> argparse.ArgumentParser:
         help="run the conformance checks on the named parts (all when none are named)",
     )
     listing.set_defaults(handler=_plugins)
+
+    gradients = commands.add_parser(
+        "gradcheck",
+        parents=[spec_options],
+        help="compare gradient estimators with the element-loop reference on one batch",
+    )
+    gradients.add_argument("spec", help="spec file")
+    gradients.add_argument(
+        "--estimators",
+        metavar="A,B,...",
+        help="estimators to check (default: every registered one but the reference)",
+    )
+    gradients.add_argument(
+        "--batch", metavar="N", type=int, help="batch size (default: the spec's train.batch_size)"
+    )
+    gradients.add_argument(
+        "--sample",
+        metavar="K",
+        type=int,
+        help="elements per parameter compared where the reference is sampled (default: 200)",
+    )
+    gradients.set_defaults(handler=_gradcheck)
     return parser
 
 
@@ -104,9 +128,18 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
+def _show_notice(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    """Notices print as one ``note:`` line; other warnings as Python shows them."""
+    if issubclass(category, ToolkitNotice):
+        print(f"note: {message}", file=sys.stderr)
+    else:
+        _python_show_warning(message, category, *_, **__)  # type: ignore[arg-type]
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input)."""
     args = _parser().parse_args(argv)
+    warnings.showwarning = _show_notice
     try:
         return int(args.handler(args) or 0)
     except ToolkitError as error:
@@ -216,3 +249,13 @@ def _plugins(args: argparse.Namespace) -> int:
     else:
         print("\n".join(describe_parts(registry)))
     return 0
+
+
+def _gradcheck(args: argparse.Namespace) -> int:
+    """Print the gradient check of one batch; 1 if a checked estimator is out of tolerance."""
+    from .gradcheck import describe_report, gradcheck, parse_names  # only this command needs it
+
+    names = parse_names(args.estimators) if args.estimators is not None else None
+    report = gradcheck(_load(args), names, batch=args.batch, sample=args.sample)
+    print("\n".join(describe_report(report)))
+    return 0 if report.passed else 1

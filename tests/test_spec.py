@@ -141,3 +141,17 @@ def test_yaml_floats_with_exponent_and_no_dot_are_numbers(tmp_path: Path) -> Non
     text = (SPECS / "two_layer_sigmoid.yaml").read_text().replace("h: 1.0e-4", "h: 1e-4")
     spec = toolkit.load_spec(write(tmp_path / "spec.yaml", text))
     assert spec.config["gradient"]["h"] == 1e-4
+
+
+def test_setting_a_part_name_replaces_the_part() -> None:
+    """`gradient.name=backprop` drops the old estimator's h; later settings apply to the new."""
+    spec = toolkit.load_spec(SPECS / "two_layer_sigmoid.yaml", ["gradient.name=backprop"])
+    assert spec.config["gradient"] == {"name": "backprop"}
+    spec = toolkit.load_spec(
+        SPECS / "two_layer_sigmoid.yaml", ["gradient.name=spsa", "gradient.samples=4"]
+    )
+    assert spec.config["gradient"] == {"name": "spsa", "samples": 4, "c": 1e-4}
+    layer = toolkit.load_spec(
+        SPECS / "two_layer_sigmoid.yaml", ["model.layers.0.init.name=xavier"]
+    ).config["model"]["layers"][0]
+    assert layer["init"] == {"name": "xavier"}

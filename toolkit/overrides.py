@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import replace
 from typing import Any
 
@@ -58,9 +58,16 @@ def _key(token: str) -> str | int:
 
 
 def apply_overrides(
-    tree: dict[str, Any], sources: SourceMap, overrides: Iterable[str] | Mapping[str, Any]
+    tree: dict[str, Any],
+    sources: SourceMap,
+    overrides: Iterable[str] | Mapping[str, Any],
+    is_part: Callable[[KeyPath], bool] = lambda path: False,
 ) -> list[Problem]:
-    """Set each override in ``tree`` (in place), recording where each value came from."""
+    """Set each override in ``tree`` (in place), recording where each value came from.
+
+    Setting a part's ``name`` (``gradient.name=backprop``) replaces the whole part, as
+    setting the part itself does: the old part's settings don't carry over to the new one.
+    """
     problems: list[Problem] = []
     if isinstance(overrides, Mapping):
         labelled = [(f"{key}={value!r}", key, value) for key, value in overrides.items()]
@@ -73,6 +80,8 @@ def apply_overrides(
         except SpecError as error:
             problems.extend(error.problems)
             continue
+        if path[-1] == "name" and is_part(path[:-1]):
+            path, value = path[:-1], {"name": value}
         problem = _set(tree, path, value)
         if problem:
             problems.append(replace(problem, location=where))

@@ -105,7 +105,7 @@ def load_spec(
     tree, sources, label, problems = _read(source)
     _expand_part_names(tree)
     if overrides and isinstance(tree, dict):
-        problems += apply_overrides(tree, sources, overrides)
+        problems += apply_overrides(tree, sources, overrides, _is_part)
     manager = manager or get_plugin_manager()
     problems += _register_spec_plugins(tree, sources, manager)
     registry = Registry.from_manager(manager)
@@ -154,6 +154,13 @@ def _register_spec_plugins(
         except PluginError as error:
             problems.append(Problem(f"plugins[{index}]", str(error), where))
     return problems
+
+
+def _is_part(path: KeyPath) -> bool:
+    """Whether ``path`` is where a spec names a part (``loss``, ``model.layers.0.init``, ...)."""
+    if len(path) == 1:
+        return path[0] in PARTS
+    return len(path) == 4 and path[:2] == ("model", "layers") and path[3] in LAYER_PARTS
 
 
 def _expand_part_names(tree: Any) -> None:

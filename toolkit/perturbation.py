@@ -152,8 +152,15 @@ def _chunk(
 
 
 def _stacked(base: np.ndarray, count: int, like: np.ndarray) -> np.ndarray:
-    """``count`` copies of ``base`` on a leading axis, of a type that can hold ``like``."""
-    return np.repeat(base[None], count, axis=0).astype(np.result_type(base, like), copy=False)
+    """``count`` copies of ``base`` on a leading axis, of a type that can hold ``like``.
+
+    Laid out units-first in memory (a transposed view), so that reductions over the
+    units axis, as softmax makes, run fast.
+    """
+    units, batch = base.shape[1], base.shape[0]
+    stack = np.empty((units, count, batch), dtype=np.result_type(base, like))
+    stack[...] = base.T[:, None, :]
+    return stack.transpose(1, 2, 0)
 
 
 def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:

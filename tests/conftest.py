@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from toolkit.manager import ToolkitPluginManager, get_plugin_manager
+from toolkit.manager import ENTRY_POINT_GROUP, ToolkitPluginManager, get_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
@@ -77,3 +78,31 @@ def pip_install(source: Path, target: Path) -> Path:
         text=True,
     )
     return target
+
+
+@pytest.fixture
+def plugin_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A folder on sys.path for plugin modules a test writes; they are forgotten after."""
+    monkeypatch.syspath_prepend(str(tmp_path))
+    yield tmp_path
+    for name, module in list(sys.modules.items()):
+        if str(getattr(module, "__file__", "") or "").startswith(str(tmp_path)):
+            del sys.modules[name]
+
+
+class FakeDistribution:
+    """Just enough of importlib.metadata.Distribution for entry-point loading."""
+
+    def __init__(self, name: str, version: str, entry_points: dict[str, str]) -> None:
+        self.metadata = {"Name": name}
+        self.version = version
+        self.entry_points = [
+            importlib.metadata.EntryPoint(ep_name, value, ENTRY_POINT_GROUP)
+            for ep_name, value in entry_points.items()
+        ]
+
+
+def only_distributions(monkeypatch: pytest.MonkeyPatch, *dists: FakeDistribution) -> None:
+    """Entry points come from the installed distributions plus ``dists``."""
+    real = list(importlib.metadata.distributions())
+    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, *dists])

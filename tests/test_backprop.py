@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -30,15 +29,6 @@ SMALL = {
     "train.iterations": 2,
     "train.batch_size": 5,
 }
-
-
-@pytest.fixture
-def plugin_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder on sys.path for plugin modules written by a test."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("tp_backprop_")]:
-        del sys.modules[name]
 
 
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:

@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import sys
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -190,15 +187,6 @@ import numpy as np
 def toolkit_losses():
     return {"half_sse": lambda y, t: 0.5 * np.sum((y - t) ** 2)}
 """
-
-
-@pytest.fixture
-def plugin_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder on sys.path for plugin modules written by a test."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("tp_agreement_")]:
-        del sys.modules[name]
 
 
 @pytest.mark.parametrize(

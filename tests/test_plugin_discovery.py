@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.metadata
 import subprocess
 import sys
 import textwrap
@@ -12,8 +11,8 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import ROOT, SPECS, RunCli, write
-from toolkit.manager import ENTRY_POINT_GROUP, get_plugin_manager
+from conftest import ROOT, SPECS, FakeDistribution, RunCli, only_distributions, write
+from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 
 STANDARD = {
@@ -31,32 +30,6 @@ import numpy as np
 def toolkit_activations():
     return {"softsign": lambda x: x / (1 + np.abs(x))}
 """
-
-
-class FakeDistribution:
-    """Just enough of importlib.metadata.Distribution for entry-point loading."""
-
-    def __init__(self, name: str, version: str, entry_points: dict[str, str]) -> None:
-        self.metadata = {"Name": name}
-        self.version = version
-        self.entry_points = [
-            importlib.metadata.EntryPoint(ep_name, value, ENTRY_POINT_GROUP)
-            for ep_name, value in entry_points.items()
-        ]
-
-
-@pytest.fixture
-def plugin_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A folder on sys.path for plugin modules written by a test."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("tp_")]:
-        del sys.modules[name]
-
-
-def only_distributions(monkeypatch: pytest.MonkeyPatch, *dists: FakeDistribution) -> None:
-    real = list(importlib.metadata.distributions())
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, *dists])
 
 
 def test_standard_parts_come_from_the_installed_entry_points() -> None:

@@ -9,9 +9,7 @@ from __future__ import annotations
 import importlib
 import importlib.metadata
 import subprocess
-import sys
 import textwrap
-from collections.abc import Iterator
 from pathlib import Path
 
 import numpy as np
@@ -19,8 +17,8 @@ import pytest
 import yaml
 
 import toolkit
-from conftest import SPECS, RunCli, write
-from toolkit.manager import ENTRY_POINT_GROUP, get_plugin_manager
+from conftest import SPECS, FakeDistribution, RunCli, only_distributions, write
+from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 
 RELU_SPEC = SPECS / "two_layer_relu.yaml"
@@ -65,33 +63,6 @@ def my_relu(x):
 def toolkit_activations():
     return {"relu": Part(my_relu, replaces="toolkit_plugins.activations:relu")}
 """
-
-
-class FakeDistribution:
-    """Just enough of importlib.metadata.Distribution for entry-point loading."""
-
-    def __init__(self, name: str, version: str, entry_points: dict[str, str]) -> None:
-        self.metadata = {"Name": name}
-        self.version = version
-        self.entry_points = [
-            importlib.metadata.EntryPoint(ep_name, value, ENTRY_POINT_GROUP)
-            for ep_name, value in entry_points.items()
-        ]
-
-
-def with_distributions(monkeypatch: pytest.MonkeyPatch, *dists: FakeDistribution) -> None:
-    """Make importlib.metadata report the installed distributions plus ``dists``."""
-    real = list(importlib.metadata.distributions())
-    monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, *dists])
-
-
-@pytest.fixture
-def plugin_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
-    """A folder on sys.path for ``rb_*`` plugin modules written by a test."""
-    monkeypatch.syspath_prepend(str(tmp_path))
-    yield tmp_path
-    for name in [m for m in sys.modules if m.startswith("rb_")]:
-        del sys.modules[name]
 
 
 def module(folder: Path, name: str, text: str) -> Path:
@@ -504,7 +475,7 @@ def test_entry_point_part_that_replaces_relu_wins_the_bare_name(
 ) -> None:
     """An installed plugin's relu with replaces= takes 'relu'; the qualified name still works."""
     module(plugin_folder, "rb_relu", MY_RELU)
-    with_distributions(monkeypatch, FakeDistribution("myrelu-dist", "1.0", {"myrelu": "rb_relu"}))
+    only_distributions(monkeypatch, FakeDistribution("myrelu-dist", "1.0", {"myrelu": "rb_relu"}))
     manager = get_plugin_manager()
     spec = toolkit.load_spec(RELU_SPEC, manager=manager)
     entry = spec.entry(LAYER0, "activation")
@@ -590,7 +561,7 @@ def test_broken_entry_point_plugin_is_recorded_and_skipped(
     text, error_text = BROKEN[name]
     module(plugin_folder, name, text)
     plugin = name.removeprefix("rb_")
-    with_distributions(monkeypatch, FakeDistribution(f"{plugin}-dist", "0.3", {plugin: name}))
+    only_distributions(monkeypatch, FakeDistribution(f"{plugin}-dist", "0.3", {plugin: name}))
     manager = get_plugin_manager()
     registry = Registry.from_manager(manager)
     (failure,) = [f for f in manager.failures if f.plugin == plugin]
@@ -614,7 +585,7 @@ def test_all_broken_plugins_at_once_leave_the_standard_parts(
         module(plugin_folder, name, text)
         plugin = name.removeprefix("rb_")
         dists.append(FakeDistribution(f"{plugin}-dist", "0.3", {plugin: name}))
-    with_distributions(monkeypatch, *dists)
+    only_distributions(monkeypatch, *dists)
     manager = get_plugin_manager()
     registry = Registry.from_manager(manager)
     plugins = {name.removeprefix("rb_") for name in BROKEN}

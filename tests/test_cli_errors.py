@@ -66,6 +66,16 @@ def line_for(lines: list[str], *paths: str) -> str:
     return found[0]
 
 
+def assert_one_located_problem(run_cli, tmp_path, old, new, path, token, message):
+    """Editing ``old`` to ``new`` gives one problem at ``path``, placed at ``token``."""
+    text = edit(old, new)
+    lines = validate(run_cli, tmp_path, text)
+    assert len(lines) == 1, lines
+    line = line_for(lines, path)
+    assert message in line
+    assert f"({where(text, token, after=new)})" in line
+
+
 def validate(run_cli: RunCli, tmp_path: Path, text: str, *extra: str) -> list[str]:
     """Write ``text`` as spec.yaml, run ``toolkit validate spec.yaml *extra``; must be refused."""
     write(tmp_path / SPEC_NAME, text)
@@ -299,12 +309,7 @@ def test_unknown_part_parameter_has_close_match(run_cli, tmp_path, old, new, pat
 )
 def test_wrong_type(run_cli, tmp_path, old, new, path, token, message):
     """A value of the wrong type names its key path, what was expected and where it is."""
-    text = edit(old, new)
-    lines = validate(run_cli, tmp_path, text)
-    assert len(lines) == 1, lines
-    line = line_for(lines, path)
-    assert message in line
-    assert f"({where(text, token, after=new)})" in line
+    assert_one_located_problem(run_cli, tmp_path, old, new, path, token, message)
 
 
 @pytest.mark.parametrize(
@@ -381,12 +386,7 @@ def test_zero_sizes_all_reported_together(run_cli, tmp_path):
 )
 def test_non_finite_number(run_cli, tmp_path, old, new, path, token, message):
     """Infinities and NaNs are refused with their key path and location."""
-    text = edit(old, new)
-    lines = validate(run_cli, tmp_path, text)
-    assert len(lines) == 1, lines
-    line = line_for(lines, path)
-    assert message in line
-    assert f"({where(text, token, after=new)})" in line
+    assert_one_located_problem(run_cli, tmp_path, old, new, path, token, message)
 
 
 def test_output_units_differ_from_classes(run_cli, tmp_path):

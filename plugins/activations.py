@@ -88,3 +88,8 @@ def toolkit_activations():
         # Row-wise, not elementwise: it gives its backward pass instead of a derivative.
         "softmax": Part(softmax, vjp=softmax_vjp),
     }
+
+
+@hookimpl
+def toolkit_defaults():
+    return {"activation": "identity"}

@@ -192,3 +192,8 @@ def toolkit_gradient_estimators():
         "spsa": Part(spsa, validate=check_spsa, tolerance=math.inf),
         "backprop": Part(backprop, tolerance=1e-7),
     }
+
+
+@hookimpl
+def toolkit_defaults():
+    return {"gradient": "central_difference"}

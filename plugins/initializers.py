@@ -39,3 +39,8 @@ def zeros(shape, rng):
 @hookimpl
 def toolkit_initializers():
     return {"uniform": uniform, "normal": normal, "xavier": xavier, "he": he, "zeros": zeros}
+
+
+@hookimpl
+def toolkit_defaults():
+    return {"init": "normal", "bias_init": "zeros"}

@@ -75,3 +75,8 @@ def toolkit_losses():
         "sum_squared_error": Part(sum_squared_error, derivative=sum_squared_error_grad),
         "mean_squared_error": Part(mean_squared_error, derivative=mean_squared_error_grad),
     }
+
+
+@hookimpl
+def toolkit_defaults():
+    return {"loss": "cross_entropy"}

@@ -24,3 +24,8 @@ def check_learning_rate(learning_rate):
 @hookimpl
 def toolkit_optimizers():
     return {"sgd": Part(SGD, validate=check_learning_rate)}
+
+
+@hookimpl
+def toolkit_defaults():
+    return {"optimizer": "sgd"}

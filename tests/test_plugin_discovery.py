@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -19,7 +20,14 @@ STANDARD = {
     "activation": {"identity", "step", "sigmoid", "relu", "leaky_relu", "tanh", "softmax"},
     "loss": {"cross_entropy", "sum_squared_error", "mean_squared_error"},
     "initializer": {"uniform", "normal", "xavier", "he", "zeros"},
-    "gradient_estimator": {"central_difference", "forward_difference"},
+    "gradient_estimator": {
+        "central_difference",
+        "central_difference_loop",
+        "forward_difference",
+        "complex_step",
+        "spsa",
+        "backprop",
+    },
     "dataset": {"random"},
     "optimizer": {"sgd"},
 }
@@ -170,3 +178,78 @@ def test_plugins_package_is_not_importable_by_its_folder_name(tmp_path: Path) ->
     )
     assert result.returncode != 0
     assert "No module named 'plugins'" in result.stderr
+
+
+def test_core_names_no_standard_part() -> None:
+    """No text in the core is the name of a standard part: defaults come from plugins."""
+    names = set().union(*STANDARD.values())
+    for path in (ROOT / "toolkit").glob("*.py"):
+        texts = {
+            node.value
+            for node in ast.walk(ast.parse(path.read_text()))
+            if isinstance(node, ast.Constant) and isinstance(node.value, str)
+        }
+        assert not texts & names, (path.name, texts & names)
+
+
+MINIMAL = {
+    "data": {"name": "random", "samples": 6, "features": 2, "classes": 2},
+    "model": {"layers": [{"units": 2}]},
+}
+
+
+STANDARD_MODULES = [
+    f"toolkit_plugins.{module}"
+    for module in (
+        "datasets",
+        "losses",
+        "activations",
+        "initializers",
+        "gradient_estimators",
+        "optimizers",
+    )
+]
+
+OWN_OPTIMIZER = """
+def toolkit_optimizers():
+    return {"still": lambda: type("Still", (), {"update": lambda self, p, g: None})()}
+
+
+def toolkit_defaults():
+    return {"optimizer": "still"}
+"""
+
+
+def test_defaults_come_from_the_plugins(plugin_folder: Path) -> None:
+    """A plugin's toolkit_defaults names the part a spec leaves out."""
+    write(plugin_folder / "tp_still.py", OWN_OPTIMIZER)
+    modules = [m for m in STANDARD_MODULES if not m.endswith("optimizers")]
+    manager = get_plugin_manager([*modules, "tp_still"], autoload=False)
+    assert toolkit.load_spec(MINIMAL, manager=manager).config["optimizer"] == {"name": "still"}
+
+
+def test_disagreeing_defaults_are_reported(plugin_folder: Path) -> None:
+    """Two plugins naming different default optimizers: leaving it out is a spec problem."""
+    write(plugin_folder / "tp_still.py", OWN_OPTIMIZER)
+    manager = get_plugin_manager([*STANDARD_MODULES, "tp_still"], autoload=False)
+    with pytest.raises(toolkit.SpecError, match="plugins disagree on the default optimizer"):
+        toolkit.load_spec(MINIMAL, manager=manager)
+    spec = toolkit.load_spec({**MINIMAL, "optimizer": "sgd"}, manager=manager)
+    assert spec.config["optimizer"]["name"] == "sgd"
+
+
+def test_a_missing_part_without_a_default_is_reported(plugin_folder: Path) -> None:
+    """With no plugin naming a default optimizer, leaving it out is a spec problem."""
+    modules = [
+        "toolkit_plugins.datasets",
+        "toolkit_plugins.losses",
+        "toolkit_plugins.activations",
+        "toolkit_plugins.initializers",
+        "toolkit_plugins.gradient_estimators",
+    ]
+    manager = get_plugin_manager(modules, autoload=False)
+    with pytest.raises(toolkit.SpecError) as caught:
+        toolkit.load_spec(MINIMAL, manager=manager)
+    assert [str(p) for p in caught.value.problems] == [
+        "optimizer: missing optimizer: no plugin gives a default; name the optimizer in the spec"
+    ]

@@ -1,10 +1,10 @@
 """Gradient checks: every estimator's gradient on one batch against the element loop.
 
-The reference is ``central_difference_loop``, the plainest estimator: set one element
-to ``v + h``, evaluate, set ``v - h``, evaluate, restore. On a small network it runs on
-every element. Where a parameter has more than ``LOOP_BOUND`` elements it is computed
-the same way on a seeded sample of elements per parameter only, through
-``Objective.plain_losses_at`` (one full forward pass per perturbation).
+The reference is the element loop's arithmetic, done by the core itself: for each
+element, the loss with it set to ``v + h`` and to ``v - h``, one full forward pass each
+(``Objective.plain_losses_at``), then ``(f1 - f2) / 2h``. On a small network it covers
+every element; where a parameter has more than ``LOOP_BOUND`` elements, a seeded sample
+of elements per parameter.
 """
 
 from __future__ import annotations
@@ -30,7 +30,6 @@ __all__ = [
     "DEFAULT_SAMPLE",
     "DEFAULT_STEP",
     "LOOP_BOUND",
-    "REFERENCE",
     "UNSPECIFIED_TOLERANCE",
     "EstimatorCheck",
     "GradcheckReport",
@@ -42,17 +41,14 @@ __all__ = [
 ]
 
 KIND = "gradient_estimator"
-REFERENCE = "central_difference_loop"
-"""The estimator every other one is compared with."""
 LOOP_BOUND = 2000
 """Above this many elements in any parameter, the reference is computed on a sample."""
 DEFAULT_SAMPLE = 200
 """Elements per parameter the sampled reference compares."""
 DEFAULT_STEP = 1e-4
-"""The reference's h, unless the spec's estimator is a central difference with its own."""
+"""The reference's h, unless the spec's estimator has an ``h`` of its own."""
 UNSPECIFIED_TOLERANCE = 1e-4
 """The relative tolerance of an estimator whose part declares none."""
-CENTRAL_DIFFERENCES = ("central_difference", "central_difference_loop")
 COLUMNS = (
     "estimator",
     "param",
@@ -97,7 +93,7 @@ class Reference:
                 f"{LOOP_BOUND})"
             )
         else:
-            how = f"{REFERENCE} on every element"
+            how = "central differences one element at a time, on every element"
         return f"reference: {how}, h={self.h:g}: {total}, {self.seconds:.3f} s"
 
 
@@ -224,11 +220,9 @@ def _requested(registry: Registry, names: Iterable[str]) -> list[str]:
 
 
 def _defaults(registry: Registry) -> list[str]:
-    """Every registered estimator but the reference; qualified where a name is ambiguous."""
+    """Every registered estimator; qualified where a name is ambiguous."""
     names: list[str] = []
     for entry in registry.entries(KIND):
-        if entry.name == REFERENCE:
-            continue
         ambiguous = registry.is_ambiguous(KIND, entry.name)
         names.append(entry.qualified_name if ambiguous else entry.name)
     return list(dict.fromkeys(names))
@@ -241,29 +235,28 @@ def _first_batch(assembly: Assembly, batch_size: int) -> tuple[np.ndarray, np.nd
 
 
 def _step(spec: Spec) -> float:
-    """The spec's h where its estimator is a central difference, else ``DEFAULT_STEP``."""
-    entry = spec.entry(("gradient",), KIND)
-    h = spec.config["gradient"].get("h", DEFAULT_STEP)
-    return float(h) if entry.name in CENTRAL_DIFFERENCES else DEFAULT_STEP
+    """The spec's estimator's h where it has one, else ``DEFAULT_STEP``."""
+    h = spec.config["gradient"].get("h")
+    return float(h) if isinstance(h, (int, float)) and h > 0 else DEFAULT_STEP
 
 
 def _reference(
     network: Network, x: np.ndarray, t: np.ndarray, h: float, sample: int, seed: int
 ) -> Reference:
-    """The loop on every element, or on a sample where a parameter exceeds ``LOOP_BOUND``."""
+    """The loop's arithmetic on every element, or on a sample where a parameter exceeds
+    ``LOOP_BOUND``."""
     sizes = {name: int(param.size) for name, param in network.params.items()}
     start = time.perf_counter()
-    if max(sizes.values()) <= LOOP_BOUND:
-        grads, _ = _timed_gradient(network, x, t, {"name": REFERENCE, "h": h})
-        indices = {name: np.arange(size) for name, size in sizes.items()}
-        values = {name: grads[name].reshape(-1) for name in sizes}
-        return Reference(False, h, indices, values, sizes, time.perf_counter() - start)
+    sampled = max(sizes.values()) > LOOP_BOUND
     generator = np.random.default_rng([seed, SAMPLE_STREAM])
-    indices = {name: _sample(generator, size, sample) for name, size in sizes.items()}
+    indices = {
+        name: _sample(generator, size, sample) if sampled else np.arange(size)
+        for name, size in sizes.items()
+    }
     objective = Objective(network, x, t)
     with _failures("the sampled reference"):
         values = {name: _central(objective, name, indices[name], h) for name in sizes}
-    return Reference(True, h, indices, values, sizes, time.perf_counter() - start)
+    return Reference(sampled, h, indices, values, sizes, time.perf_counter() - start)
 
 
 def _sample(generator: np.random.Generator, size: int, count: int) -> np.ndarray:

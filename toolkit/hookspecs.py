@@ -49,5 +49,14 @@ def toolkit_datasets() -> PartTable:
 
 
 @hookspec
+def toolkit_defaults() -> Mapping[str, str]:
+    """Default parts for spec keys a spec leaves out: ``{key: part name}``.
+
+    Keys: ``loss``, ``gradient``, ``optimizer`` and, per layer, ``activation``, ``init``,
+    ``bias_init``. The core names no part itself; the standard plugins give these.
+    """
+
+
+@hookspec
 def toolkit_optimizers() -> PartTable:
     """Optimizers: ``f(**params) -> object`` with ``update(params, grads)``."""

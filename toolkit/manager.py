@@ -19,7 +19,6 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .kinds import KINDS
 from .wording import did_you_mean
 
 __all__ = [
@@ -165,7 +164,7 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str) -> str |
 
 def _hook_problem(manager: pluggy.PluginManager, plugin: object) -> str | None:
     """A hook the toolkit doesn't define, or one that asks for arguments, with the fix."""
-    hooks = [kind.hook for kind in KINDS]
+    hooks = [name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
     for attr in dir(plugin):
         if manager.parse_hookimpl_opts(plugin, attr) is None:
             continue

@@ -21,7 +21,7 @@ from .manager import PluginFailure
 from .parts import Part, as_part
 from .wording import did_you_mean
 
-__all__ = ["Entry", "Registry", "UnknownPart"]
+__all__ = ["DEFAULT_KEYS", "Default", "Entry", "Registry", "UnknownPart"]
 
 
 @dataclass(frozen=True)
@@ -66,12 +66,31 @@ class UnknownPart(LookupError):
         self.hint = hint
 
 
+DEFAULT_KEYS = ("loss", "gradient", "optimizer", "activation", "init", "bias_init")
+"""The spec keys whose part a plugin may name as the default (``toolkit_defaults``)."""
+
+
+@dataclass(frozen=True)
+class Default:
+    """A plugin's choice of the part a spec gets for ``key`` when it names none."""
+
+    key: str
+    name: str
+    plugin: str
+
+
 class Registry:
     """Every registered part, by kind and name; several providers of one name all stay."""
 
-    def __init__(self, entries: Iterable[Entry], failures: Iterable[PluginFailure] = ()) -> None:
+    def __init__(
+        self,
+        entries: Iterable[Entry],
+        failures: Iterable[PluginFailure] = (),
+        defaults: Iterable[Default] = (),
+    ) -> None:
         self._entries: dict[str, dict[str, list[Entry]]] = {kind.name: {} for kind in KINDS}
         self.failures = list(failures)
+        self.defaults = list(defaults)
         for entry in entries:
             self._entries[entry.kind].setdefault(entry.name, []).append(entry)
 
@@ -85,11 +104,15 @@ class Registry:
         """
         failures: list[PluginFailure] = getattr(manager, "failures", [])
         entries: list[Entry] = []
+        defaults: list[Default] = []
         for name, plugin in manager.list_name_plugin():
             if plugin is None:
                 continue
             try:
-                entries += _plugin_entries(manager, name, plugin)
+                given = (
+                    _plugin_entries(manager, name, plugin),
+                    _plugin_defaults(manager, name, plugin),
+                )
             except PluginError as error:
                 if name in getattr(manager, "requested", ()):
                     raise
@@ -97,7 +120,10 @@ class Registry:
                 failure = PluginFailure(name, " ".join(dist) if dist else None, str(error))
                 if failure not in failures:
                     failures.append(failure)  # kept on the manager, which skips the plugin
-        return cls(entries, failures)
+                continue
+            entries += given[0]
+            defaults += given[1]
+        return cls(entries, failures, defaults)
 
     def entries(self, kind: str | None = None) -> list[Entry]:
         """All entries (of one kind), sorted by kind, name and plugin."""
@@ -116,6 +142,20 @@ class Registry:
     def is_ambiguous(self, kind: str, name: str) -> bool:
         """Whether the bare ``name`` means more than one part."""
         return len(_winners(self._entries[kind].get(name, []))) > 1
+
+    def default(self, key: str) -> str | None:
+        """The part name plugins give as the default for spec key ``key``, if any."""
+        names = sorted({d.name for d in self.defaults if d.key == key})
+        if len(names) > 1:
+            who = ", ".join(f"'{d.name}' ({d.plugin})" for d in self.defaults if d.key == key)
+            raise UnknownPart(
+                f"plugins disagree on the default {key}: {who}", f"name the {key} in the spec"
+            )
+        if not names:
+            raise UnknownPart(
+                f"missing {key}: no plugin gives a default", f"name the {key} in the spec"
+            )
+        return names[0]
 
     def lookup(self, kind: str, name: str) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); raises UnknownPart with a fix."""
@@ -164,6 +204,28 @@ def _plugin_entries(manager: pluggy.PluginManager, name: str, plugin: object) ->
                 for part_name, part in _table(impl, kind).items()
             ]
     return entries
+
+
+def _plugin_defaults(manager: pluggy.PluginManager, name: str, plugin: object) -> list[Default]:
+    """The defaults one plugin names; PluginError if they are not ``{known key: name}``."""
+    defaults = []
+    for impl in manager.hook.toolkit_defaults.get_hookimpls():
+        if impl.plugin is not plugin:
+            continue
+        where = f"plugin '{name}', hook toolkit_defaults"
+        try:
+            given = impl.function()
+        except Exception as error:
+            raise PluginError(f"{where} raised {type(error).__name__}: {error}") from error
+        if not isinstance(given, Mapping):
+            raise PluginError(f"{where} returned {type(given).__name__}; return {{key: part name}}")
+        for key, part in given.items():
+            if key not in DEFAULT_KEYS or not isinstance(part, str):
+                raise PluginError(
+                    f"{where}: {key!r}: {part!r} is not a default; keys: {', '.join(DEFAULT_KEYS)}"
+                )
+            defaults.append(Default(key, part, name))
+    return defaults
 
 
 def _table(impl: pluggy.HookImpl, kind: Kind) -> dict[str, Part]:

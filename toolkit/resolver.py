@@ -44,13 +44,10 @@ LAYER_PARTS = {"activation": "activation", "init": "initializer", "bias_init": "
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "rng": "default",
-    "loss": "cross_entropy",
-    "gradient": "central_difference",
-    "optimizer": "sgd",
-    "layer": {"activation": "identity", "init": "normal", "bias_init": "zeros"},
     "train": {"iterations": 100, "batch_size": 100, "log_every": 10},
 }
-"""What a spec gets for each key it leaves out (``data`` and ``model.layers`` have none)."""
+"""What a spec gets for each plain key it leaves out. A part left out gets the one the
+plugins name through ``toolkit_defaults`` (``data`` and ``model.layers`` have none)."""
 
 _EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
 _MAX_SEED = 2**32 - 1
@@ -241,7 +238,7 @@ class Resolver:
             return {}
         resolved: dict[str, Any] = {"units": self.integer(layer, (*path, "units"), None, 1)}
         for key, kind in LAYER_PARTS.items():
-            resolved[key] = self.part(layer.get(key), (*path, key), kind, DEFAULTS["layer"][key])
+            resolved[key] = self.part(layer.get(key), (*path, key), kind)
         return resolved
 
     def train(self, value: Any) -> dict[str, Any]:
@@ -253,11 +250,11 @@ class Resolver:
             for key, default in defaults.items()
         }
 
-    def part(
-        self, value: Any, path: KeyPath, kind: str, default: str | None = None
-    ) -> dict[str, Any] | None:
-        """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``."""
-        default = default or DEFAULTS.get(path[-1])
+    def part(self, value: Any, path: KeyPath, kind: str) -> dict[str, Any] | None:
+        """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``.
+
+        A part left out is the plugins' default for its key, where they give one.
+        """
         label = kind.replace("_", " ")
         available = "available: " + ", ".join(self.registry.names(kind))
         if isinstance(value, str):
@@ -271,7 +268,13 @@ class Resolver:
             )
             return None
         given = dict(value or {})
-        name = given.pop("name", None) or default
+        name = given.pop("name", None)
+        if name is None:
+            try:
+                name = self.registry.default(str(path[-1]))
+            except UnknownPart as error:
+                self.report(path, error.message, error.hint)
+                return None
         if name is None:
             self.report(path, f"missing {label}", "name one of: " + available[11:])
             return None

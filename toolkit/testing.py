@@ -241,10 +241,12 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
         "b2": rng.standard_normal(2),
     }
     layers = [
-        Dense("W1", "b1", BoundPart("tanh", tanh)),
-        Dense("W2", "b2", BoundPart("linear", linear)),
+        Dense("W1", "b1", BoundPart("kit_tanh", tanh)),
+        Dense("W2", "b2", BoundPart("kit_linear", linear)),
     ]
-    network = Network(layers, params, BoundPart("squares", squares), BoundPart("none", linear))
+    network = Network(
+        layers, params, BoundPart("kit_squares", squares), BoundPart("kit_none", linear)
+    )
     x, t = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))
     hidden = np.tanh(x @ params["W1"] + params["b1"])
     dy = hidden @ params["W2"] + params["b2"] - t

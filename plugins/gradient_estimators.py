@@ -151,7 +151,8 @@ def backprop(objective):
         g = layer.activation.vjp(forward.pre[index], g)
         grads[layer.weight] = forward.inputs[index].T @ g
         grads[layer.bias] = g.sum(axis=0)
-        g = g @ network.params[layer.weight].T
+        if index:
+            g = g @ network.params[layer.weight].T
     return grads
 
 

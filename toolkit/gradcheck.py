@@ -46,7 +46,8 @@ LOOP_BOUND = 2000
 DEFAULT_SAMPLE = 200
 """Elements per parameter the sampled reference compares."""
 DEFAULT_STEP = 1e-4
-"""The reference's h, unless the spec's estimator has an ``h`` of its own."""
+"""The reference's h. Every estimator runs with its own default settings, which its
+declared tolerance is a promise about."""
 UNSPECIFIED_TOLERANCE = 1e-4
 """The relative tolerance of an estimator whose part declares none."""
 COLUMNS = (
@@ -185,7 +186,7 @@ def gradcheck(
     assembly = assemble(spec)
     x, t = _first_batch(assembly, batch_size)
     network, seed = assembly.network, spec.config["seed"]
-    reference = _reference(network, x, t, _step(spec), sample, seed)
+    reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)
     checks = tuple(
         _check(spec, network, x, t, name, reference, optional=not estimators) for name in names
     )
@@ -234,12 +235,6 @@ def _first_batch(assembly: Assembly, batch_size: int) -> tuple[np.ndarray, np.nd
     return assembly.data.x[batch], assembly.data.t[batch]
 
 
-def _step(spec: Spec) -> float:
-    """The spec's estimator's h where it has one, else ``DEFAULT_STEP``."""
-    h = spec.config["gradient"].get("h")
-    return float(h) if isinstance(h, (int, float)) and h > 0 else DEFAULT_STEP
-
-
 def _reference(
     network: Network, x: np.ndarray, t: np.ndarray, h: float, sample: int, seed: int
 ) -> Reference:
@@ -255,7 +250,10 @@ def _reference(
     }
     objective = Objective(network, x, t)
     with _failures("the sampled reference"):
-        values = {name: _central(objective, name, indices[name], h) for name in sizes}
+        values = {
+            name: objective.central_differences(name, indices[name], h, plain=True)
+            for name in sizes
+        }
     return Reference(sampled, h, indices, values, sizes, time.perf_counter() - start)
 
 
@@ -266,28 +264,10 @@ def _sample(generator: np.random.Generator, size: int, count: int) -> np.ndarray
     return np.sort(generator.choice(size, count, replace=False))
 
 
-def _central(objective: Objective, name: str, indices: np.ndarray, h: float) -> np.ndarray:
-    """(f(v + h) - f(v - h)) / 2h at each flat index, as the element loop computes it."""
-    values = objective.params[name].reshape(-1)[indices]
-    losses = objective.plain_losses_at(
-        name, np.concatenate([indices, indices]), np.concatenate([values + h, values - h])
-    )
-    count = len(indices)
-    return np.asarray((losses[:count] - losses[count:]) / (2 * h), dtype=np.float64)
-
-
 def _tolerance(registry: Registry, name: str) -> float:
     """The relative error the estimator's part promises (``UNSPECIFIED_TOLERANCE`` if none)."""
     tolerance = registry.lookup(KIND, name).part.tolerance
     return UNSPECIFIED_TOLERANCE if tolerance is None else float(tolerance)
-
-
-def _estimator_ref(spec: Spec, name: str) -> str | dict[str, Any]:
-    """The name, with the spec's settings where it is the spec's own estimator."""
-    own = spec.entry(("gradient",), KIND).qualified_name
-    if spec.registry.lookup(KIND, name).qualified_name != own:
-        return name
-    return {**spec.config["gradient"], "name": name}
 
 
 def _check(
@@ -303,7 +283,7 @@ def _check(
     """Run one estimator and compare each parameter with the reference."""
     tolerance = _tolerance(spec.registry, name)
     try:
-        grads, seconds = _timed_gradient(network, x, t, _estimator_ref(spec, name))
+        grads, seconds = _timed_gradient(network, x, t, name)
     except SpecError as error:
         if not optional:
             raise

@@ -49,7 +49,7 @@ class Network:
         self.estimator = estimator
         self.registry = registry
         self.rng = rng if rng is not None else np.random.default_rng(0)  # for estimators that draw
-        self.elementwise_layers: dict[int, bool] = {}  # filled by toolkit.perturbation
+        self.caches: dict[str, Any] = {}  # what engines (toolkit.perturbation) learn of it
 
     def predict(self, x: np.ndarray) -> np.ndarray:
         """The network's output for inputs ``x`` (one row per sample, or a single sample)."""
@@ -109,6 +109,13 @@ class Network:
         ``{"name": ..., **settings}``) is given.
         """
         bound = self.estimator if estimator is None else self._estimator(estimator)
+        for key, value in self.params.items():
+            if np.asarray(value).dtype.kind != "f":
+                raise RunError(
+                    f"params['{key}'] holds {np.asarray(value).dtype} values; parameters must be "
+                    f"floating-point arrays (network.params['{key}'] = value.astype(float))"
+                )
+        x, t = _as_batch(x, t)
         grads = bound(Objective(self, x, t, self.rng))
         return {key: self._checked(bound, grads, key) for key in self.params}
 
@@ -134,3 +141,11 @@ class Network:
             (layer.activation.name, self.params[layer.weight].shape, self.params[layer.bias].shape)
             for layer in self.layers
         ]
+
+
+def _as_batch(x: np.ndarray, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """A single sample (1-D x) as a batch of one, its target as one row or one index."""
+    x, t = np.asarray(x), np.asarray(t)
+    if x.ndim != 1:
+        return x, t
+    return x[None], (t.reshape(1, -1) if t.size > 1 else t.reshape(1))

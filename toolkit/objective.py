@@ -57,6 +57,19 @@ class Objective:
         """The same as ``losses_at``, one full forward pass per perturbation (the reference)."""
         return plain_perturbed_losses(self.network, self.x, self.t, name, indices, values)
 
+    def central_differences(
+        self, name: str, indices: np.ndarray, h: float, *, plain: bool = False
+    ) -> np.ndarray:
+        """``(f(v + h) - f(v - h)) / 2h`` at each flat index of ``params[name]``.
+
+        ``plain=True`` evaluates one perturbation at a time: the element loop's arithmetic.
+        """
+        values = self.params[name].reshape(-1)[indices]
+        both = np.concatenate([indices, indices]), np.concatenate([values + h, values - h])
+        losses = self.plain_losses_at(name, *both) if plain else self.losses_at(name, *both)
+        count = len(indices)
+        return np.asarray((losses[:count] - losses[count:]) / (2 * h))
+
     def forward(self) -> Forward:
         """The forward pass on the batch, keeping every layer's input, pre-activation, output."""
         return self.network.forward(self.x)

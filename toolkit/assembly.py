@@ -80,7 +80,7 @@ def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.
     result = call_part(spec, path, "initializer", shape, rng)
     name = spec.bind(path, "initializer").name
     try:
-        values = np.array(result, dtype=np.float64)
+        values = np.array(result, dtype=np.float64, order="C")
     except (TypeError, ValueError) as error:
         raise RunError(
             f"{format_path(path)}: initializer '{name}' returned {type(result).__name__}, "

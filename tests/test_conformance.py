@@ -30,6 +30,7 @@ from toolkit.testing import (
     check_optimizer,
     conformance,
 )
+from toolkit_plugins.activations import softmax, softmax_vjp
 
 STANDARD = [
     ("activation", "identity"),
@@ -367,3 +368,11 @@ def test_plugins_check_of_an_unknown_part_is_bad_input(run_cli: RunCli) -> None:
     (line,) = error_lines(result)
     assert line.startswith("error: ") and "unknown part 'nosuch'" in line
     assert "checked" not in result.stdout
+
+
+def test_a_wrong_vjp_is_caught() -> None:
+    """A row-wise activation whose vjp ignores the softmax Jacobian fails the vjp check."""
+    right = check_activation(Part(softmax, vjp=softmax_vjp))
+    assert any(c.what.startswith("vjp") and c.passed for c in right)
+    with pytest.raises(ConformanceError, match="vjp matches a central difference"):
+        check_activation(Part(softmax, vjp=lambda x, g: g))

@@ -158,6 +158,8 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(f(wide))))
     checks.append(Check(f"finite on [-{PROBE_RANGE:g}, {PROBE_RANGE:g}]", finite))
+    if part.vjp is not None:
+        return [*checks, _vjp_check(part, settings, f, x)]
     if part.derivative is None:
         return [*checks, Check("derivative matches a central difference", None, "none given")]
     numeric = (f(x + _H) - f(x - _H)) / (2 * _H)
@@ -166,6 +168,22 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         *checks,
         _derivative_check("derivative matches a central difference", given, numeric, x),
     ]
+
+
+def _vjp_check(
+    part: Part, settings: dict[str, Any], f: Callable[[np.ndarray], np.ndarray], x: np.ndarray
+) -> Check:
+    """vjp(x, g) against sum(g * f(x)) differentiated by central differences."""
+    assert part.vjp is not None
+    g = np.random.default_rng(1).standard_normal(x.shape)
+    numeric = np.zeros_like(x)
+    for index in np.ndindex(x.shape):
+        up, down = x.copy(), x.copy()
+        up[index] += _H
+        down[index] -= _H
+        numeric[index] = (np.sum(g * f(up)) - np.sum(g * f(down))) / (2 * _H)
+    given = np.asarray(part.vjp(x, g, **settings))
+    return _derivative_check("vjp matches a central difference of sum(g * f(x))", given, numeric, x)
 
 
 def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:

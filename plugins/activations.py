@@ -6,6 +6,9 @@ import numpy as np
 
 from toolkit import Part, hookimpl
 
+KINK = (0.0,)
+"""Where step, relu and leaky_relu (or their derivatives) jump."""
+
 
 def identity(x):
     """Return the input unchanged."""
@@ -79,14 +82,14 @@ def softmax_vjp(x, g):
 @hookimpl
 def toolkit_activations():
     return {
-        "identity": Part(identity, derivative=identity_grad),
-        "step": Part(step, derivative=step_grad),
-        "sigmoid": Part(sigmoid, derivative=sigmoid_grad),
-        "relu": Part(relu, derivative=relu_grad),
-        "leaky_relu": Part(leaky_relu, derivative=leaky_relu_grad),
-        "tanh": Part(tanh, derivative=tanh_grad),
+        "identity": Part(identity, derivative=identity_grad, breakpoints=()),
+        "step": Part(step, derivative=step_grad, breakpoints=KINK),
+        "sigmoid": Part(sigmoid, derivative=sigmoid_grad, breakpoints=()),
+        "relu": Part(relu, derivative=relu_grad, breakpoints=KINK),
+        "leaky_relu": Part(leaky_relu, derivative=leaky_relu_grad, breakpoints=KINK),
+        "tanh": Part(tanh, derivative=tanh_grad, breakpoints=()),
         # Row-wise, not elementwise: it gives its backward pass instead of a derivative.
-        "softmax": Part(softmax, vjp=softmax_vjp),
+        "softmax": Part(softmax, vjp=softmax_vjp, breakpoints=()),
     }
 
 

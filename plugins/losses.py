@@ -1,7 +1,9 @@
 """Losses: a scalar from the network's output y and the targets t, with dL/dy.
 
-``y`` may carry leading axes (a stack of predictions for the same targets): each
-loss then reduces over the last two axes only, one value per stacked prediction.
+``y`` may carry leading axes (a stack of predictions): each loss then reduces over the
+last two axes only, one value per stacked prediction. ``t`` is one batch's targets,
+shared by the whole stack, or one batch's per stacked prediction (with y's leading axes);
+one-hot rows or class indices either way.
 """
 
 from __future__ import annotations
@@ -21,24 +23,32 @@ def _rows(y, t):
     return y, t
 
 
+def _is_one_hot(y, t):
+    """One-hot rows end in y's class axis; class indices lack it."""
+    return t.ndim >= 2 and t.shape == y.shape[y.ndim - t.ndim :]
+
+
 def _labels(y, t):
-    """Class indices from one-hot rows, or the indices themselves."""
-    return t.argmax(axis=-1) if np.ndim(t) == 2 else np.asarray(t, dtype=int)
+    """Class indices, broadcast to y's shape without its class axis."""
+    t = np.asarray(t)
+    labels = t.argmax(axis=-1) if _is_one_hot(y, t) else np.asarray(t, dtype=int)
+    return labels if labels.shape == y.shape[:-1] else np.broadcast_to(labels, y.shape[:-1])
 
 
 def _one_hot(y, t):
-    if np.ndim(t) == 2:
+    """One-hot rows, broadcastable against y."""
+    t = np.asarray(t)
+    if _is_one_hot(y, t):
         return np.asarray(t, dtype=float)
-    hot = np.zeros(y.shape[-2:])
-    hot[np.arange(y.shape[-2]), np.asarray(t, dtype=int)] = 1.0
-    return hot
+    return (_labels(y, t)[..., None] == np.arange(y.shape[-1])).astype(float)
 
 
 def cross_entropy(y, t):
     """Mean over the batch of -log(y[label] + 1e-7)."""
     y, t = _rows(y, t)
-    n = y.shape[-2]
-    return -np.sum(np.log(y[..., np.arange(n), _labels(y, t)] + EPSILON), axis=-1) / n
+    labels = _labels(y, t).reshape(-1)
+    picked = y.reshape(-1, y.shape[-1])[np.arange(labels.size), labels].reshape(y.shape[:-1])
+    return -np.sum(np.log(picked + EPSILON), axis=-1) / y.shape[-2]
 
 
 def cross_entropy_grad(y, t):
@@ -71,9 +81,13 @@ def mean_squared_error_grad(y, t):
 @hookimpl
 def toolkit_losses():
     return {
-        "cross_entropy": Part(cross_entropy, derivative=cross_entropy_grad),
-        "sum_squared_error": Part(sum_squared_error, derivative=sum_squared_error_grad),
-        "mean_squared_error": Part(mean_squared_error, derivative=mean_squared_error_grad),
+        "cross_entropy": Part(cross_entropy, derivative=cross_entropy_grad, breakpoints=()),
+        "sum_squared_error": Part(
+            sum_squared_error, derivative=sum_squared_error_grad, breakpoints=()
+        ),
+        "mean_squared_error": Part(
+            mean_squared_error, derivative=mean_squared_error_grad, breakpoints=()
+        ),
     }
 
 

@@ -317,7 +317,7 @@ def scaled(x: np.ndarray, factor: float) -> np.ndarray:
     return factor * x
 
 
-SCALED_PART = Part(scaled, derivative=lambda x, factor: factor * np.ones_like(x))
+SCALED_PART = Part(scaled, derivative=lambda x, factor: factor * np.ones_like(x), breakpoints=())
 
 
 def test_required_parameter_gives_a_skip_naming_it() -> None:
@@ -376,3 +376,34 @@ def test_a_wrong_vjp_is_caught() -> None:
     assert any(c.what.startswith("vjp") and c.passed for c in right)
     with pytest.raises(ConformanceError, match="vjp matches a central difference"):
         check_activation(Part(softmax, vjp=lambda x, g: g))
+
+
+# Declared breakpoints: where a part says it is smooth, third differences are tiny.
+
+
+def _smoothness(kind: str, part: Part) -> Check:
+    (check,) = [c for c in conformance(kind, part) if "breakpoints" in c.what]
+    return check
+
+
+def test_a_kink_not_declared_fails_the_smoothness_check_naming_where() -> None:
+    """|x - 0.5| declared with a breakpoint at 0 instead of 0.5: the check finds 0.5."""
+    check = _smoothness("activation", Part(lambda x: np.abs(x - 0.5), breakpoints=(0.0,)))
+    assert check.passed is False
+    assert "near 0.5 " in check.detail and "add it to breakpoints" in check.detail
+
+
+def test_relu_declared_smooth_fails_and_declared_at_zero_passes() -> None:
+    """relu with breakpoints=() is caught; with (0.0,) it passes."""
+    relu = lambda x: np.maximum(0.0, x)  # noqa: E731
+    assert _smoothness("activation", Part(relu, breakpoints=())).passed is False
+    assert _smoothness("activation", Part(relu, breakpoints=(0.0,))).passed is True
+
+
+def test_a_loss_declared_smooth_is_checked_and_an_undeclared_part_is_skipped() -> None:
+    """A smooth loss passes; a part without breakpoints is skipped (not interpolated)."""
+    squares = Part(lambda y, t: 0.5 * np.sum((y - t) ** 2, axis=(-2, -1)), breakpoints=())
+    assert _smoothness("loss", squares).passed is True
+    skipped = _smoothness("activation", Part(np.tanh))
+    assert skipped.passed is None
+    assert "none declared" in skipped.detail

@@ -41,6 +41,10 @@ class Part:
     gradient with respect to ``x`` given ``g``, the gradient with respect to its output.
     ``tolerance`` is the relative error a gradient estimator promises against the exact
     gradient (``math.inf`` for a stochastic one); checks hold it to that.
+    ``breakpoints`` says where an activation, or a derivative of it, jumps: ``()`` for
+    one smooth everywhere (sigmoid, softmax; for a loss, smooth in ``y``), ``(0.0,)`` for
+    relu. Central differences use it to interpolate exactly where the parts are smooth;
+    ``None`` (not declared) keeps them on the slower perturbation-by-perturbation path.
     """
 
     fn: Callable[..., Any]
@@ -51,6 +55,7 @@ class Part:
     validate: Callable[..., Iterable[tuple[str, str]] | None] | None = None
     vjp: Callable[..., Any] | None = None
     tolerance: float | None = None
+    breakpoints: tuple[float, ...] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the part's function: a Part can be used wherever its function can."""
@@ -75,7 +80,22 @@ def as_part(value: object, kind: Kind) -> Part:
         if value is not None and not callable(value):
             raise TypeError(f"Part.{field_name} must be callable, got {type(value).__name__}")
     description = part.description or _first_doc_line(part.fn)
-    return replace(part, params=params, description=description)
+    breakpoints = None if part.breakpoints is None else _as_breakpoints(part.breakpoints)
+    return replace(part, params=params, description=description, breakpoints=breakpoints)
+
+
+def _as_breakpoints(value: object) -> tuple[float, ...]:
+    try:
+        if isinstance(value, (str, bytes)) or not isinstance(value, Iterable):
+            raise TypeError
+        points = tuple(float(point) for point in value)
+    except (TypeError, ValueError):
+        raise TypeError(
+            f"Part.breakpoints must be a sequence of numbers, got {describe_value(value)}"
+        ) from None
+    if not all(math.isfinite(point) for point in points):
+        raise TypeError("Part.breakpoints must be finite numbers")
+    return points
 
 
 def _signature_params(fn: Callable[..., Any], kind: Kind) -> dict[str, Any]:

@@ -41,6 +41,8 @@ DERIVATIVE_ATOL = 1e-6
 DERIVATIVE_RTOL = 1e-5
 ESTIMATOR_TOLERANCE = 1e-4
 PROBE_RANGE = 30.0
+SMOOTHNESS_STEP = 1e-4
+SMOOTHNESS_TOLERANCE = 1e-6
 _H = 1e-6
 
 
@@ -158,6 +160,8 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(f(wide))))
     checks.append(Check(f"finite on [-{PROBE_RANGE:g}, {PROBE_RANGE:g}]", finite))
+    row = np.array([0.37, -1.1, 0.8])
+    checks.append(_smoothness_check(part.breakpoints, f, row, np.arange(-4.0, 4.0, 1e-3)))
     if part.vjp is not None:
         return [*checks, _vjp_check(part, settings, f, x)]
     if part.derivative is None:
@@ -168,6 +172,43 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         *checks,
         _derivative_check("derivative matches a central difference", given, numeric, x),
     ]
+
+
+def _smoothness_check(
+    breakpoints: tuple[float, ...] | None,
+    f: Callable[[np.ndarray], Any],
+    row: np.ndarray,
+    grid: np.ndarray,
+) -> Check:
+    """Declared breakpoints against third differences: where a part says it is smooth,
+    ``f(x + 2e) - 3 f(x + e) + 3 f(x) - f(x - e)`` is of order ``e**3``; across a kink it
+    is of order ``e``, across a jump of order 1. The first input of ``row`` moves over
+    ``grid`` (stencils within reach of a declared breakpoint are skipped)."""
+    what = "smooth away from its declared breakpoints"
+    if breakpoints is None:
+        return Check(what, None, "none declared (central differences are not interpolated)")
+    e = SMOOTHNESS_STEP
+    far = np.ones(grid.shape, dtype=bool)
+    for point in breakpoints:
+        far &= np.abs(grid - point) > 3 * e
+    points = grid[far]
+
+    def at(shift: float) -> np.ndarray:
+        x = np.tile(row, (len(points), 1))
+        x[:, 0] = points + shift
+        values = np.asarray(f(x), dtype=np.float64)
+        return values.reshape(len(points), -1)
+
+    third = np.max(np.abs(at(2 * e) - 3 * at(e) + 3 * at(0.0) - at(-e)), axis=1)
+    worst = int(np.argmax(third))
+    if third[worst] <= SMOOTHNESS_TOLERANCE:
+        return Check(what, True)
+    return Check(
+        what,
+        False,
+        f"a kink or jump near {points[worst]:.4g} (third difference {third[worst]:.2e} at "
+        f"step {e:g}); add it to breakpoints",
+    )
 
 
 def _vjp_check(
@@ -204,6 +245,14 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
             "about 0 on perfect predictions (|loss| <= 1e-6)",
             perfect <= 1e-6,
             "" if perfect <= 1e-6 else f"got {perfect:.3g}",
+        )
+    )
+    checks.append(
+        _smoothness_check(
+            part.breakpoints,
+            lambda p: part.fn(p[:, None, :], np.broadcast_to(t[:1], (len(p), 1, 3)), **settings),
+            y[0],
+            np.arange(0.05, 0.95, 1e-3),
         )
     )
     if part.derivative is None:

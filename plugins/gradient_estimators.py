@@ -1,9 +1,11 @@
 """Gradient estimators: the gradient of the loss with respect to each parameter.
 
-``objective.params`` is the network's live dict of arrays; ``objective.losses_at(name,
-indices, values)`` gives the loss with one element at a time set to a value, as fast
-as the network allows; ``objective.forward()`` the forward pass with each layer's
-input, pre-activation and output; ``objective.rng`` a seeded generator.
+``objective.params`` is the network's live dict of arrays;
+``objective.central_differences(name, indices, h)`` gives (f(v + h) - f(v - h)) / 2h at
+those elements, and ``objective.losses_at(name, indices, values)`` the loss with one
+element at a time set to a value, each as fast as the network allows;
+``objective.forward()`` the forward pass with each layer's input, pre-activation and
+output; ``objective.rng`` a seeded generator.
 """
 
 from __future__ import annotations
@@ -16,18 +18,11 @@ from toolkit import Part, Problem, SpecError, hookimpl
 
 
 def central_difference(objective, h=1e-4):
-    """(f(v + h) - f(v - h)) / 2h for every element, perturbations computed in bulk."""
-    grads = {}
-    for name, param in objective.params.items():
-        values = param.reshape(-1).copy()
-        indices = np.arange(values.size)
-        losses = objective.losses_at(
-            name, np.concatenate([indices, indices]), np.concatenate([values + h, values - h])
-        )
-        grads[name] = ((losses[: values.size] - losses[values.size :]) / (2 * h)).reshape(
-            param.shape
-        )
-    return grads
+    """(f(v + h) - f(v - h)) / 2h for every element, without a forward pass for each."""
+    return {
+        name: objective.central_differences(name, np.arange(param.size), h).reshape(param.shape)
+        for name, param in objective.params.items()
+    }
 
 
 def central_difference_loop(objective, h=1e-4):

@@ -64,7 +64,10 @@ class QuadraticObjective:
 
 
 class QuadraticWithLossesAt(QuadraticObjective):
-    """The quadratic with ``losses_at`` as a plain loop on copies; records each request."""
+    """The quadratic with ``losses_at`` as a plain loop on copies; records each request.
+
+    ``central_differences`` is built on it, as the network's own falls back to it.
+    """
 
     def __init__(self) -> None:
         super().__init__()
@@ -79,6 +82,14 @@ class QuadraticWithLossesAt(QuadraticObjective):
             work[name].reshape(-1)[index] = value
             losses.append(self.value(work))
         return np.array(losses)
+
+    def central_differences(self, name: str, indices: np.ndarray, h: float) -> np.ndarray:
+        """(f(v + h) - f(v - h)) / 2h from losses_at, as toolkit.Objective does it."""
+        values = self.params[name].reshape(-1)[indices]
+        losses = self.losses_at(
+            name, np.concatenate([indices, indices]), np.concatenate([values + h, values - h])
+        )
+        return (losses[: len(indices)] - losses[len(indices) :]) / (2 * h)
 
 
 def row_major_elements(objective: QuadraticObjective) -> list[tuple[str, tuple[int, ...]]]:

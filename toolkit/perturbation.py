@@ -24,14 +24,15 @@ import numpy as np
 
 from .errors import ToolkitNotice
 from .forward import Forward
+from .memory import retain_freed_memory
 from .parts import BoundPart
 
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["CHUNK_ELEMENTS", "perturbed_losses", "plain_perturbed_losses"]
+__all__ = ["CHUNK_ELEMENTS", "elementwise", "perturbed_losses", "plain_perturbed_losses"]
 
-CHUNK_ELEMENTS = 1 << 15
+CHUNK_ELEMENTS = 32768
 """Elements of the widest (perturbations x batch x units) array held at once: memory is
 bounded by this, whatever the network's size (and 32K elements stay in cache)."""
 _AGREEMENT = 64 * np.finfo(np.float64).eps
@@ -97,6 +98,7 @@ def _bulk(
     indices: np.ndarray,
     values: np.ndarray,
 ) -> np.ndarray:
+    retain_freed_memory()
     forward = network.forward(x)
     layer, is_weight = network.locate(name)
     param = network.params[name]
@@ -117,7 +119,7 @@ def _bulk(
 
 def _chunk_size(network: Network, forward: Forward, layer: int) -> int:
     """Perturbations per chunk: the widest stacked array stays within CHUNK_ELEMENTS."""
-    first = layer + 1 if _elementwise(network, layer) else layer
+    first = layer + 1 if elementwise(network, layer) else layer
     widths = [a.shape[-1] for a in forward.pre[first:]] or [forward.pre[layer].shape[-1]]
     return max(1, CHUNK_ELEMENTS // (int(forward.pre[layer].shape[0]) * int(max(widths))))
 
@@ -134,7 +136,7 @@ def _chunk(
     """Losses for one chunk of perturbations of layer ``k``, stacked on a leading axis."""
     shift = delta[:, None] * (forward.inputs[k][:, rows].T if rows is not None else 1.0)
     column = forward.pre[k][:, columns].T + shift  # (count, batch): the changed column
-    if not _elementwise(network, k):
+    if not elementwise(network, k):
         z = _call(network.layers[k].activation, _replaced(forward.pre[k], columns, column))
     elif k + 1 == len(network.layers):
         changed = _call(network.layers[k].activation, column)
@@ -229,16 +231,16 @@ def _agrees(got: Any, expected: Any, tolerance: float) -> bool:
     return bool(abs(got - expected) <= tolerance)
 
 
-def _elementwise(network: Network, k: int) -> bool:
+def elementwise(network: Network, k: int) -> bool:
     """Whether layer k's activation acts on each element alone (probed once, then kept)."""
     activation = network.layers[k].activation
     known: dict[int, tuple[BoundPart, bool]] = network.caches.setdefault("elementwise", {})
     if id(activation) not in known:
-        known[id(activation)] = (activation, _probe_elementwise(activation))
+        known[id(activation)] = (activation, _probeelementwise(activation))
     return known[id(activation)][1]
 
 
-def _probe_elementwise(activation: BoundPart) -> bool:
+def _probeelementwise(activation: BoundPart) -> bool:
     """Compare the activation on a matrix with it on each element alone."""
     probe = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.0371
     try:

@@ -43,6 +43,7 @@ import numpy as np
 
 import toolkit
 from toolkit.assembly import assemble
+from toolkit.memory import retain_freed_memory
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "two_layer_sigmoid.yaml"
 ISSUE_LOSSES = (2.389361774963056, 2.2981696908842117, 2.310003577235071)
@@ -420,9 +421,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="FILE", help="also write the numbers to FILE as JSON")
     args = parser.parse_args(argv)
+    retained = retain_freed_memory()  # as the toolkit command does
     iterations, sample_size, repeats = (100, 40, 1) if args.quick else (300, 400, 3)
 
     info = machine()
+    info["malloc"] = (
+        "glibc trim/mmap thresholds raised, as the toolkit command does (toolkit.memory)"
+        if retained
+        else "left as it was (TOOLKIT_RETAIN_MEMORY=0, or not glibc)"
+    )
     seed = seed_section(iterations)
     print_seed(seed, iterations)
     print()

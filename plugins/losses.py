@@ -24,8 +24,14 @@ def _rows(y, t):
 
 
 def _is_one_hot(y, t):
-    """One-hot rows end in y's class axis; class indices lack it."""
-    return t.ndim >= 2 and t.shape == y.shape[y.ndim - t.ndim :]
+    """One-hot rows end in y's class axis; class indices lack it.
+
+    Where a shape fits both readings (a stack of label rows as wide as the classes),
+    whole-number types are read as class indices.
+    """
+    if t.ndim < 2 or t.shape != y.shape[y.ndim - t.ndim :]:
+        return False
+    return not (t.shape == y.shape[: t.ndim] and t.dtype.kind in "iu")
 
 
 def _labels(y, t):

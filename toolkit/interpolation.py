@@ -30,28 +30,34 @@ than giving wrong answers.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ToolkitNotice
 from .forward import Forward
-from .memory import retain_freed_memory
 from .parts import BoundPart
 from .perturbation import CHUNK_ELEMENTS, elementwise, plain_perturbed_losses
 
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["CHECK_EVERY", "Interpolation", "NotInterpolable", "interpolated_differences"]
+__all__ = [
+    "CHECK_EVERY",
+    "Interpolation",
+    "NotInterpolable",
+    "export_state",
+    "import_state",
+    "interpolated_differences",
+]
 
 _EPS = float(np.finfo(np.float64).eps)
 _POWERS = np.array([1, 3])
-_NODES = np.cos(np.array([3.0, 1.0]) * np.pi / 10)
-"""Where ``D`` is fitted, as fractions of r: the positive Chebyshev nodes of degree 5."""
-_CHECK_NODE = 0.3
+_NODES = np.array([0.5, 1.0])
+"""Where ``D`` is fitted, as fractions of r: out to the farthest change any element makes."""
+_CHECK_NODE = 0.8
 """Where the fit is checked: about where a quintic term would show most."""
 _ALL_NODES = np.append(_NODES, _CHECK_NODE)
 _FIT = np.linalg.inv(_NODES[:, None] ** _POWERS)
@@ -84,22 +90,80 @@ def interpolated_differences(
     """
     refused: dict[int, str] = network.caches.setdefault("interpolation_refused", {})
     layers = [k for k in range(len(network.layers)) if k not in refused]
+    if not layers or not h > 0:
+        return {}
+    forward_pass = forward()  # first: a part that fails here is the run's error, not ours
+    reasons = {k: refusal(network, k) for k in layers}
+    _refuse(network, {k: reason for k, reason in reasons.items() if reason})
+    layers = [k for k in layers if not reasons[k]]
     if not layers:
         return {}
     count = network.caches.get("interpolations", 0) + 1  # counted once the batch is taken
     checked = _checked(count, len(layers))
     try:
         interpolation = Interpolation(
-            network, x, t, forward(), None if checked is None else layers[checked]
+            network, x, t, forward_pass, None if checked is None else layers[checked]
         )
         network.caches["interpolations"] = count
-        reasons = {k: interpolation.refusal(k) for k in layers}
-        _refuse(network, {k: reason for k, reason in reasons.items() if reason})
-        return interpolation.differences([k for k in layers if not reasons[k]], h)
+        return interpolation.differences(layers, h)
     except NotInterpolable as reason:
         if reason.lasting:
-            _refuse(network, {k: str(reason) for k in layers if k not in refused})
-        return {}
+            _refuse(network, dict.fromkeys(layers, str(reason)))
+    except (MemoryError, FloatingPointError):
+        pass  # this batch only: the slower path answers it
+    except Exception as error:  # never a wrong answer or a crash: the slower path answers
+        _refuse(network, dict.fromkeys(layers, f"{type(error).__name__}: {error}"))
+    return {}
+
+
+def refusal(network: Network, k: int) -> str | None:
+    """Why layer k cannot be interpolated, or None.
+
+    Its activation must declare its breakpoints (elementwise if it has any), every
+    activation after it and the loss must be declared smooth (``()``), its weight and
+    bias must be a float64 matrix and vector, and no parameter may share memory with
+    another (the loop would change both at once).
+    """
+    layer = network.layers[k]
+    own = layer.activation
+    if own.part.breakpoints is None:
+        return f"activation '{own.name}' does not declare its breakpoints"
+    if own.part.breakpoints and not elementwise(network, k):
+        return f"activation '{own.name}' has breakpoints and is not elementwise"
+    later = [following.activation for following in network.layers[k + 1 :]]
+    for part in [*later, network.loss_function]:
+        if part.part.breakpoints != ():
+            return (
+                f"'{part.name}' comes after this layer and is not declared smooth (breakpoints: ())"
+            )
+    weight, bias = network.params[layer.weight], network.params[layer.bias]
+    if weight.dtype != np.float64 or bias.dtype != np.float64:
+        return "its parameters are not float64"
+    if weight.ndim != 2 or bias.ndim != 1:
+        return f"its weight is not a matrix or its bias not a vector (shape {bias.shape})"
+    arrays = list(network.params.items())
+    for index, (name, array) in enumerate(arrays):
+        for other, second in arrays[index + 1 :]:
+            if np.may_share_memory(array, second):
+                return f"parameters {name} and {other} share memory"
+    return None
+
+
+def export_state(network: Network) -> dict[str, Any]:
+    """What the engine has learned about a network (batches taken, layers refused), for a
+    checkpoint: a resumed run then takes the same path, and so gives the same bits."""
+    refused = network.caches.get("interpolation_refused", {})
+    return {
+        "interpolations": network.caches.get("interpolations", 0),
+        "refused": {str(k): reason for k, reason in refused.items()},
+    }
+
+
+def import_state(network: Network, state: Mapping[str, Any]) -> None:
+    """The reverse of ``export_state``."""
+    network.caches["interpolations"] = int(state.get("interpolations", 0))
+    refused = state.get("refused", {})
+    network.caches["interpolation_refused"] = {int(k): reason for k, reason in refused.items()}
 
 
 def _checked(count: int, layers: int) -> int | None:
@@ -139,7 +203,7 @@ class NotInterpolable(Exception):
 @dataclass(frozen=True)
 class _Shape:
     """A layer's perturbations: its inputs (a column of ones for the bias), the changes
-    ``up`` and ``down`` the loop makes to each element, their largest mean ``step``."""
+    ``up`` and ``down`` the loop makes to each element, the largest of them ``step``."""
 
     inputs: np.ndarray
     up: np.ndarray
@@ -183,32 +247,14 @@ class Interpolation:
         self.network, self.x, self.t, self.forward = network, x, t, forward
         self._t = np.asarray(t)
         self.verify = verify
-        retain_freed_memory()
-        if x.dtype != np.float64:
-            raise NotInterpolable("the inputs are not float64", lasting=False)
+        if x.dtype.kind not in "fiu" or np.asarray(t).dtype.kind not in "fiub":
+            raise NotInterpolable("the inputs or targets are not real numbers", lasting=False)
+        self.x = x = np.asarray(x, dtype=np.float64)
         self.loss = float(network.loss_function(forward.y, t))
         if not np.isfinite(self.loss):
             raise NotInterpolable("the loss is not finite", lasting=False)
         self.own = self._losses(forward.y[:, None, :], self._targets(np.arange(len(x))))
         self.scale = self._batch_factor()
-
-    def refusal(self, k: int) -> str | None:
-        """Why layer k cannot be interpolated, or None: its activation, every part after
-        it and the loss must declare their breakpoints, its parameters be float64."""
-        network = self.network
-        layer = network.layers[k]
-        own = layer.activation
-        if own.part.breakpoints is None:
-            return f"activation '{own.name}' does not declare its breakpoints"
-        if own.part.breakpoints and not elementwise(network, k):
-            return f"activation '{own.name}' has breakpoints and is not elementwise"
-        later = [following.activation for following in network.layers[k + 1 :]]
-        for part in [*later, network.loss_function]:
-            if part.part.breakpoints != ():
-                return f"'{part.name}' is not declared smooth (breakpoints: ())"
-        if any(network.params[name].dtype != np.float64 for name in (layer.weight, layer.bias)):
-            return "its parameters are not float64"
-        return None
 
     def differences(self, layers: Sequence[int], h: float) -> dict[str, np.ndarray]:
         """``(f(v + h) - f(v - h)) / 2h`` for every weight and bias element of ``layers``."""
@@ -232,7 +278,7 @@ class Interpolation:
         inputs = np.concatenate([self.forward.inputs[k], np.ones((len(self.x), 1))], axis=1)
         up, down = (values + h) - values, values - (values - h)  # what the loop changes
         reach = np.maximum(1.0, np.abs(inputs).max(axis=1))
-        return _Shape(inputs, up, down, float((up + down).max()) / 2, reach)
+        return _Shape(inputs, up, down, float(max(up.max(), down.max())), reach)
 
     def _stencil(self, k: int, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The pairs to fit (no breakpoint within reach) and where to evaluate them."""
@@ -279,11 +325,15 @@ class Interpolation:
         samples, units = np.nonzero(exact)
         if not len(samples):
             return total
-        centre = self.forward.pre[k][samples, units][:, None]
-        plus = centre + shape.up[:, units].T * shape.inputs[samples]  # (pairs, inputs)
-        minus = centre - shape.down[:, units].T * shape.inputs[samples]
-        (losses,) = self._stacked_losses([(k, samples, units, np.hstack([plus, minus]))])
-        np.add.at(total.T, units, losses[:, : plus.shape[1]] - losses[:, plus.shape[1] :])
+        width = shape.inputs.shape[1]
+        block = max(1, CHUNK_ELEMENTS // (2 * width))  # pairs at a time: memory stays bounded
+        for start in range(0, len(samples), block):
+            rows, columns = samples[start : start + block], units[start : start + block]
+            centre = self.forward.pre[k][rows, columns][:, None]
+            plus = centre + shape.up[:, columns].T * shape.inputs[rows]  # (pairs, inputs)
+            minus = centre - shape.down[:, columns].T * shape.inputs[rows]
+            (losses,) = self._stacked_losses([(k, rows, columns, np.hstack([plus, minus]))])
+            np.add.at(total.T, columns, losses[:, :width] - losses[:, width:])
         return total
 
     def _stacked_losses(self, requests: Sequence[Request]) -> list[np.ndarray]:
@@ -395,15 +445,28 @@ class Interpolation:
         return losses
 
     def _batch_factor(self) -> float:
-        """``s`` with loss == s * (sum of the samples' own losses): 1/N for a mean, 1 for a sum."""
-        total, size, count = float(np.sum(self.own)), float(np.sum(np.abs(self.own))), len(self.own)
-        for scale in (1.0 / count, 1.0):
-            if abs(scale * total - self.loss) <= 4 * count * _EPS * max(1.0, scale * size):
-                return scale
-        raise NotInterpolable(
-            f"loss '{self.network.loss_function.name}' is not a mean or a sum of the "
-            "samples' own losses"
-        )
+        """``s`` with loss == s * (sum of the samples' own losses): 1/N for a mean, 1 for a sum.
+
+        Which of the two is told by the batch taken twice over (a mean stays, a sum
+        doubles); the samples' own losses must then add up to the loss.
+        """
+        y, t, count = self.forward.y, self._t, len(self.own)
+        loss = self.network.loss_function
+        twice = float(loss(np.concatenate([y, y]), np.concatenate([t, t])))
+        scale = None
+        if self.loss == 0 and count > 1:  # a mean and a sum look alike here
+            raise NotInterpolable("the loss is 0, as a mean and as a sum", lasting=False)
+        if _close(twice, self.loss):
+            scale = 1.0 / count
+        elif _close(twice, 2 * self.loss):
+            scale = 1.0
+        size = float(np.sum(np.abs(self.own)))
+        total = float(np.sum(self.own))
+        if scale is None or not _close(scale * total, self.loss, 4 * count * scale * size):
+            raise NotInterpolable(
+                f"loss '{loss.name}' is not a mean or a sum of the samples' own losses"
+            )
+        return scale
 
     def _verify(self, name: str, grad: np.ndarray, h: float) -> None:
         """Compare the largest weight element with a plain central difference."""
@@ -411,12 +474,19 @@ class Interpolation:
         value = self.network.params[name].reshape(-1)[index]
         indices, values = np.array([index, index]), np.array([value + h, value - h])
         plain = plain_perturbed_losses(self.network, self.x, self.t, name, indices, values)
-        miss = abs((plain[0] - plain[1]) - grad.reshape(-1)[index] * 2 * h)
-        if not miss <= _AGREEMENT * max(1.0, abs(self.loss)):
+        expected, got = plain[0] - plain[1], grad.reshape(-1)[index] * 2 * h
+        if np.isnan(expected) and np.isnan(got):
+            return
+        if not abs(expected - got) <= _AGREEMENT * max(1.0, abs(self.loss)):
             raise NotInterpolable(
                 f"interpolated differences of {name} differ from a plain evaluation; "
                 "a part's declared breakpoints may be wrong"
             )
+
+
+def _close(a: float, b: float, size: float = 0.0) -> bool:
+    """Equal to rounding: within 8 eps of the larger magnitude (or of ``size``)."""
+    return abs(a - b) <= 8 * _EPS * max(abs(a), abs(b), size)
 
 
 def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:

@@ -7,8 +7,10 @@ temporaries of about that size many times a second; each then costs a page fault
 4 KiB touched, which made a softmax three times slower on a virtual machine. Raising
 both thresholds keeps freed memory in the process (up to ``TRIM_THRESHOLD``) instead.
 
-This changes the whole process, so it is done once, on first use of those engines, and
-not at all where ``TOOLKIT_RETAIN_MEMORY=0`` is set or the C library is not glibc.
+This changes the whole process's allocator, so the library never does it on its own:
+the ``toolkit`` command does it (unless ``TOOLKIT_RETAIN_MEMORY=0`` is set), and a
+program that trains from Python may call ``retain_freed_memory()`` itself. Outside glibc
+it does nothing.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import functools
 import os
+import platform
 
 __all__ = ["MMAP_THRESHOLD", "TRIM_THRESHOLD", "retain_freed_memory"]
 
@@ -29,11 +32,11 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3  # mallopt parameters, from glibc'
 @functools.cache
 def retain_freed_memory() -> bool:
     """Raise glibc's trim and mmap thresholds, once; whether that was done."""
-    if os.environ.get("TOOLKIT_RETAIN_MEMORY", "1") == "0":
+    if os.environ.get("TOOLKIT_RETAIN_MEMORY", "1") == "0" or platform.libc_ver()[0] != "glibc":
         return False
     try:
         mallopt = ctypes.CDLL(None).mallopt
-    except (AttributeError, OSError):  # not glibc (macOS, Windows)
+    except Exception:  # a C library without mallopt
         return False
     mallopt.argtypes, mallopt.restype = [ctypes.c_int, ctypes.c_int], ctypes.c_int
     return bool(mallopt(_M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(

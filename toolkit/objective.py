@@ -37,7 +37,9 @@ class Objective:
         self.x = x
         self.t = t
         self.rng = rng if rng is not None else np.random.default_rng(0)
-        self._interpolated: tuple[float, np.ndarray, dict[str, np.ndarray]] | None = None
+        self._interpolated: (
+            tuple[tuple[float, int, int], np.ndarray, dict[str, np.ndarray]] | None
+        ) = None
 
     @property
     def params(self) -> dict[str, np.ndarray]:
@@ -83,12 +85,13 @@ class Objective:
         """All of ``params[name]``'s central differences, or None where parts don't allow.
 
         Every layer that can be is computed at the first request; the rest are kept for
-        later requests while the parameters stay as they were.
+        later requests while the parameters, the batch and h stay as they were.
         """
         kept = self._interpolated
-        if kept is None or kept[0] != h or not np.array_equal(kept[1], self._flat_params()):
+        key = (h, id(self.x), id(self.t))
+        if kept is None or kept[0] != key or not np.array_equal(kept[1], self._flat_params()):
             grads = interpolated_differences(self.network, self.x, self.t, self.forward, h)
-            kept = self._interpolated = (h, self._flat_params(), grads)
+            kept = self._interpolated = (key, self._flat_params(), grads)
         return kept[2].get(name)
 
     def _flat_params(self) -> np.ndarray:

@@ -18,19 +18,26 @@ and the network remembers not to try again.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .errors import ToolkitNotice
 from .forward import Forward
-from .memory import retain_freed_memory
 from .parts import BoundPart
 
 if TYPE_CHECKING:
     from .network import Network
 
-__all__ = ["CHUNK_ELEMENTS", "elementwise", "perturbed_losses", "plain_perturbed_losses"]
+__all__ = [
+    "CHUNK_ELEMENTS",
+    "elementwise",
+    "export_state",
+    "import_state",
+    "perturbed_losses",
+    "plain_perturbed_losses",
+]
 
 CHUNK_ELEMENTS = 32768
 """Elements of the widest (perturbations x batch x units) array held at once: memory is
@@ -68,6 +75,16 @@ def perturbed_losses(
     return plain_perturbed_losses(network, x, t, name, indices, values)
 
 
+def export_state(network: Network) -> dict[str, Any]:
+    """The parameters this engine refused (and why), for a checkpoint."""
+    return {"refused": dict(network.caches.get("bulk_refused", {}))}
+
+
+def import_state(network: Network, state: Mapping[str, Any]) -> None:
+    """The reverse of ``export_state``."""
+    network.caches["bulk_refused"] = dict(state.get("refused", {}))
+
+
 def plain_perturbed_losses(
     network: Network,
     x: np.ndarray,
@@ -98,7 +115,6 @@ def _bulk(
     indices: np.ndarray,
     values: np.ndarray,
 ) -> np.ndarray:
-    retain_freed_memory()
     forward = network.forward(x)
     layer, is_weight = network.locate(name)
     param = network.params[name]
@@ -236,11 +252,11 @@ def elementwise(network: Network, k: int) -> bool:
     activation = network.layers[k].activation
     known: dict[int, tuple[BoundPart, bool]] = network.caches.setdefault("elementwise", {})
     if id(activation) not in known:
-        known[id(activation)] = (activation, _probeelementwise(activation))
+        known[id(activation)] = (activation, _probe_elementwise(activation))
     return known[id(activation)][1]
 
 
-def _probeelementwise(activation: BoundPart) -> bool:
+def _probe_elementwise(activation: BoundPart) -> bool:
     """Compare the activation on a matrix with it on each element alone."""
     probe = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.0371
     try:

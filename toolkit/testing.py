@@ -42,7 +42,9 @@ DERIVATIVE_RTOL = 1e-5
 ESTIMATOR_TOLERANCE = 1e-4
 PROBE_RANGE = 30.0
 SMOOTHNESS_STEP = 1e-4
-SMOOTHNESS_TOLERANCE = 1e-6
+SMOOTHNESS_TOLERANCE = 1e-9
+"""A third difference at step 1e-4 above this is a kink (order 1e-4), a jump in the
+second derivative (order 1e-8) or a third derivative over 1000: not smooth enough."""
 _H = 1e-6
 
 
@@ -161,7 +163,8 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         finite = bool(np.all(np.isfinite(f(wide))))
     checks.append(Check(f"finite on [-{PROBE_RANGE:g}, {PROBE_RANGE:g}]", finite))
     row = np.array([0.37, -1.1, 0.8])
-    checks.append(_smoothness_check(part.breakpoints, f, row, np.arange(-4.0, 4.0, 1e-3)))
+    grid = np.arange(-4.0, 4.0, SMOOTHNESS_STEP)  # stencils overlap: no point is missed
+    checks.append(_smoothness_check(part.breakpoints, f, row, grid))
     if part.vjp is not None:
         return [*checks, _vjp_check(part, settings, f, x)]
     if part.derivative is None:
@@ -181,9 +184,10 @@ def _smoothness_check(
     grid: np.ndarray,
 ) -> Check:
     """Declared breakpoints against third differences: where a part says it is smooth,
-    ``f(x + 2e) - 3 f(x + e) + 3 f(x) - f(x - e)`` is of order ``e**3``; across a kink it
-    is of order ``e``, across a jump of order 1. The first input of ``row`` moves over
-    ``grid`` (stencils within reach of a declared breakpoint are skipped)."""
+    ``f(x + 2e) - 3 f(x + e) + 3 f(x) - f(x - e)`` is of order ``e**3``; across a jump in
+    the second derivative it is of order ``e**2``, across a kink ``e``, across a jump 1.
+    The first input of ``row`` moves over ``grid`` (stencils within reach of a declared
+    breakpoint are skipped); the tolerance is relative to the part's values."""
     what = "smooth away from its declared breakpoints"
     if breakpoints is None:
         return Check(what, None, "none declared (central differences are not interpolated)")
@@ -199,7 +203,9 @@ def _smoothness_check(
         values = np.asarray(f(x), dtype=np.float64)
         return values.reshape(len(points), -1)
 
-    third = np.max(np.abs(at(2 * e) - 3 * at(e) + 3 * at(0.0) - at(-e)), axis=1)
+    centre = at(0.0)
+    third = np.max(np.abs(at(2 * e) - 3 * at(e) + 3 * centre - at(-e)), axis=1)
+    third /= np.maximum(1.0, np.max(np.abs(centre), axis=1))
     worst = int(np.argmax(third))
     if third[worst] <= SMOOTHNESS_TOLERANCE:
         return Check(what, True)
@@ -252,7 +258,7 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
             part.breakpoints,
             lambda p: part.fn(p[:, None, :], np.broadcast_to(t[:1], (len(p), 1, 3)), **settings),
             y[0],
-            np.arange(0.05, 0.95, 1e-3),
+            np.arange(0.2, 0.95, SMOOTHNESS_STEP),  # probabilities, away from log(0)
         )
     )
     if part.derivative is None:

@@ -1,19 +1,133 @@
-"""The standard optimizer: SGD updates parameters in place by -learning_rate * gradient."""
+"""The standard optimizers, the book's (chapter 6): each step against the recurrence by hand."""
 
 from __future__ import annotations
 
+import copy
+import math
+
 import numpy as np
 import pytest
-from numpy.testing import assert_array_equal
+from numpy.testing import assert_allclose, assert_array_equal
 
+import toolkit
+from conftest import SPECS
+from toolkit.kinds import kind_named
+from toolkit.parts import as_part
+from toolkit.testing import check_optimizer
 from toolkit_plugins import optimizers
 
 TABLE = optimizers.toolkit_optimizers()
+NAMES = ["sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam"]
+BOOK_DEFAULTS = {
+    "sgd": {"learning_rate": 0.01},
+    "momentum": {"learning_rate": 0.01, "momentum": 0.9},
+    "nesterov": {"learning_rate": 0.01, "momentum": 0.9},
+    "adagrad": {"learning_rate": 0.01},
+    "rmsprop": {"learning_rate": 0.01, "decay_rate": 0.99},
+    "adam": {"learning_rate": 0.001, "beta1": 0.9, "beta2": 0.999},
+}
+OTHER_SETTINGS = {
+    "sgd": {"learning_rate": 0.1},
+    "momentum": {"learning_rate": 0.1, "momentum": 0.8},
+    "nesterov": {"learning_rate": 0.1, "momentum": 0.7},
+    "adagrad": {"learning_rate": 0.5},
+    "rmsprop": {"learning_rate": 0.1, "decay_rate": 0.9},
+    "adam": {"learning_rate": 0.05, "beta1": 0.8, "beta2": 0.95},
+}
+W0 = [[1.0, -2.0], [0.5, 3.0]]
+B0 = [0.25, -0.75]
+GRADS = [  # three successive gradients; one element is 0 at first, so h, v start at 0 there
+    {"W": [[0.5, -1.0], [2.0, 0.0]], "b": [-3.0, 1.5]},
+    {"W": [[-0.25, 0.75], [1.0, -0.5]], "b": [0.5, 2.0]},
+    {"W": [[0.125, 4.0], [-1.5, 0.25]], "b": [1.0, -0.5]},
+]
+SPEC = SPECS / "two_layer_sigmoid.yaml"
+
+
+# -- the recurrences for one element, in plain floats, one step per gradient -------------------
+
+
+def sgd_by_hand(p, gs, learning_rate):
+    for g in gs:
+        p = p - learning_rate * g
+        yield p
+
+
+def momentum_by_hand(p, gs, learning_rate, momentum):
+    v = 0.0
+    for g in gs:
+        v = momentum * v - learning_rate * g
+        p = p + v
+        yield p
+
+
+def nesterov_by_hand(p, gs, learning_rate, momentum):
+    v = 0.0
+    for g in gs:
+        v = momentum * v - learning_rate * g
+        p = p + momentum**2 * v - (1.0 + momentum) * learning_rate * g
+        yield p
+
+
+def adagrad_by_hand(p, gs, learning_rate):
+    h = 0.0
+    for g in gs:
+        h = h + g**2
+        p = p - learning_rate * g / (math.sqrt(h) + 1e-7)
+        yield p
+
+
+def rmsprop_by_hand(p, gs, learning_rate, decay_rate):
+    h = 0.0
+    for g in gs:
+        h = decay_rate * h + (1.0 - decay_rate) * g**2
+        p = p - learning_rate * g / (math.sqrt(h) + 1e-7)
+        yield p
+
+
+def adam_by_hand(p, gs, learning_rate, beta1, beta2):
+    m = v = 0.0
+    for t, g in enumerate(gs, start=1):
+        m = beta1 * m + (1.0 - beta1) * g
+        v = beta2 * v + (1.0 - beta2) * g**2
+        step = learning_rate * math.sqrt(1.0 - beta2**t) / (1.0 - beta1**t)
+        p = p - step * m / (math.sqrt(v) + 1e-7)
+        yield p
+
+
+BY_HAND = {
+    "sgd": sgd_by_hand,
+    "momentum": momentum_by_hand,
+    "nesterov": nesterov_by_hand,
+    "adagrad": adagrad_by_hand,
+    "rmsprop": rmsprop_by_hand,
+    "adam": adam_by_hand,
+}
+
+
+def expected_steps(name, settings, start, key):
+    """Per step, the values of parameter ``key`` (nested lists) computed element by element."""
+    flat_start = np.ravel(start).tolist()
+    flat_grads = [np.ravel(grads[key]).tolist() for grads in GRADS]
+    columns = [
+        list(BY_HAND[name](p, [g[i] for g in flat_grads], **settings))
+        for i, p in enumerate(flat_start)
+    ]
+    return [np.reshape([column[step] for column in columns], np.shape(start)) for step in range(3)]
+
+
+def fresh_params():
+    return {"W": np.array(W0), "b": np.array(B0)}
+
+
+def run_steps(optimizer, params, steps):
+    for grads in GRADS[:steps]:
+        optimizer.update(params, {key: np.array(value) for key, value in grads.items()})
 
 
 def test_hook_table_has_exactly_the_documented_names():
-    """toolkit_optimizers() lists exactly sgd."""
-    assert set(TABLE) == {"sgd"}
+    """toolkit_optimizers() lists exactly the book's six optimizers."""
+    assert set(TABLE) == set(NAMES)
 
 
 def test_sgd_updates_in_place_by_minus_learning_rate_times_gradient():
@@ -61,3 +175,182 @@ def test_sgd_repeated_updates_accumulate(steps):
     for _ in range(steps):
         optimizer.update({"W": w}, {"W": np.array([1.0])})
     assert_array_equal(w, [2.0 - 0.5 * steps])
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("which", ["book defaults", "other settings"])
+def test_each_step_matches_the_recurrence_by_hand(name, which):
+    """Three successive updates give, after each, the per-element recurrence in floats."""
+    settings = BOOK_DEFAULTS[name] if which == "book defaults" else OTHER_SETTINGS[name]
+    optimizer = TABLE[name]() if which == "book defaults" else TABLE[name](**settings)
+    params = fresh_params()
+    expected = {
+        "W": expected_steps(name, settings, W0, "W"),
+        "b": expected_steps(name, settings, B0, "b"),
+    }
+    for step, grads in enumerate(GRADS):
+        optimizer.update(params, {key: np.array(value) for key, value in grads.items()})
+        for key in params:
+            assert_allclose(params[key], expected[key][step], rtol=1e-12, err_msg=f"{key} {step}")
+
+
+def test_the_hand_recurrences_agree_with_closed_forms_of_a_first_step():
+    """The references themselves: first steps worked out on paper, for g = 2 from p = 1."""
+    lr, g = 0.1, 2.0
+    assert next(momentum_by_hand(1.0, [g], lr, 0.9)) == pytest.approx(1.0 - lr * g)
+    assert next(nesterov_by_hand(1.0, [g], lr, 0.5)) == pytest.approx(1.0 - lr * g * 1.75)
+    assert next(adagrad_by_hand(1.0, [g], lr)) == pytest.approx(1.0 - lr, rel=1e-6)
+    assert next(rmsprop_by_hand(1.0, [g], 0.01, 0.99)) == pytest.approx(1.0 - 0.1, rel=1e-6)
+    assert next(adam_by_hand(1.0, [g], lr, 0.9, 0.999)) == pytest.approx(1.0 - lr, rel=1e-6)
+
+
+@pytest.mark.parametrize("name", ["adagrad", "rmsprop", "adam"])
+def test_adaptive_first_step_ignores_the_gradients_size(name):
+    """AdaGrad's and Adam's first step is about learning_rate * sign(g); RMSprop's 10x that."""
+    params = {"W": np.array([1.0, 1.0, 1.0, 1.0])}
+    optimizer = TABLE[name](learning_rate=0.01)
+    optimizer.update(params, {"W": np.array([0.5, -2.0, 50.0, -7.0])})
+    scale = 0.01 / math.sqrt(1 - 0.99) if name == "rmsprop" else 0.01
+    assert_allclose(params["W"], 1.0 - scale * np.array([1, -1, 1, -1]), rtol=1e-6)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_update_changes_the_same_arrays_and_not_the_gradients(name):
+    """After three updates params holds the very arrays it held before; grads are untouched."""
+    params = fresh_params()
+    w, b = params["W"], params["b"]
+    optimizer = TABLE[name]()
+    for grads in GRADS:
+        arrays = {key: np.array(value) for key, value in grads.items()}
+        optimizer.update(params, arrays)
+        assert_array_equal(arrays["W"], grads["W"])
+        assert_array_equal(arrays["b"], grads["b"])
+    assert params["W"] is w
+    assert params["b"] is b
+    assert not np.array_equal(w, W0)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_is_numbers_none_or_arrays_by_parameter_name(name):
+    """vars(optimizer) after two updates: numbers, None, or {name: float array} per parameter."""
+    params = fresh_params()
+    optimizer = TABLE[name]()
+    run_steps(optimizer, params, 2)
+    state = vars(optimizer)
+    assert set(BOOK_DEFAULTS[name]) <= set(state)
+    for attribute, value in state.items():
+        if isinstance(value, dict):
+            assert set(value) == set(params), attribute
+            for key, array in value.items():
+                assert isinstance(key, str)
+                assert type(array) is np.ndarray and array.dtype == np.float64, attribute
+                assert array.shape == params[key].shape, attribute
+                assert not np.shares_memory(array, params[key]), attribute
+        else:
+            assert value is None or type(value) in (int, float), (attribute, value)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_state_restored_into_a_new_optimizer_continues_bit_for_bit(name):
+    """A copy of vars() after two updates, put into a fresh optimizer, gives the same third step."""
+    params = fresh_params()
+    optimizer = TABLE[name](**OTHER_SETTINGS[name])
+    run_steps(optimizer, params, 2)
+    saved = copy.deepcopy(vars(optimizer))
+    restored_params = copy.deepcopy(params)
+    restored = TABLE[name]()
+    vars(restored).update(saved)
+    third = {key: np.array(value) for key, value in GRADS[2].items()}
+    optimizer.update(params, third)
+    restored.update(restored_params, third)
+    for key in params:
+        assert_array_equal(restored_params[key], params[key])
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_defaults_are_the_books(name):
+    """The part's parameters default to the book's values, and so does the optimizer."""
+    part = as_part(TABLE[name], kind_named("optimizer"))
+    assert part.params == BOOK_DEFAULTS[name]
+    assert all(type(value) is float for value in part.params.values())
+    optimizer = TABLE[name]()
+    assert {key: getattr(optimizer, key) for key in BOOK_DEFAULTS[name]} == BOOK_DEFAULTS[name]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_description_is_one_sentence(name):
+    """`toolkit plugins` shows a first docstring line that is a whole sentence."""
+    description = as_part(TABLE[name], kind_named("optimizer")).description
+    assert description.endswith(".") and len(description) > 20
+
+
+@pytest.mark.parametrize("name", NAMES)
+@pytest.mark.parametrize("which", ["book defaults", "other settings"])
+def test_passes_the_conformance_kit(name, which):
+    """toolkit.testing.check_optimizer finds nothing wrong."""
+    settings = {} if which == "book defaults" else OTHER_SETTINGS[name]
+    checks = check_optimizer(TABLE[name], **settings)
+    assert checks and all(check.passed for check in checks)
+
+
+@pytest.mark.parametrize(
+    ("override", "path", "message"),
+    [
+        ({"name": "sgd", "learning_rate": 0}, "learning_rate", "must be positive, got 0"),
+        ({"name": "adagrad", "learning_rate": -0.5}, "learning_rate", "must be positive, got -0.5"),
+        ({"name": "momentum", "momentum": 1.0}, "momentum", "must be in [0, 1), got 1.0"),
+        ({"name": "nesterov", "momentum": -0.1}, "momentum", "must be in [0, 1), got -0.1"),
+        ({"name": "nesterov", "learning_rate": 0.0}, "learning_rate", "must be positive, got 0"),
+        ({"name": "rmsprop", "decay_rate": 0}, "decay_rate", "must be in (0, 1), got 0"),
+        ({"name": "rmsprop", "decay_rate": 1}, "decay_rate", "must be in (0, 1), got 1"),
+        ({"name": "adam", "beta1": 1.0}, "beta1", "must be in [0, 1), got 1.0"),
+        ({"name": "adam", "beta2": 1.5}, "beta2", "must be in [0, 1), got 1.5"),
+        ({"name": "adam", "learning_rate": 0}, "learning_rate", "must be positive, got 0"),
+    ],
+)
+def test_bad_settings_are_spec_problems_at_their_place(override, path, message):
+    """A setting outside its range is one SpecError problem at optimizer.<setting>."""
+    with pytest.raises(toolkit.SpecError) as caught:
+        toolkit.load_spec(SPEC, {"optimizer": override})
+    (problem,) = caught.value.problems
+    assert problem.path == f"optimizer.{path}"
+    assert message in problem.message
+
+
+@pytest.mark.parametrize(
+    "override",
+    [
+        {"name": "momentum", "momentum": 0},
+        {"name": "nesterov", "momentum": 0.999},
+        {"name": "rmsprop", "decay_rate": 1e-3},
+        {"name": "adam", "beta1": 0, "beta2": 0},
+    ],
+)
+def test_settings_at_the_edges_of_their_ranges_are_accepted(override):
+    """momentum and betas may be 0; decay_rate may be anything strictly between 0 and 1."""
+    spec = toolkit.load_spec(SPEC, {"optimizer": override})
+    assert spec.config["optimizer"]["name"] == override["name"]
+
+
+def short_run(name):
+    overrides = {
+        "optimizer": name,
+        "gradient": "backprop",
+        "train.iterations": 20,
+        "train.log_every": 5,
+    }
+    return [record["loss"] for record in toolkit.train(toolkit.load_spec(SPEC, overrides)).history]
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_a_short_run_is_finite_and_repeats_bit_for_bit(name):
+    """20 iterations with backprop: finite losses at each log point, the same on a second run."""
+    losses = short_run(name)
+    assert len(losses) == 4
+    assert all(math.isfinite(loss) for loss in losses)
+    assert short_run(name) == losses
+
+
+def test_a_run_differs_by_optimizer():
+    """The spec's optimizer is the one used: sgd and adam runs end at different losses."""
+    assert short_run("sgd")[-1] != short_run("adam")[-1]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -182,8 +183,6 @@ def test_cli_backprop_on_the_sigmoid_spec_gives_the_stated_losses_closely(run_cl
     result = run_cli("train", "--set", "gradient=backprop")
     assert result.returncode == 0, result.stderr
     printed = [
-        float(line.split()[-1])
-        for line in result.stdout.splitlines()
-        if line.startswith("iteration")
+        float(value) for value in re.findall(r"^iteration .*  loss (\S+)", result.stdout, re.M)
     ]
     assert printed == pytest.approx(SIGMOID_LOSSES, rel=0, abs=1e-8)

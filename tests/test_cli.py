@@ -28,7 +28,13 @@ def test_train_out_writes_metrics_params_and_resolved_spec(run_cli: RunCli, tmp_
     printed = re.findall(r"loss (\S+)", result.stdout)
     assert [repr(r["loss"]) for r in records] == printed[:3]
     resolved = yaml.safe_load((out / "spec.yaml").read_text())
-    assert resolved["train"] == {"iterations": 5, "batch_size": 10, "log_every": 2}
+    assert resolved["train"] == {
+        "iterations": 5,
+        "batch_size": 10,
+        "log_every": 2,
+        "checkpoint_every": 2,
+        "weight_decay": 0.0,
+    }
     assert resolved["gradient"] == {"name": "central_difference", "h": 1e-4}
     spec = toolkit.load_spec(
         SPECS / "two_layer_sigmoid.yaml", ["train.iterations=5", "train.log_every=2"]
@@ -41,11 +47,12 @@ def test_train_out_writes_metrics_params_and_resolved_spec(run_cli: RunCli, tmp_
 
 
 def test_train_summary_gives_final_loss_and_time(run_cli: RunCli) -> None:
-    """The last line names the iterations, the wall time and the final loss."""
+    """The last line names the iterations, the wall time, the final loss and accuracy."""
     result = run_cli("train", "two_layer_relu", *SHORT)
     assert result.returncode == 0, result.stderr
     last = result.stdout.strip().splitlines()[-1]
-    assert re.fullmatch(r"done: 5 iterations in \d+\.\d s, final loss \d\.\d+", last), last
+    pattern = r"done: 5 iterations in \d+\.\d s, final loss \d\.\d+, accuracy [\d.]+"
+    assert re.fullmatch(pattern, last), last
 
 
 def test_python_dash_m_runs_the_same_command(tmp_path: Path) -> None:

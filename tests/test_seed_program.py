@@ -38,7 +38,8 @@ SMALL = {
 
 def printed_losses(stdout: str) -> list[float]:
     return [
-        float(value) for value in re.findall(r"^iteration\s+\d+/\d+\s+loss (\S+)$", stdout, re.M)
+        float(value)
+        for value in re.findall(r"^iteration\s+\d+/\d+\s+loss (\S+)  accuracy", stdout, re.M)
     ]
 
 

@@ -38,7 +38,13 @@ def test_only_data_and_layers_are_required() -> None:
     assert config["loss"] == {"name": "cross_entropy"}
     assert config["gradient"] == {"name": "central_difference", "h": 1e-4}
     assert config["optimizer"] == {"name": "sgd", "learning_rate": 0.01}
-    assert config["train"] == {"iterations": 100, "batch_size": 100, "log_every": 10}
+    assert config["train"] == {
+        "iterations": 100,
+        "batch_size": 100,
+        "log_every": 10,
+        "checkpoint_every": 10,  # log_every's value: a checkpoint at each log point
+        "weight_decay": 0.0,
+    }
     assert config["model"]["layers"][0] == {
         "units": 3,
         "activation": {"name": "identity"},

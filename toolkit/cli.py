@@ -1,4 +1,4 @@
-"""The ``toolkit`` command: train, validate and plugins."""
+"""The ``toolkit`` command: train, validate, evaluate, predict, plot, plugins, gradcheck."""
 
 from __future__ import annotations
 
@@ -13,10 +13,17 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import NoReturn
 
+import numpy as np
+
+from .arrays import read_arrays, read_dataset, write_arrays
 from .assembly import Assembly, assemble
 from .catalog import catalog, check_parts, describe_checks, describe_parts, select
+from .checkpoint import Checkpoint
 from .errors import ToolkitError, ToolkitNotice, UsageError
 from .manager import ToolkitPluginManager, get_plugin_manager
+from .memory import retain_freed_memory
+from .network import Network
+from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
@@ -71,9 +78,49 @@ def _parser() -> argparse.ArgumentParser:
     )
     run.add_argument("spec", nargs="?", help=f"spec file (default: the shipped {DEFAULT_SPEC})")
     run.add_argument(
-        "--out", metavar="DIR", help="write spec.yaml, metrics.jsonl and params.npz here"
+        "--out",
+        metavar="DIR",
+        help="write spec.yaml, metrics.jsonl, checkpoint.npz, params.npz (and curves.png) here",
+    )
+    run.add_argument(
+        "--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint"
+    )
+    run.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress bar and no per-log-point lines"
     )
     run.set_defaults(handler=_train)
+
+    evaluation = commands.add_parser(
+        "evaluate",
+        parents=[plugin_option],
+        help="loss and accuracy of a run's saved parameters on its data (or another file)",
+    )
+    evaluation.add_argument("run", metavar="RUN_DIR", help="a folder written by train --out")
+    evaluation.add_argument(
+        "--data", metavar="FILE.npz", help="evaluate on arrays x and t from this file instead"
+    )
+    evaluation.set_defaults(handler=_evaluate)
+
+    prediction = commands.add_parser(
+        "predict", parents=[plugin_option], help="a run's predictions for the inputs in a file"
+    )
+    prediction.add_argument("run", metavar="RUN_DIR", help="a folder written by train --out")
+    prediction.add_argument(
+        "--input", metavar="FILE.npz", required=True, help="a file with an array x of inputs"
+    )
+    prediction.add_argument(
+        "--out",
+        metavar="FILE.npz",
+        help="write outputs y and classes to this file (default: print one class per line)",
+    )
+    prediction.set_defaults(handler=_predict)
+
+    plotting = commands.add_parser("plot", help="draw a run's loss and accuracy curves")
+    plotting.add_argument("run", metavar="RUN_DIR", help="a folder written by train --out")
+    plotting.add_argument(
+        "--out", metavar="FILE.png", help="where to write the picture (default RUN_DIR/curves.png)"
+    )
+    plotting.set_defaults(handler=_plot)
 
     check = commands.add_parser(
         "validate", parents=[spec_options], help="check a spec and show the network it builds"
@@ -140,6 +187,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input)."""
     args = _parser().parse_args(argv)
     warnings.showwarning = _show_notice
+    retain_freed_memory()
     try:
         return int(args.handler(args) or 0)
     except ToolkitError as error:
@@ -194,34 +242,210 @@ def _load(args: argparse.Namespace) -> Spec:
 
 
 def _train(args: argparse.Namespace) -> int:
+    if args.resume is not None:
+        return _resume(args)
     spec = _load(args)
     out = RunDirectory(args.out) if args.out else None
+    if out and out.holds_run:
+        out.start(spec)  # refuses, saying how to resume instead
+    return _run(args, spec, out)
+
+
+def _resume(args: argparse.Namespace) -> int:
+    if args.spec or args.out or args.overrides:
+        raise UsageError(
+            "train --resume DIR continues with the run's own spec.yaml and folder; "
+            "drop the spec, --out and --set"
+        )
+    out = RunDirectory(args.resume)
+    checkpoint = out.load_checkpoint()
+    manager = get_plugin_manager(args.plugins)
+    try:
+        spec = load_spec(out.path / RunDirectory.SPEC, manager=manager)
+    finally:
+        _warn_about_skipped_plugins(args, manager)
+    out.remove_temporary_files()
     total = spec.config["train"]["iterations"]
+    if checkpoint.iteration >= total:
+        if not (out.path / RunDirectory.PARAMS).exists():  # killed after its last checkpoint
+            out.save_params(checkpoint.params)
+            _draw_curves(out)
+        print(
+            f"{out.path}: the run already finished ({checkpoint.iteration}/{total}); nothing to do"
+        )
+        return 0
+    return _run(args, spec, out, checkpoint)
+
+
+def _run(
+    args: argparse.Namespace,
+    spec: Spec,
+    out: RunDirectory | None,
+    checkpoint: Checkpoint | None = None,
+) -> int:
+    """Train, printing log lines (and a bar on a terminal), writing the run folder."""
+    total = spec.config["train"]["iterations"]
+    done = checkpoint.iteration if checkpoint else 0
+    history = list(checkpoint.history) if checkpoint else []
+    progress = Progress(total, done, bar=not args.quiet and bar_available())
 
     def on_start(assembly: Assembly) -> None:
-        layers = len(assembly.network.layers)
-        print(
-            f"training {spec.name}: {_count(layers, 'layer')}, {_count(total, 'iteration')}",
-            flush=True,
-        )
-        if out:
+        layers = _count(len(assembly.network.layers), "layer")
+        if checkpoint:
+            print(f"resuming {spec.name} at iteration {done}/{total}: {layers}", flush=True)
+        else:
+            print(f"training {spec.name}: {layers}, {_count(total, 'iteration')}", flush=True)
+        if out and not checkpoint:
             out.start(spec)
+        elif out:
+            out.write_metrics(history)
 
     def on_log(record: Record) -> None:
-        width = len(str(total))
-        print(
-            f"iteration {record['iteration']:>{width}}/{total}  loss {record['loss']!r}", flush=True
-        )
+        history.append(record)
+        if not args.quiet:
+            progress.line(_log_line(record, total))
         if out:
-            out.log(record)
+            out.write_metrics(history)
 
-    result = train(spec, on_start=on_start, on_log=on_log)
+    def on_checkpoint(state: Checkpoint) -> None:
+        assert out is not None
+        out.save_checkpoint(state)
+
+    try:
+        result = train(
+            spec,
+            on_start=on_start,
+            on_log=on_log,
+            on_iteration=lambda _: progress.step(history[-1]["loss"] if history else None),
+            on_checkpoint=on_checkpoint if out else None,
+            resume=checkpoint,
+        )
+    finally:
+        progress.close()
     if out:
         out.save_params(result.network.params)
-    final = f"final loss {result.final_loss!r}"
-    print(f"done: {_count(total, 'iteration')} in {result.seconds:.1f} s, {final}")
+        _draw_curves(out)
+    last = result.history[-1] if result.history else {}
+    final = ", ".join(shown.strip() for shown in _metrics(last))
+    print(f"done: {_count(total, 'iteration')} in {result.seconds:.1f} s, final {final}")
     if out:
         print("wrote " + ", ".join(str(path) for path in out.files))
+    return 0
+
+
+def _log_line(record: Record, total: int) -> str:
+    """``iteration 100/300  loss 2.38...  accuracy 0.1`` (and the held-out split's)."""
+    width = len(str(total))
+    return f"iteration {record['iteration']:>{width}}/{total}" + "".join(_metrics(record))
+
+
+def _metrics(record: Record) -> list[str]:
+    shown = []
+    for key in ("loss", "accuracy", "test_loss", "test_accuracy"):
+        if key in record:
+            value = record[key]
+            shown.append(f"  {key} {value!r}" if key.endswith("loss") else f"  {key} {value:.4g}")
+    return shown
+
+
+def _draw_curves(out: RunDirectory) -> None:
+    """curves.png beside the metrics, where matplotlib is installed (a failure to draw
+    is a warning: the run itself is done)."""
+    from .plot import matplotlib_available, plot_run
+
+    if matplotlib_available():
+        try:
+            plot_run(out.path)
+        except ToolkitError as error:
+            print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
+
+
+def _saved_network(args: argparse.Namespace) -> tuple[Assembly, RunDirectory]:
+    """The network of a run folder, with its final (or last checkpointed) parameters."""
+    run = RunDirectory(args.run)
+    if not run.holds_run:
+        raise UsageError(
+            f"{run.path} holds no run ({RunDirectory.SPEC} missing); "
+            "write one with 'toolkit train SPEC --out DIR'"
+        )
+    if not (run.path / RunDirectory.PARAMS).exists() and not run.has_checkpoint:
+        raise UsageError(
+            f"{run.path} holds a run that stopped before its first checkpoint: there are no "
+            "parameters to use; train it again in a new folder"
+        )
+    manager = get_plugin_manager(args.plugins)
+    try:
+        spec = load_spec(run.path / RunDirectory.SPEC, manager=manager)
+    finally:
+        _warn_about_skipped_plugins(args, manager)
+    assembly = assemble(spec)
+    if (run.path / RunDirectory.PARAMS).exists():
+        params = read_arrays(run.path / RunDirectory.PARAMS, list(assembly.network.params))
+    else:
+        checkpoint = run.load_checkpoint()
+        print(
+            f"note: {run.path} has no {RunDirectory.PARAMS} (the run did not finish); "
+            f"using its checkpoint at iteration {checkpoint.iteration}",
+            file=sys.stderr,
+        )
+        params = checkpoint.params
+    for key, value in params.items():
+        if value.shape != assembly.network.params[key].shape:
+            raise UsageError(
+                f"{run.path / RunDirectory.PARAMS}: {key} has shape {value.shape}, the spec's "
+                f"network needs {assembly.network.params[key].shape}"
+            )
+        assembly.network.params[key] = np.array(value, dtype=np.float64)
+    return assembly, run
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """Print loss and accuracy of a run's parameters on its data, or on a file's."""
+    assembly, _ = _saved_network(args)
+    network = assembly.network
+    data = read_dataset(args.data) if args.data else assembly.data
+    _check_features(data.x, network, args.data or "the run's data")
+    splits = [("train" if not args.data else "data", data.x, data.t)]
+    if data.x_test is not None and data.t_test is not None:
+        splits.append(("test", data.x_test, data.t_test))
+    for label, x, t in splits:
+        print(
+            f"{label}: loss {network.loss(x, t)!r}  accuracy {network.accuracy(x, t):.4g}  "
+            f"({_count(len(x), 'sample')})"
+        )
+    return 0
+
+
+def _predict(args: argparse.Namespace) -> int:
+    """Print (or write) a run's predicted classes for the inputs x in a file."""
+    assembly, _ = _saved_network(args)
+    network = assembly.network
+    x = read_arrays(args.input, ["x"])["x"]
+    if x.ndim == 1:
+        x = x[None]
+    _check_features(x, network, args.input)
+    y = network.predict(x)
+    classes = np.argmax(y, axis=1)
+    if args.out:
+        write_arrays(args.out, {"y": y, "classes": classes})
+        print(f"wrote outputs y and classes for {_count(len(x), 'sample')} to {args.out}")
+    else:
+        print("\n".join(str(int(c)) for c in classes))
+    return 0
+
+
+def _check_features(x: np.ndarray, network: Network, where: str) -> None:
+    expected = network.params[network.layers[0].weight].shape[0]
+    if x.ndim != 2 or x.shape[1] != expected:
+        raise UsageError(
+            f"{where}: x has shape {x.shape}, the network takes rows of {expected} features"
+        )
+
+
+def _plot(args: argparse.Namespace) -> int:
+    from .plot import plot_run
+
+    print(f"wrote {plot_run(args.run, args.out)}")
     return 0
 
 

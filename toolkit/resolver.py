@@ -6,6 +6,7 @@ and a fix.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping
 from typing import Any
 
@@ -242,13 +243,35 @@ class Resolver:
         return resolved
 
     def train(self, value: Any) -> dict[str, Any]:
-        """The training settings, each a positive whole number."""
+        """The training settings: positive whole numbers, and a weight decay of 0 or more.
+
+        ``checkpoint_every`` defaults to ``log_every``: a checkpoint at each log point.
+        """
         defaults = DEFAULTS["train"]
-        train = self.mapping(value, ("train",), defaults) if value is not None else {}
-        return {
-            key: self.integer(train or {}, ("train", key), default, 1)
+        keys = (*defaults, "checkpoint_every", "weight_decay")
+        train = (self.mapping(value, ("train",), keys) if value is not None else {}) or {}
+        settings: dict[str, Any] = {
+            key: self.integer(train, ("train", key), default, 1)
             for key, default in defaults.items()
         }
+        every = train.get("checkpoint_every", settings["log_every"])
+        settings["checkpoint_every"] = self.integer(
+            {"checkpoint_every": every}, ("train", "checkpoint_every"), None, 1
+        )
+        settings["weight_decay"] = self.number(train, ("train", "weight_decay"), 0.0, 0.0)
+        return settings
+
+    def number(
+        self, parent: dict[str, Any], path: KeyPath, default: float, minimum: float
+    ) -> float:
+        """A finite number of at least ``minimum``, or its default."""
+        value = parent.get(path[-1], default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.report(path, f"expected a number, got {describe_value(value)}")
+            return default
+        if not math.isfinite(value) or value < minimum:
+            self.report(path, f"must be a finite number of at least {minimum:g}, got {value}")
+        return float(value)
 
     def part(self, value: Any, path: KeyPath, kind: str) -> dict[str, Any] | None:
         """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``.

@@ -1,24 +1,40 @@
-"""A run's output folder: spec.yaml, metrics.jsonl and params.npz, each written safely."""
+"""A run's output folder: its spec, metrics, checkpoint and parameters, each written safely."""
 
 from __future__ import annotations
 
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
 import numpy as np
 
+from .checkpoint import Checkpoint, load_checkpoint
 from .errors import RunError, UsageError
 from .spec import Spec
 
-__all__ = ["RunDirectory"]
+__all__ = ["RunDirectory", "write_atomically"]
 
 
 class RunDirectory:
-    """Writes a run's files into ``path``; a file is whole under its final name or absent."""
+    """Writes a run's files into ``path``; a file is whole under its final name or absent.
+
+    ``spec.yaml`` (the resolved spec), ``metrics.jsonl`` (one record per log point),
+    ``checkpoint.npz`` (everything needed to continue), ``params.npz`` (the final
+    parameters) and, where matplotlib is installed, ``curves.png``. A kill at any
+    instant leaves each of them as it was or whole; only temporary ``.*.tmp`` files can
+    be left, and resuming removes them.
+    """
+
+    SPEC, METRICS, CHECKPOINT, PARAMS, CURVES = (
+        "spec.yaml",
+        "metrics.jsonl",
+        "checkpoint.npz",
+        "params.npz",
+        "curves.png",
+    )
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
@@ -29,30 +45,84 @@ class RunDirectory:
                     "choose another path"
                 )
 
+    @property
+    def holds_run(self) -> bool:
+        """Whether a run was started here."""
+        return (self.path / self.SPEC).exists()
+
+    @property
+    def has_checkpoint(self) -> bool:
+        """Whether the run here saved a checkpoint."""
+        return (self.path / self.CHECKPOINT).exists()
+
     def start(self, spec: Spec) -> None:
-        """Create the folder, write the resolved spec and start an empty metrics file."""
+        """Create the folder, write the resolved spec and an empty metrics file.
+
+        A folder that already holds a run is refused: nothing is overwritten.
+        """
+        if self.holds_run and self.has_checkpoint:
+            raise UsageError(
+                f"output folder {self.path} already holds a run ({self.SPEC}); continue it "
+                f"with 'toolkit train --resume {self.path}', or choose another folder"
+            )
+        if self.holds_run:
+            raise UsageError(
+                f"output folder {self.path} holds a run that stopped before its first "
+                "checkpoint; delete the folder or choose another"
+            )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            _write_atomically(self.path / "spec.yaml", lambda f: f.write(spec.to_yaml().encode()))
-            (self.path / "metrics.jsonl").write_text("")
+            write_atomically(self.path / self.SPEC, lambda f: f.write(spec.to_yaml().encode()))
+            self.write_metrics([])
         except OSError as error:
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
-    def log(self, record: Mapping[str, Any]) -> None:
-        """Append one log point to metrics.jsonl."""
-        with open(self.path / "metrics.jsonl", "a", encoding="utf-8") as file:
-            file.write(json.dumps(dict(record)) + "\n")
+    def write_metrics(self, history: Sequence[Mapping[str, Any]]) -> None:
+        """Write metrics.jsonl anew: one JSON record per log point so far."""
+        text = "".join(json.dumps(dict(record)) + "\n" for record in history)
+        write_atomically(self.path / self.METRICS, lambda f: f.write(text.encode()))
+
+    def save_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Write checkpoint.npz (replacing the last one only once the new one is whole)."""
+        write_atomically(
+            self.path / self.CHECKPOINT,
+            lambda f: np.savez(f, **dict[str, Any](checkpoint.arrays())),
+        )
+
+    def load_checkpoint(self) -> Checkpoint:
+        """The last checkpoint; a folder without one is a usage error."""
+        path = self.path / self.CHECKPOINT
+        if self.holds_run and not path.exists():
+            raise UsageError(
+                f"{self.path} holds a run that stopped before its first checkpoint: nothing "
+                "to resume; delete the folder and train again, or choose another folder"
+            )
+        if not path.exists():
+            raise UsageError(
+                f"{self.path} holds no run: nothing to resume; start one with "
+                f"'toolkit train SPEC --out {self.path}'"
+            )
+        return load_checkpoint(path)
 
     def save_params(self, params: Mapping[str, np.ndarray]) -> None:
         """Write the parameters to params.npz."""
-        _write_atomically(self.path / "params.npz", lambda f: np.savez(f, **dict[str, Any](params)))
+        write_atomically(self.path / self.PARAMS, lambda f: np.savez(f, **dict[str, Any](params)))
+
+    def remove_temporary_files(self) -> list[Path]:
+        """Delete temporary files a killed run left behind; return them."""
+        left = sorted(self.path.glob(".*.tmp"))
+        for path in left:
+            path.unlink(missing_ok=True)
+        return left
 
     @property
     def files(self) -> list[Path]:
-        return [self.path / name for name in ("spec.yaml", "metrics.jsonl", "params.npz")]
+        """The run's files that exist, in a fixed order."""
+        names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS, self.CURVES)
+        return [self.path / name for name in names if (self.path / name).exists()]
 
 
-def _write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
+def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
     handle, temporary = tempfile.mkstemp(
         dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
     )
@@ -72,3 +142,6 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
+
+
+_write_atomically = write_atomically  # old name, until its last caller moves

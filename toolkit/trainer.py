@@ -11,6 +11,8 @@ from typing import Any
 import numpy as np
 
 from .assembly import Assembly, SpecLike, as_spec, assemble, call_part
+from .checkpoint import Checkpoint, capture, restore
+from .data import Dataset
 from .errors import RunError, ToolkitError
 from .network import Network
 from .spec import Spec
@@ -40,15 +42,24 @@ def train(
     *,
     on_start: Callable[[Assembly], None] | None = None,
     on_log: Callable[[Record], None] | None = None,
+    on_iteration: Callable[[int], None] | None = None,
+    on_checkpoint: Callable[[Checkpoint], None] | None = None,
+    resume: Checkpoint | None = None,
 ) -> TrainResult:
     """Train the network a spec describes.
 
     ``on_start`` is called once everything is assembled, before the first iteration;
-    ``on_log`` with each log point's record.
+    ``on_log`` with each log point's record; ``on_iteration`` after each iteration;
+    ``on_checkpoint`` with the run's state every ``train.checkpoint_every`` iterations
+    and at the end. ``resume`` continues from such a state: the rest of the run is then
+    the same, bit for bit, as if it had never stopped.
 
     Each iteration draws a batch (``rng.choice(samples, batch_size)``), computes every
     gradient, then updates. At every ``log_every``-th iteration (and the last) it records
-    the loss on that iteration's batch, after the update.
+    the loss and accuracy on that iteration's batch, after the update, the loss and
+    accuracy on the held-out split where the data has one, and the seconds since the
+    run started. ``train.weight_decay`` adds ``0.5 * weight_decay * sum(W**2)`` over the
+    weights to the loss (as the book does) and ``weight_decay * W`` to their gradients.
     """
     spec = as_spec(spec)
     start = time.perf_counter()
@@ -56,29 +67,76 @@ def train(
     network, data, rng = assembly.network, assembly.data, assembly.rng
     optimizer = call_part(spec, ("optimizer",), "optimizer")
     settings = spec.config["train"]
+    total = settings["iterations"]
     result = TrainResult(spec, network)
+    first, offset = 1, 0.0
+    if resume is not None:
+        restore(resume, network, optimizer, rng)
+        result.history = [dict(record) for record in resume.history]
+        first, offset = resume.iteration + 1, resume.seconds
     if on_start:
         on_start(assembly)
-    for iteration in range(1, settings["iterations"] + 1):
-        logged = iteration % settings["log_every"] == 0 or iteration == settings["iterations"]
+    objective = _Objective(network, data, settings["weight_decay"])
+    for iteration in range(first, total + 1):
+        logged = iteration % settings["log_every"] == 0 or iteration == total
         try:
             with np.errstate(all="ignore"):  # a non-finite result is reported below instead
                 batch = rng.choice(data.samples, settings["batch_size"])
                 x, t = data.x[batch], data.t[batch]
-                optimizer.update(network.params, network.gradient(x, t))
-                loss = network.loss(x, t) if logged else None
+                optimizer.update(network.params, objective.gradient(x, t))
+                record = objective.record(iteration, x, t) if logged else None
         except ToolkitError:
             raise
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
-        _stop_if_not_finite(iteration, network, loss)
-        if logged:
-            record = {"iteration": iteration, "loss": loss, "seconds": time.perf_counter() - start}
+        _stop_if_not_finite(iteration, network, None if record is None else record["loss"])
+        seconds = offset + time.perf_counter() - start
+        if record is not None:
+            record["seconds"] = seconds
             result.history.append(record)
             if on_log:
                 on_log(record)
+        if on_iteration:
+            on_iteration(iteration)
+        if on_checkpoint and (iteration % settings["checkpoint_every"] == 0 or iteration == total):
+            on_checkpoint(capture(iteration, network, optimizer, rng, result.history, seconds))
     result.seconds = time.perf_counter() - start
     return result
+
+
+class _Objective:
+    """The trained loss: the network's, plus the weight decay term; and the records."""
+
+    def __init__(self, network: Network, data: Dataset, weight_decay: float) -> None:
+        self.network, self.data, self.weight_decay = network, data, weight_decay
+        self.weights = [layer.weight for layer in network.layers]
+
+    def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
+        grads = self.network.gradient(x, t)
+        if self.weight_decay:
+            for key in self.weights:
+                grads[key] = grads[key] + self.weight_decay * self.network.params[key]
+        return grads
+
+    def loss(self, x: np.ndarray, t: np.ndarray) -> float:
+        loss = self.network.loss(x, t)
+        if self.weight_decay:
+            squares = sum(float(np.sum(self.network.params[key] ** 2)) for key in self.weights)
+            loss += 0.5 * self.weight_decay * squares
+        return loss
+
+    def record(self, iteration: int, x: np.ndarray, t: np.ndarray) -> Record:
+        """The log point's metrics, on the batch and on the held-out split if any."""
+        record: Record = {
+            "iteration": iteration,
+            "loss": self.loss(x, t),
+            "accuracy": self.network.accuracy(x, t),
+        }
+        data = self.data
+        if data.x_test is not None and data.t_test is not None:
+            record["test_loss"] = self.loss(data.x_test, data.t_test)
+            record["test_accuracy"] = self.network.accuracy(data.x_test, data.t_test)
+        return record
 
 
 def _stop_if_not_finite(iteration: int, network: Network, loss: float | None) -> None:

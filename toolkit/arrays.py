@@ -1,0 +1,57 @@
+"""Arrays from and to a user's ``.npz`` files, read safely, with one-line errors."""
+
+from __future__ import annotations
+
+import os
+import zipfile
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .data import Dataset, as_dataset
+from .errors import UsageError
+from .rundir import write_atomically
+
+__all__ = ["read_arrays", "read_dataset", "write_arrays"]
+
+
+def read_arrays(
+    path: str | os.PathLike[str], required: Sequence[str], optional: Sequence[str] = ()
+) -> dict[str, np.ndarray]:
+    """The named arrays of an ``.npz`` file (never unpickling anything)."""
+    where = Path(path)
+    if not where.is_file():
+        raise UsageError(f"{where}: no such file; give the path of an .npz file")
+    try:
+        with np.load(where, allow_pickle=False) as file:
+            names = list(file.files)
+            missing = [name for name in required if name not in names]
+            if missing:
+                has = ", ".join(names) or "none"
+                raise UsageError(
+                    f"{where}: no array {', '.join(missing)} (arrays in the file: {has}); "
+                    f"save it with np.savez(path, {', '.join(f'{m}=...' for m in missing)})"
+                )
+            return {name: file[name] for name in [*required, *optional] if name in names}
+    except (OSError, ValueError, zipfile.BadZipFile) as error:
+        reason = "it holds Python objects" if "pickle" in str(error) else "not an .npz file"
+        raise UsageError(f"{where}: cannot read arrays ({reason}); save it with np.savez") from None
+
+
+def read_dataset(path: str | os.PathLike[str]) -> Dataset:
+    """A dataset from arrays ``x`` and ``t`` (and ``x_test``, ``t_test`` if present)."""
+    arrays = read_arrays(path, ["x", "t"], ["x_test", "t_test"])
+    try:
+        return as_dataset(Dataset(**arrays))
+    except ValueError as error:
+        raise UsageError(f"{path}: {error}") from None
+
+
+def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
+    """Write arrays to an ``.npz`` file, whole or not at all."""
+    target = Path(path)
+    if not target.parent.is_dir():
+        raise UsageError(f"{target}: folder {target.parent} does not exist")
+    write_atomically(target, lambda f: np.savez(f, **dict[str, Any](arrays)))

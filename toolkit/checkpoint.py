@@ -1,0 +1,223 @@
+"""Everything a run needs to continue exactly where it stopped, saved to one file.
+
+A checkpoint holds the iteration, the parameters, the optimizer's state, both
+generators' states (the batch draws' and the estimators'), what the gradient engines
+have learned about the network, and the metrics so far. It is an ``.npz`` file read
+with ``allow_pickle=False``: arrays, and one JSON text for everything else.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from . import interpolation, perturbation
+from .errors import RunError, UsageError
+from .network import Network
+from .rng import Rng
+
+__all__ = ["FORMAT", "Checkpoint", "capture", "load_checkpoint", "restore"]
+
+FORMAT = 1
+"""Checkpoint format version, stored in the file."""
+_META = "meta.json"
+_PARAM = "param/"
+_OPTIMIZER = "optimizer/"
+
+Record = dict[str, Any]
+
+
+@dataclass
+class Checkpoint:
+    """A run's state after ``iteration`` iterations."""
+
+    iteration: int
+    params: dict[str, np.ndarray]
+    optimizer: dict[str, Any]
+    batch_rng: dict[str, Any]
+    estimator_rng: dict[str, Any]
+    engines: dict[str, Any]
+    history: list[Record] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """The checkpoint as named arrays for ``np.savez``."""
+        arrays = {f"{_PARAM}{key}": value for key, value in self.params.items()}
+        plain: dict[str, Any] = {}
+        for attribute, value in self.optimizer.items():
+            if isinstance(value, np.ndarray):
+                arrays[f"{_OPTIMIZER}{attribute}"] = value
+            elif isinstance(value, dict):
+                plain[attribute] = {"arrays": sorted(value)}
+                for key, array in value.items():
+                    arrays[f"{_OPTIMIZER}{attribute}/{key}"] = array
+            else:
+                plain[attribute] = {"value": value}
+        meta = {
+            "format": FORMAT,
+            "iteration": self.iteration,
+            "params": list(self.params),
+            "optimizer": plain,
+            "batch_rng": self.batch_rng,
+            "estimator_rng": self.estimator_rng,
+            "engines": self.engines,
+            "history": self.history,
+            "seconds": self.seconds,
+        }
+        arrays[_META] = np.array(json.dumps(meta))
+        return arrays
+
+
+def capture(
+    iteration: int,
+    network: Network,
+    optimizer: object,
+    rng: Rng,
+    history: list[Record],
+    seconds: float,
+) -> Checkpoint:
+    """The run's state now (copies, so the run can go on)."""
+    return Checkpoint(
+        iteration=iteration,
+        params={key: value.copy() for key, value in network.params.items()},
+        optimizer=_optimizer_state(optimizer),
+        batch_rng=_rng_state(rng),
+        estimator_rng=_rng_state(network.rng),
+        engines={
+            "interpolation": interpolation.export_state(network),
+            "perturbation": perturbation.export_state(network),
+        },
+        history=[dict(record) for record in history],
+        seconds=seconds,
+    )
+
+
+def restore(checkpoint: Checkpoint, network: Network, optimizer: object, rng: Rng) -> None:
+    """Put a checkpoint's state into a freshly assembled run."""
+    for key, value in checkpoint.params.items():
+        if key not in network.params or network.params[key].shape != value.shape:
+            raise UsageError(
+                f"checkpoint parameter {key} {value.shape} does not fit the spec's network; "
+                "was spec.yaml edited after the run started?"
+            )
+        network.params[key][...] = value
+    _set_optimizer_state(optimizer, checkpoint.optimizer)
+    _set_rng_state(rng, checkpoint.batch_rng)
+    _set_rng_state(network.rng, checkpoint.estimator_rng)
+    interpolation.import_state(network, checkpoint.engines.get("interpolation", {}))
+    perturbation.import_state(network, checkpoint.engines.get("perturbation", {}))
+
+
+def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
+    """Read a checkpoint written by ``RunDirectory.save_checkpoint``."""
+    path = Path(path)
+    try:
+        with np.load(path, allow_pickle=False) as file:
+            arrays = {key: file[key] for key in file.files}
+        meta = json.loads(str(arrays.pop(_META)))
+    except (OSError, ValueError, KeyError) as error:
+        raise UsageError(
+            f"{path}: not a readable checkpoint ({error}); start the run again without --resume"
+        ) from None
+    if meta.get("format") != FORMAT:
+        raise UsageError(f"{path}: checkpoint format {meta.get('format')}, expected {FORMAT}")
+    optimizer: dict[str, Any] = {}
+    for attribute, saved in meta["optimizer"].items():
+        if "arrays" in saved:
+            optimizer[attribute] = {
+                key: arrays[f"{_OPTIMIZER}{attribute}/{key}"] for key in saved["arrays"]
+            }
+        else:
+            optimizer[attribute] = saved["value"]
+    for key in arrays:
+        name = key[len(_OPTIMIZER) :]
+        if key.startswith(_OPTIMIZER) and "/" not in name:
+            optimizer[name] = arrays[key]
+    return Checkpoint(
+        iteration=int(meta["iteration"]),
+        params={key: arrays[f"{_PARAM}{key}"] for key in meta["params"]},
+        optimizer=optimizer,
+        batch_rng=meta["batch_rng"],
+        estimator_rng=meta["estimator_rng"],
+        engines=meta["engines"],
+        history=meta["history"],
+        seconds=float(meta["seconds"]),
+    )
+
+
+def _optimizer_state(optimizer: object) -> dict[str, Any]:
+    """The optimizer's attributes: numbers, text, None, arrays, or dicts of arrays.
+
+    An optimizer with other state gives ``state_dict()`` and ``load_state_dict(state)``
+    returning and taking such a mapping.
+    """
+    state_dict = getattr(optimizer, "state_dict", None)
+    state = dict(state_dict()) if callable(state_dict) else dict(vars(optimizer))
+    for attribute, value in state.items():
+        if not _portable(value):
+            raise RunError(
+                f"optimizer {type(optimizer).__name__}: attribute '{attribute}' "
+                f"({type(value).__name__}) cannot be saved in a checkpoint; keep state in "
+                "numbers, arrays or dicts of arrays, or give the optimizer state_dict() and "
+                "load_state_dict()"
+            )
+    return {
+        key: (np.array(value) if isinstance(value, np.ndarray) else _copied(value))
+        for key, value in state.items()
+    }
+
+
+def _copied(value: Any) -> Any:
+    """A copy of a state value that shares no array with the original."""
+    if isinstance(value, np.ndarray):
+        return np.array(value)
+    if isinstance(value, dict):
+        return {key: np.array(array) for key, array in value.items()}
+    return value.item() if isinstance(value, np.generic) else value
+
+
+def _portable(value: Any) -> bool:
+    if value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic)):
+        return True
+    return isinstance(value, dict) and all(
+        isinstance(key, str) and isinstance(array, np.ndarray) for key, array in value.items()
+    )
+
+
+def _set_optimizer_state(optimizer: object, state: Mapping[str, Any]) -> None:
+    load_state_dict = getattr(optimizer, "load_state_dict", None)
+    if callable(load_state_dict):
+        load_state_dict({key: _copied(value) for key, value in state.items()})
+        return
+    for attribute, value in state.items():
+        setattr(optimizer, attribute, _copied(value))  # the checkpoint stays as it was
+
+
+def _rng_state(rng: Rng) -> dict[str, Any]:
+    """A generator's state as JSON-ready values."""
+    if isinstance(rng, np.random.RandomState):
+        name, keys, position, has_gauss, cached = rng.get_state(legacy=True)
+        return {"legacy": [name, [int(key) for key in keys], int(position), int(has_gauss), cached]}
+    return {"bit_generator": _jsonable(rng.bit_generator.state)}
+
+
+def _set_rng_state(rng: Rng, state: Mapping[str, Any]) -> None:
+    if isinstance(rng, np.random.RandomState):
+        name, keys, position, has_gauss, cached = state["legacy"]
+        rng.set_state((name, np.array(keys, dtype=np.uint32), position, has_gauss, cached))
+    else:
+        rng.bit_generator.state = state["bit_generator"]
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _jsonable(item) for key, item in value.items()}
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value.item() if isinstance(value, np.generic) else value

@@ -504,29 +504,35 @@ def test_resume_after_the_last_checkpoint_writes_the_params(
 DIVERGING = (
     "model.layers.1.activation=identity",
     "loss=mean_squared_error",
-    "optimizer.learning_rate=1e6",
+    "optimizer.learning_rate=10",
     "gradient=backprop",
 )
+DIVERGED = 1e6
+"""The trainer's rule, restated: a loss over a millionfold max(1, the starting loss)."""
 
 
 def _first_broken_iteration(spec: toolkit.Spec) -> tuple[int, dict[str, np.ndarray], list[float]]:
-    """Replay SGD here until the parameters or the batch loss stop being finite: that
-    iteration, the last finite parameters and the losses before it."""
+    """Replay SGD here until the parameters or the batch loss stop being finite, or the
+    loss passes a millionfold where it started: that iteration, the last good parameters
+    and the losses before it."""
     assembly = assemble(spec)
     network, data, rng = assembly.network, assembly.data, assembly.rng
     lr, batch_size = spec.config["optimizer"]["learning_rate"], spec.config["train"]["batch_size"]
     good = {key: value.copy() for key, value in network.params.items()}
     losses = []
+    start = None
     with np.errstate(all="ignore"):
         for iteration in range(1, 1000):
             batch = rng.choice(data.samples, batch_size)
             x, t = data.x[batch], data.t[batch]
+            if start is None:
+                start = float(np.mean((_forward(network.params, x, "identity") - t) ** 2))
             grads = network.gradient(x, t)
             for key in network.params:
                 network.params[key] -= lr * grads[key]
             loss = float(np.mean((_forward(network.params, x, "identity") - t) ** 2))
             finite = all(np.all(np.isfinite(value)) for value in network.params.values())
-            if not (finite and np.isfinite(loss)):
+            if not (finite and np.isfinite(loss)) or loss > DIVERGED * max(1.0, start):
                 return iteration, good, losses
             good = {key: value.copy() for key, value in network.params.items()}
             losses.append(loss)
@@ -536,8 +542,8 @@ def _first_broken_iteration(spec: toolkit.Spec) -> tuple[int, dict[str, np.ndarr
 def test_divergence_stops_with_one_error_and_keeps_the_last_good_state(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
-    """A run whose loss overflows stops at that iteration with exit 1 and one error line;
-    its folder keeps the last finite checkpoint and metrics, and no params.npz."""
+    """A run whose loss explodes stops at that iteration with exit 1 and one error line;
+    its folder keeps the last good checkpoint and metrics, and no params.npz."""
     every = ("train.checkpoint_every=1", "train.log_every=1")
     spec = toolkit.load_spec(SIGMOID, [*DIVERGING, *every])
     broken, good, losses = _first_broken_iteration(spec)
@@ -563,6 +569,25 @@ def test_divergence_stops_with_one_error_and_keeps_the_last_good_state(
     assert [r["loss"] for r in records] == pytest.approx(losses, rel=1e-9)
 
 
+def test_the_issues_diverging_run_stops_at_its_first_iteration(run_cli: RunCli) -> None:
+    """Identity output, mean_squared_error, learning rate 1e6 (with the spec's own
+    central differences): exit 1 at iteration 1, where the loss leaps from about 0.1 to
+    about 1e10, one error line, no traceback."""
+    result = run_cli(
+        "train",
+        str(SIGMOID),
+        *_sets(
+            "model.layers.1.activation=identity",
+            "loss=mean_squared_error",
+            "optimizer.learning_rate=1e6",
+        ),
+    )
+    assert result.returncode == 1
+    assert "Traceback" not in result.stderr
+    (error,) = _errors(result.stderr)
+    assert error.startswith("error: iteration 1: the loss grew from"), error
+
+
 # ------------------------------------------------------------------------------ 6. metrics
 
 
@@ -574,7 +599,7 @@ def teacher_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
         [
             "train",
             str(TEACHER),
-            *_sets("train.iterations=5", "train.log_every=2"),
+            *_sets("train.iterations=40", "train.log_every=10"),
             "--out",
             str(folder / "run"),
             "-q",
@@ -589,7 +614,7 @@ def test_metrics_records_hold_the_batch_and_held_out_metrics(teacher_run: Path) 
     """Each log point has iteration, loss, accuracy, test_loss, test_accuracy and seconds;
     accuracies are fractions of the batch (or of the held-out rows)."""
     records = _records(teacher_run / "metrics.jsonl")
-    assert [r["iteration"] for r in records] == [2, 4, 5]
+    assert [r["iteration"] for r in records] == [10, 20, 30, 40]
     for record in records:
         assert set(record) == {
             "iteration",

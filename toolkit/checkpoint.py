@@ -45,6 +45,7 @@ class Checkpoint:
     engines: dict[str, Any]
     history: list[Record] = field(default_factory=list)
     seconds: float = 0.0
+    reference_loss: float | None = None  # where the run started, for the divergence guard
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The checkpoint as named arrays for ``np.savez``."""
@@ -69,6 +70,7 @@ class Checkpoint:
             "engines": self.engines,
             "history": self.history,
             "seconds": self.seconds,
+            "reference_loss": self.reference_loss,
         }
         arrays[_META] = np.array(json.dumps(meta))
         return arrays
@@ -148,6 +150,7 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         engines=meta["engines"],
         history=meta["history"],
         seconds=float(meta["seconds"]),
+        reference_loss=meta.get("reference_loss"),
     )
 
 

@@ -142,6 +142,3 @@ def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)
     return mask
-
-
-_write_atomically = write_atomically  # old name, until its last caller moves

@@ -55,11 +55,13 @@ def train(
     the same, bit for bit, as if it had never stopped.
 
     Each iteration draws a batch (``rng.choice(samples, batch_size)``), computes every
-    gradient, then updates. At every ``log_every``-th iteration (and the last) it records
-    the loss and accuracy on that iteration's batch, after the update, the loss and
-    accuracy on the held-out split where the data has one, and the seconds since the
-    run started. ``train.weight_decay`` adds ``0.5 * weight_decay * sum(W**2)`` over the
-    weights to the loss (as the book does) and ``weight_decay * W`` to their gradients.
+    gradient, updates, and takes the loss on that batch. At every ``log_every``-th
+    iteration (and the last) it records that loss, the accuracy on the batch, the loss
+    and accuracy on the held-out split where the data has one, and the seconds since
+    the run started. The run stops (RunError) at the first iteration whose loss or
+    parameters are not finite, or whose loss is a millionfold where it started.
+    ``train.weight_decay`` adds ``0.5 * weight_decay * sum(W**2)`` over the weights to
+    the loss (as the book does) and ``weight_decay * W`` to their gradients.
     """
     spec = as_spec(spec)
     start = time.perf_counter()
@@ -69,11 +71,11 @@ def train(
     settings = spec.config["train"]
     total = settings["iterations"]
     result = TrainResult(spec, network)
-    first, offset = 1, 0.0
+    first, offset, reference = 1, 0.0, None
     if resume is not None:
         restore(resume, network, optimizer, rng)
         result.history = [dict(record) for record in resume.history]
-        first, offset = resume.iteration + 1, resume.seconds
+        first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
     if on_start:
         on_start(assembly)
     objective = _Objective(network, data, settings["weight_decay"])
@@ -83,13 +85,16 @@ def train(
             with np.errstate(all="ignore"):  # a non-finite result is reported below instead
                 batch = rng.choice(data.samples, settings["batch_size"])
                 x, t = data.x[batch], data.t[batch]
+                if reference is None:
+                    reference = objective.loss(x, t)  # where the run starts, for the guard
                 optimizer.update(network.params, objective.gradient(x, t))
-                record = objective.record(iteration, x, t) if logged else None
+                loss = objective.loss(x, t)
+                record = objective.record(iteration, x, t, loss) if logged else None
         except ToolkitError:
             raise
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
-        _stop_if_not_finite(iteration, network, None if record is None else record["loss"])
+        _stop_if_diverged(iteration, network, loss, reference)
         seconds = offset + time.perf_counter() - start
         if record is not None:
             record["seconds"] = seconds
@@ -99,7 +104,9 @@ def train(
         if on_iteration:
             on_iteration(iteration)
         if on_checkpoint and (iteration % settings["checkpoint_every"] == 0 or iteration == total):
-            on_checkpoint(capture(iteration, network, optimizer, rng, result.history, seconds))
+            state = capture(iteration, network, optimizer, rng, result.history, seconds)
+            state.reference_loss = reference
+            on_checkpoint(state)
     result.seconds = time.perf_counter() - start
     return result
 
@@ -125,11 +132,11 @@ class _Objective:
             loss += 0.5 * self.weight_decay * squares
         return loss
 
-    def record(self, iteration: int, x: np.ndarray, t: np.ndarray) -> Record:
+    def record(self, iteration: int, x: np.ndarray, t: np.ndarray, loss: float) -> Record:
         """The log point's metrics, on the batch and on the held-out split if any."""
         record: Record = {
             "iteration": iteration,
-            "loss": self.loss(x, t),
+            "loss": loss,
             "accuracy": self.network.accuracy(x, t),
         }
         data = self.data
@@ -139,12 +146,25 @@ class _Objective:
         return record
 
 
-def _stop_if_not_finite(iteration: int, network: Network, loss: float | None) -> None:
-    """Stop the run where the parameters or the loss stop being numbers."""
+DIVERGED = 1e6
+"""A loss this many times above where the run started (or above 1e6, from a loss under
+1) has diverged."""
+
+
+def _stop_if_diverged(
+    iteration: int, network: Network, loss: float, reference: float | None
+) -> None:
+    """Stop the run where the parameters or the loss stop being numbers, or the loss
+    grows a millionfold."""
     broken = [key for key, value in network.params.items() if not np.all(np.isfinite(value))]
-    if not broken and (loss is None or np.isfinite(loss)):
+    if broken:
+        what = f"parameters {', '.join(broken)} became nan or infinite"
+    elif not np.isfinite(loss):
+        what = f"loss is {loss}"
+    elif reference is not None and abs(loss) > DIVERGED * max(1.0, abs(reference)):
+        what = f"loss grew from {reference:.4g} to {loss:.4g}"
+    else:
         return
-    what = f"parameters {', '.join(broken)} became nan or infinite" if broken else f"loss is {loss}"
     raise RunError(
         f"iteration {iteration}: the {what}; try a smaller optimizer.learning_rate, and check "
         "that the output layer's activation suits the loss (cross_entropy needs probabilities, "

@@ -9,12 +9,15 @@ mean), the element loop's central difference is therefore::
     D_nj(d) = G_nj(Z[n, j] + d) - G_nj(Z[n, j] - d)
 
 where ``G_nj(z)`` is the loss of sample n alone with unit j set to z. ``D_nj`` is odd,
-and where ``G_nj`` is smooth on ``[Z[n, j] - r, Z[n, j] + r]`` (``r = h * max |A[n]|``,
-about 1e-4) it is an odd cubic to far below rounding: its next term is of order ``r**5``,
-about 1e-20. So ``D_nj`` is evaluated at two nodes per (sample, unit), fitted, and
-checked at a third; the sum over samples is then two matrix products. What the
-element loop does with one forward pass per element is done with a few evaluations per
-(sample, unit), and agrees with it to rounding (about ``eps * |loss| / h``).
+and where ``G_nj`` is smooth on ``[Z[n, j] - r, Z[n, j] + r]`` (``r = h * max(1,
+max |A[n]|)``, about 1e-4, as far as any element's change moves the unit) it is an odd
+cubic to far below rounding: its next term is of order ``r**5``, about 1e-20. So
+``G_nj`` is evaluated at ``Z +- r/2`` and ``Z +- r`` (its value at ``Z`` is the sample's
+own loss), which gives the cubic and the even part; one more evaluation, at
+``Z + 0.8 r``, checks the fit. The sum over samples is then two matrix products. What
+the element loop does with two forward passes per element is done with five
+evaluations per (sample, unit), and agrees with it to rounding (about
+``eps * |loss| / h``).
 
 The parts tell where this holds: an activation's ``breakpoints`` (``()`` for smooth,
 ``(0.0,)`` for relu) and a smooth loss's ``()``. Pairs whose interval holds a breakpoint,
@@ -56,13 +59,17 @@ __all__ = [
 _EPS = float(np.finfo(np.float64).eps)
 _POWERS = np.array([1, 3])
 _NODES = np.array([0.5, 1.0])
-"""Where ``D`` is fitted, as fractions of r: out to the farthest change any element makes."""
+"""Where G is evaluated on each side, as fractions of r: out to the farthest change any
+element makes."""
 _CHECK_NODE = 0.8
-"""Where the fit is checked: about where a quintic term would show most."""
-_ALL_NODES = np.append(_NODES, _CHECK_NODE)
+"""Where the fit is checked, on the positive side only."""
+_OFFSETS = np.concatenate([_NODES, -_NODES, [_CHECK_NODE]])
 _FIT = np.linalg.inv(_NODES[:, None] ** _POWERS)
-"""Coefficients of the odd cubic from its values at the nodes: ``beta = D @ _FIT.T``."""
+"""The odd cubic's coefficients from D at the nodes: ``beta = D @ _FIT.T``."""
+_EVEN_FIT = np.linalg.inv(_NODES[:, None] ** (_POWERS + 1))
+"""The even part's (t**2, t**4) coefficients from (G(t) + G(-t)) / 2 - G(0) at the nodes."""
 _AT_CHECK = _CHECK_NODE**_POWERS
+_EVEN_AT_CHECK = _CHECK_NODE ** (_POWERS + 1)
 _FIT_TOLERANCE = 16 * _EPS
 """How far the fit may miss the check node, relative to the sample's loss: rounding."""
 _AGREEMENT = 32 * _EPS
@@ -93,7 +100,7 @@ def interpolated_differences(
     if not layers or not h > 0:
         return {}
     forward_pass = forward()  # first: a part that fails here is the run's error, not ours
-    reasons = {k: refusal(network, k) for k in layers}
+    reasons = _refusals(network, layers)
     _refuse(network, {k: reason for k, reason in reasons.items() if reason})
     layers = [k for k in layers if not reasons[k]]
     if not layers:
@@ -114,6 +121,26 @@ def interpolated_differences(
     except Exception as error:  # never a wrong answer or a crash: the slower path answers
         _refuse(network, dict.fromkeys(layers, f"{type(error).__name__}: {error}"))
     return {}
+
+
+def _refusals(network: Network, layers: list[int]) -> dict[int, str | None]:
+    """``refusal`` for each layer, remembered while the parts and the parameter arrays
+    (the same array objects: optimizers change them in place) stay the same."""
+    parts = (*(layer.activation for layer in network.layers), network.loss_function)
+    arrays = tuple(network.params.items())
+    kept = network.caches.get("interpolation_refusals")
+    if (
+        kept is None
+        or kept[0] != (parts, tuple(layers))
+        or len(kept[1]) != len(arrays)
+        or not all(
+            name == old_name and array is old
+            for (name, array), (old_name, old) in zip(arrays, kept[1], strict=True)
+        )
+    ):
+        reasons = {k: refusal(network, k) for k in layers}
+        kept = network.caches["interpolation_refusals"] = ((parts, tuple(layers)), arrays, reasons)
+    return dict(kept[2])
 
 
 def refusal(network: Network, k: int) -> str | None:
@@ -287,19 +314,19 @@ class Interpolation:
         for point in self.network.layers[k].activation.part.breakpoints or ():
             near |= np.abs(pre - point) <= radius[:, None] * (1 + 1e-6)
         samples, units = np.nonzero(~near)
-        offsets = radius[samples, None] * _ALL_NODES
-        centre = pre[samples, units][:, None]
-        return samples, units, np.concatenate([centre + offsets, centre - offsets], axis=1)
+        return samples, units, pre[samples, units][:, None] + radius[samples, None] * _OFFSETS
 
     def _layer_grad(
         self, k: int, shape: _Shape, samples: np.ndarray, units: np.ndarray, losses: np.ndarray
     ) -> np.ndarray:
         """``sum_n D_nj(d A[n, i])`` for every element of the layer's weight and bias."""
-        nodes = len(_ALL_NODES)
-        differences = losses[:, :nodes] - losses[:, nodes:]
-        beta = differences[:, :-1] @ _FIT.T
-        miss = np.abs(beta @ _AT_CHECK - differences[:, -1])
-        fitted = miss <= _FIT_TOLERANCE * np.maximum(1.0, np.abs(self.own[samples]))
+        nodes, own = len(_NODES), self.own[samples]
+        plus, minus = losses[:, :nodes], losses[:, nodes : 2 * nodes]
+        beta = (plus - minus) @ _FIT.T  # D's odd cubic
+        gamma = ((plus + minus) / 2 - own[:, None]) @ _EVEN_FIT.T  # G's even quartic
+        expected = own + (beta @ _AT_CHECK) / 2 + gamma @ _EVEN_AT_CHECK
+        miss = np.abs(expected - losses[:, -1])
+        fitted = miss <= _FIT_TOLERANCE * np.maximum(1.0, np.abs(own))
         pre = self.forward.pre[k]
         exact = None
         if len(samples) == pre.size and fitted.all():  # every pair, in row-major order
@@ -447,26 +474,34 @@ class Interpolation:
     def _batch_factor(self) -> float:
         """``s`` with loss == s * (sum of the samples' own losses): 1/N for a mean, 1 for a sum.
 
-        Which of the two is told by the batch taken twice over (a mean stays, a sum
-        doubles); the samples' own losses must then add up to the loss.
+        Which of the two is told once per loss part by a batch taken twice over (a mean
+        stays, a sum doubles); on every batch the samples' own losses must then add up
+        to the loss.
         """
-        y, t, count = self.forward.y, self._t, len(self.own)
-        loss = self.network.loss_function
-        twice = float(loss(np.concatenate([y, y]), np.concatenate([t, t])))
-        scale = None
-        if self.loss == 0 and count > 1:  # a mean and a sum look alike here
-            raise NotInterpolable("the loss is 0, as a mean and as a sum", lasting=False)
-        if _close(twice, self.loss):
-            scale = 1.0 / count
-        elif _close(twice, 2 * self.loss):
-            scale = 1.0
-        size = float(np.sum(np.abs(self.own)))
-        total = float(np.sum(self.own))
-        if scale is None or not _close(scale * total, self.loss, 4 * count * scale * size):
+        loss, count = self.network.loss_function, len(self.own)
+        known: dict[int, tuple[BoundPart, bool]] = self.network.caches.setdefault("mean_loss", {})
+        if id(loss) not in known:
+            known[id(loss)] = (loss, self._is_mean())
+        scale = 1.0 / count if known[id(loss)][1] else 1.0
+        size, total = float(np.abs(self.own).sum()), float(self.own.sum())
+        if not _close(scale * total, self.loss, 4 * count * scale * size):
             raise NotInterpolable(
                 f"loss '{loss.name}' is not a mean or a sum of the samples' own losses"
             )
         return scale
+
+    def _is_mean(self) -> bool:
+        """Whether the loss is a mean over the batch (else a sum), from this batch taken
+        twice over."""
+        y, t, loss = self.forward.y, self._t, self.network.loss_function
+        if self.loss == 0:  # a mean and a sum look alike here
+            raise NotInterpolable("the loss is 0, as a mean and as a sum", lasting=False)
+        twice = float(loss(np.concatenate([y, y]), np.concatenate([t, t])))
+        if _close(twice, self.loss):
+            return True
+        if _close(twice, 2 * self.loss):
+            return False
+        raise NotInterpolable(f"loss '{loss.name}' is neither a mean nor a sum over the batch")
 
     def _verify(self, name: str, grad: np.ndarray, h: float) -> None:
         """Compare the largest weight element with a plain central difference."""

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import time
 import traceback
 from collections.abc import Callable
@@ -156,7 +157,11 @@ def _stop_if_diverged(
 ) -> None:
     """Stop the run where the parameters or the loss stop being numbers, or the loss
     grows a millionfold."""
-    broken = [key for key, value in network.params.items() if not np.all(np.isfinite(value))]
+    sums = [float(value.sum()) for value in network.params.values()]  # nan or inf if any is
+    finite = all(math.isfinite(total) for total in sums) and math.isfinite(loss)
+    if finite and (reference is None or abs(loss) <= DIVERGED * max(1.0, abs(reference))):
+        return
+    broken = [key for key, value in network.params.items() if not np.isfinite(value).all()]
     if broken:
         what = f"parameters {', '.join(broken)} became nan or infinite"
     elif not np.isfinite(loss):

@@ -11,6 +11,8 @@ from toolkit import Dataset, Part, SettingError, hookimpl
 
 DIGITS_SAMPLES = 1797
 """Rows of scikit-learn's 8x8 digits."""
+MAX_SAMPLES = 2**63 - 1
+"""The most rows numpy can index."""
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _SAVE_HINT = "save it with numpy.savez(path, x=x, t=t)"
 
@@ -229,9 +231,11 @@ def check_teacher(samples, features, classes, hidden, test_fraction):
     ):
         if value < least:
             yield key, f"must be at least {least}, got {value}"
+    if samples > MAX_SAMPLES:
+        yield "samples", f"must be at most {MAX_SAMPLES}, the most rows numpy can index"
     if not 0 < test_fraction < 1:
         yield "test_fraction", f"must be above 0 and below 1, got {test_fraction}"
-    elif samples >= 2:
+    elif 2 <= samples <= MAX_SAMPLES:
         yield from _check_split(samples, test_fraction)
 
 

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from .wording import one_line
+
 __all__ = [
     "Location",
     "PluginError",
@@ -27,14 +29,19 @@ class Location:
     column: int | None = None
 
     def __str__(self) -> str:
+        source = one_line(self.source)  # a file name or a --set may hold a line break
         if self.line is None:
-            return self.source
-        return f"{self.source} line {self.line}, column {self.column}"
+            return source
+        return f"{source} line {self.line}, column {self.column}"
 
 
 @dataclass(frozen=True)
 class Problem:
-    """One problem in a spec: the key path, what is wrong, where, and how to fix it."""
+    """One problem in a spec: the key path, what is wrong, where, and how to fix it.
+
+    It is always one line: text that carries user text from elsewhere (a plugin's message,
+    PyYAML's) has its line breaks escaped.
+    """
 
     path: str
     message: str
@@ -42,11 +49,12 @@ class Problem:
     hint: str = ""
 
     def __str__(self) -> str:
-        text = f"{self.path}: {self.message}" if self.path else self.message
+        message = one_line(self.message)
+        text = f"{one_line(self.path)}: {message}" if self.path else message
         if self.location is not None:
             text += f" ({self.location})"
         if self.hint:
-            text += f"; {self.hint}"
+            text += f"; {one_line(self.hint)}"
         return text
 
 

@@ -8,13 +8,15 @@ from dataclasses import replace
 from typing import Any
 
 from .errors import Location, Problem, SpecError
-from .wording import did_you_mean
-from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
+from .wording import brief, describe_value, did_you_mean, quote
+from .yamlsource import KeyPath, SourceMap, copy_tree, format_path, parse_yaml
 
 __all__ = ["apply_overrides", "parse_key", "parse_override"]
 
-_TOKEN = re.compile(r"[^.\[\]]+|\[\d+\]")
-_KEY = re.compile(r"[^.\[\]=\s]+(?:\.[^.\[\]=\s]+|\[\d+\])*")
+_TOKEN = re.compile(r"[^.\[\]]+|\[\d+\]", re.ASCII)
+_KEY = re.compile(r"[^.\[\]=\s]+(?:\.[^.\[\]=\s]+|\[\d+\])*", re.ASCII)
+_INDEX_DIGITS = 18
+"""No list has an index of more digits (nor could Python write one of over 4300 out)."""
 EXAMPLE = "for example --set optimizer.learning_rate=0.5 or --set model.layers.0.activation=relu"
 
 
@@ -22,7 +24,9 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     """``"model.layers.0.units=20"`` -> ``(("model", "layers", 0, "units"), 20)``."""
     key, sep, raw = text.partition("=")
     if not sep:
-        raise SpecError([Problem("", f"bad override '{text}': expected KEY=VALUE", None, EXAMPLE)])
+        raise SpecError(
+            [Problem("", f"bad override {quote(text)}: expected KEY=VALUE", None, EXAMPLE)]
+        )
     path = parse_key(key.strip(), Location(f"--set {text}"))
     where = Location(f"--set {text}")
     try:
@@ -36,25 +40,25 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
     return path, value
 
 
-def parse_key(key: str, where: Location | None = None) -> KeyPath:
-    """``"model.layers.0.units"`` or ``"model.layers[0].units"`` -> a key path."""
-    if not _KEY.fullmatch(key):
-        raise SpecError(
-            [
-                Problem(
-                    "",
-                    f"bad override key '{key}': expected dotted keys such as model.layers.0.units",
-                    where,
-                    EXAMPLE,
-                )
-            ]
-        )
-    return tuple(_key(token) for token in _TOKEN.findall(key))
+def parse_key(key: object, where: Location | None = None) -> KeyPath:
+    """``"model.layers.0.units"`` or ``"model.layers[0].units"`` -> a key path.
+
+    Raises SpecError for anything else, a key that is not text included."""
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise _bad_key(key, "expected dotted keys such as model.layers.0.units", where)
+    tokens = [token.strip("[]") for token in _TOKEN.findall(key)]
+    if any(_is_index(token) and len(token) > _INDEX_DIGITS for token in tokens):
+        raise _bad_key(key, "no list has an index that long", where)
+    return tuple(int(token) if _is_index(token) else token for token in tokens)
 
 
-def _key(token: str) -> str | int:
-    token = token.strip("[]")
-    return int(token) if token.isdigit() else token
+def _is_index(token: str) -> bool:
+    """Whether a key token is a list index: ASCII digits only (not '¹' or '٣')."""
+    return token.isdecimal() and token.isascii()
+
+
+def _bad_key(key: object, why: str, where: Location | None) -> SpecError:
+    return SpecError([Problem("", f"bad override key {quote(key)}: {why}", where, EXAMPLE)])
 
 
 def apply_overrides(
@@ -67,18 +71,20 @@ def apply_overrides(
 
     Setting a part's ``name`` (``gradient.name=backprop``) replaces the whole part, as
     setting the part itself does: the old part's settings don't carry over to the new one.
+    Each value is copied under a spec's limits (see ``copy_tree``), as the spec itself is.
     """
     problems: list[Problem] = []
     if isinstance(overrides, Mapping):
-        labelled = [(f"{key}={value!r}", key, value) for key, value in overrides.items()]
+        labelled = [(_label(key, value), key, value) for key, value in overrides.items()]
     else:
         labelled = [(text, None, None) for text in overrides]
     for label, key, value in labelled:
         where = Location(f"--set {label}" if key is None else f"overrides {label}")
         try:
             path, value = parse_override(label) if key is None else (parse_key(key, where), value)
+            value, refused, refusals = copy_tree(value, path)
         except SpecError as error:
-            problems.extend(error.problems)
+            problems.extend(replace(problem, location=where) for problem in error.problems)
             continue
         if path[-1] == "name" and is_part(path[:-1]):
             path, value = path[:-1], {"name": value}
@@ -89,7 +95,14 @@ def apply_overrides(
         for depth in range(1, len(path) + 1):  # containers the override created, and the value
             if path[:depth] not in sources.values or depth == len(path):
                 sources.replace(path[:depth], where)
+        sources.refused |= refused
+        problems.extend(replace(problem, location=where) for problem in refusals)
     return problems
+
+
+def _label(key: object, value: Any) -> str:
+    """How an override given as ``{key: value}`` is named: ``seed=5``."""
+    return f"{key if isinstance(key, str) else brief(key)}={brief(value)}"
 
 
 def _set(tree: Any, path: KeyPath, value: Any) -> Problem | None:
@@ -127,9 +140,10 @@ def _child(node: Any, key: str | int) -> Any:
     return _MISSING
 
 
-def _no_list(path: KeyPath, depth: int, node: dict[str, Any]) -> Problem:
+def _no_list(path: KeyPath, depth: int, node: dict[Any, Any]) -> Problem:
     missing = format_path(path[: depth + 1])
-    hint = did_you_mean(str(path[depth]), node) or "add the list in the spec file; "
+    keys = [key for key in node if isinstance(key, str)]  # a Python mapping may have others
+    hint = did_you_mean(str(path[depth]), keys) or "add the list in the spec file; "
     return Problem(
         format_path(path), f"cannot set: there is no list {missing}", None, hint + EXAMPLE
     )
@@ -139,7 +153,7 @@ def _cannot(path: KeyPath, depth: int, node: Any) -> Problem:
     parent = format_path(path[:depth]) or "the spec"
     key = path[depth]
     if isinstance(node, list) and not isinstance(key, int):
-        what = f"{parent} is a list, so its items are numbered: '{key}' is not a number"
+        what = f"{parent} is a list, so its items are numbered: {quote(key)} is not a number"
         hint = f"use an index from 0 to {len(node) - 1}" if node else "add items in the spec file"
     elif isinstance(node, list):
         what = f"{parent} has {len(node)} items, so there is no item {key}"
@@ -148,6 +162,6 @@ def _cannot(path: KeyPath, depth: int, node: Any) -> Problem:
         what = f"{parent} is a mapping, so '{key}' must be a key, not an index"
         hint = EXAMPLE
     else:
-        what = f"{parent} is {node!r}, not a mapping or a list"
+        what = f"{parent} is {describe_value(node)}, not a mapping or a list"
         hint = "set the whole value instead, " + EXAMPLE
     return Problem(format_path(path), f"cannot set: {what}", None, hint)

@@ -11,9 +11,9 @@ from typing import Any
 import numpy as np
 
 from .kinds import Kind
-from .wording import describe_value, did_you_mean
+from .wording import describe_value, did_you_mean, quote
 
-__all__ = ["REQUIRED", "BoundPart", "Part", "as_part", "check_settings"]
+__all__ = ["REQUIRED", "BoundPart", "Part", "as_float", "as_part", "check_settings"]
 
 
 class _Required:
@@ -166,7 +166,7 @@ def check_settings(
         if key not in params:
             known = ", ".join(sorted(params)) or "none"
             hint = did_you_mean(key, params) + f"parameters: {known}"
-            problems.append((key, f"unknown parameter '{key}'", hint))
+            problems.append((key, f"unknown parameter {quote(key)}", hint))
             continue
         value, message = _coerce(value, params[key])
         if message:
@@ -199,9 +199,17 @@ def _coerce(value: Any, default: Any) -> tuple[Any, str]:
     if isinstance(default, float):
         if not isinstance(value, (int, float)) or isinstance(value, bool):
             return value, f"expected a number, got {describe_value(value)}"
-        if not math.isfinite(value):
-            return value, f"expected a finite number, got {value}"
+        if not math.isfinite(as_float(value)):
+            return value, f"expected a finite number, got {describe_value(value)}"
         return float(value), ""
     if isinstance(default, str) and not isinstance(value, str):
         return value, f"expected a string, got {describe_value(value)}"
     return value, ""
+
+
+def as_float(value: float) -> float:
+    """``value`` as a float: ``inf`` (or ``-inf``) for a whole number beyond a float's range."""
+    try:
+        return float(value)
+    except OverflowError:
+        return math.inf if value > 0 else -math.inf

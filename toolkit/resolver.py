@@ -12,10 +12,10 @@ from typing import Any
 
 from .data import as_dataset
 from .errors import Problem, SettingError, SpecError
-from .parts import BoundPart, check_settings
+from .parts import BoundPart, as_float, check_settings
 from .registry import Registry, UnknownPart
 from .rng import RNG_KINDS, make_rng
-from .wording import article, describe_value, did_you_mean
+from .wording import article, describe_value, did_you_mean, quote
 from .yamlsource import KeyPath, SourceMap, format_path
 
 __all__ = ["DEFAULTS", "LAYER_PARTS", "PARTS", "Resolver", "bind_part"]
@@ -106,7 +106,7 @@ class Resolver:
             "name": self.text(top, ("name",), default_name),
             "seed": self.integer(top, ("seed",), DEFAULTS["seed"], 0, _MAX_SEED),
             "rng": self.choice(top, ("rng",), RNG_KINDS),
-            "plugins": list(top.get("plugins") or []),
+            "plugins": _plugins(top),
             "data": self.part(top.get("data"), ("data",), "dataset"),
             "model": self.model(top),
             "loss": self.part(top.get("loss"), ("loss",), "loss"),
@@ -170,7 +170,7 @@ class Resolver:
         for key in value:
             if key not in keys:
                 hint = did_you_mean(key, keys) + "keys: " + ", ".join(keys)
-                self.report((*path, key), f"unknown key '{key}'", hint, at_key=True)
+                self.report((*path, key), f"unknown key {_key_words(key)}", hint, at_key=True)
         for key in required:
             if key not in value:
                 self.report((*path, key), f"missing required key '{key}'", _EXAMPLE)
@@ -202,14 +202,14 @@ class Resolver:
             return 0
         if value < minimum or (maximum is not None and value > maximum):
             bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
-            self.report(path, f"must be {bound}, got {value}")
+            self.report(path, f"must be {bound}, got {describe_value(value)}")
         return value
 
     def choice(self, parent: dict[str, Any], path: KeyPath, choices: tuple[str, ...]) -> str:
         """One of ``choices``, or the default."""
         value = parent.get(path[-1], DEFAULTS[path[-1]])
         if value not in choices:
-            hint = did_you_mean(str(value), choices) + "choose " + " or ".join(choices)
+            hint = did_you_mean(value, choices) + "choose " + " or ".join(choices)
             self.report(path, f"unknown {path[-1]} {describe_value(value)}", hint)
         return str(value)
 
@@ -254,9 +254,10 @@ class Resolver:
             key: self.integer(train, ("train", key), default, 1)
             for key, default in defaults.items()
         }
-        every = train.get("checkpoint_every", settings["log_every"])
-        settings["checkpoint_every"] = self.integer(
-            {"checkpoint_every": every}, ("train", "checkpoint_every"), None, 1
+        settings["checkpoint_every"] = (
+            self.integer(train, ("train", "checkpoint_every"), None, 1)
+            if "checkpoint_every" in train
+            else settings["log_every"]  # checked as log_every: not reported twice
         )
         settings["weight_decay"] = self.number(train, ("train", "weight_decay"), 0.0, 0.0)
         return settings
@@ -269,9 +270,13 @@ class Resolver:
         if isinstance(value, bool) or not isinstance(value, (int, float)):
             self.report(path, f"expected a number, got {describe_value(value)}")
             return default
-        if not math.isfinite(value) or value < minimum:
-            self.report(path, f"must be a finite number of at least {minimum:g}, got {value}")
-        return float(value)
+        number = as_float(value)
+        if not math.isfinite(number) or number < minimum:
+            self.report(
+                path,
+                f"must be a finite number of at least {minimum:g}, got {describe_value(value)}",
+            )
+        return number
 
     def part(self, value: Any, path: KeyPath, kind: str) -> dict[str, Any] | None:
         """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``.
@@ -318,8 +323,19 @@ class Resolver:
         for param, message, hint in problems:
             self.report(
                 (*path, param),
-                f"{label} '{name}': {message}",
+                f"{label} {quote(name)}: {message}",
                 hint,
                 at_key=message.startswith("unknown"),
             )
         return {"name": name, **settings}
+
+
+def _plugins(top: dict[str, Any]) -> list[Any]:
+    """The modules under ``plugins:``; none if it is not a list (loading reported that)."""
+    modules = top.get("plugins")
+    return list(modules) if isinstance(modules, list) else []
+
+
+def _key_words(key: Any) -> str:
+    """A key as a message names it: ``'units'``, ``'' (an empty key)``, ``1``."""
+    return f"{quote(key)} (an empty key)" if key == "" else quote(key)

@@ -6,7 +6,6 @@ the file or the override that set it, and a fix; then one SpecError holds them a
 
 from __future__ import annotations
 
-import copy
 import os
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -22,7 +21,8 @@ from .overrides import apply_overrides
 from .parts import BoundPart
 from .registry import Entry, Registry
 from .resolver import DEFAULTS, LAYER_PARTS, PARTS, Resolver
-from .yamlsource import KeyPath, SourceMap, format_path, parse_yaml
+from .wording import describe_value
+from .yamlsource import KeyPath, SourceMap, copy_tree, format_path, parse_yaml
 
 __all__ = ["DEFAULTS", "Spec", "load_spec", "shipped_specs"]
 
@@ -146,7 +146,12 @@ def _register_spec_plugins(
         where = sources.locate(("plugins", index))
         if not isinstance(module, str) or not module:
             problems.append(
-                Problem(f"plugins[{index}]", f"expected a module name, got {module!r}", where)
+                Problem(
+                    f"plugins[{index}]",
+                    f"expected a module name, got {describe_value(module)}",
+                    where,
+                    "write plugins: [my_module]",
+                )
             )
             continue
         try:
@@ -183,7 +188,8 @@ def _read(
 ) -> tuple[Any, SourceMap, str | None, list[Problem]]:
     """The parsed tree, where its values stand, its label, and problems found in parsing."""
     if isinstance(source, Mapping):
-        return copy.deepcopy(dict(source)), SourceMap(), None, []
+        tree, refused, problems = copy_tree(source)
+        return tree, SourceMap(refused=refused), None, problems
     path = Path(source)
     label = os.fspath(source)
     try:

@@ -1,13 +1,26 @@
-"""How messages word things: close matches for misspelled names, and values."""
+"""How messages word things: close matches for misspelled names, values, and user text."""
 
 from __future__ import annotations
 
 import difflib
 import math
+import reprlib
 from collections.abc import Iterable
 from typing import Any
 
-__all__ = ["article", "close_matches", "describe_value", "did_you_mean"]
+__all__ = [
+    "article",
+    "brief",
+    "close_matches",
+    "count_digits",
+    "describe_value",
+    "did_you_mean",
+    "one_line",
+    "quote",
+]
+
+SHOWN_DIGITS = 20
+"""Whole numbers with more digits are described by their length, not written out."""
 
 
 def close_matches(word: str, candidates: Iterable[str]) -> list[str]:
@@ -15,26 +28,78 @@ def close_matches(word: str, candidates: Iterable[str]) -> list[str]:
     return difflib.get_close_matches(word, list(candidates), n=3, cutoff=0.6)
 
 
-def did_you_mean(word: str, candidates: Iterable[str]) -> str:
-    """``"did you mean 'x'? "`` for the best close match, or ``""``."""
-    matches = close_matches(str(word), candidates)
-    return f"did you mean '{matches[0]}'? " if matches else ""
+def did_you_mean(word: object, candidates: Iterable[str]) -> str:
+    """``"did you mean 'x'? "`` for the best close match, or ``""`` (always for a ``word``
+    that is not text, such as a key of a mapping given in Python)."""
+    if not isinstance(word, str):
+        return ""
+    matches = close_matches(word, candidates)
+    return f"did you mean {quote(matches[0])}? " if matches else ""
 
 
 def describe_value(value: Any) -> str:
-    """A value as a message names it: ``nothing``, ``true``, ``a list``, ``text 'ten'``, ``1.5``."""
+    """A value as a message names it: ``nothing``, ``true``, ``a list``, ``text 'ten'``, ``1.5``.
+
+    A whole number of more than 20 digits is ``a whole number of 401 digits``.
+    """
     if value is None:
         return "nothing"
     if isinstance(value, bool):
         return str(value).lower()
+    if isinstance(value, int):
+        digits = count_digits(value)
+        if digits <= SHOWN_DIGITS:
+            return repr(value)
+        return f"{'a negative' if value < 0 else 'a'} whole number of {digits} digits"
     if isinstance(value, float) and not math.isfinite(value):
         return str(value)
     if isinstance(value, (dict, list)):
         noun = "mapping" if isinstance(value, dict) else "list"
         return f"an empty {noun}" if not value else f"a {noun}"
     if isinstance(value, str):
-        return f"text {value!r}"
-    return repr(value)
+        return f"text {quote(value)}"
+    return brief(value)
+
+
+def count_digits(value: int) -> int:
+    """The decimal digits of ``value``, counted without writing it out (Python refuses to
+    write a whole number of more than 4300 digits)."""
+    size = abs(value)
+    digits = max(1, math.floor((size.bit_length() - 1) * math.log10(2)) + 1)
+    return digits + 1 if size >= 10**digits else digits
+
+
+def quote(text: object) -> str:
+    """User text in quotes, its line breaks and control characters escaped: ``'da\\nta'``.
+
+    Anything else (a key that is not text) as :func:`brief` writes it.
+    """
+    return repr(text) if isinstance(text, str) else brief(text)
+
+
+class _Brief(reprlib.Repr):
+    def __init__(self) -> None:
+        super().__init__()
+        self.maxstring, self.maxother = 60, 80
+
+    def repr_int(self, x: int, level: int) -> str:
+        return describe_value(x)
+
+
+_BRIEF = _Brief()
+
+
+def brief(value: Any) -> str:
+    """``value`` as Python writes it, cut short: long text and lists are elided and a long
+    whole number is described (``a whole number of 401 digits``)."""
+    return one_line(_BRIEF.repr(value))
+
+
+def one_line(text: str) -> str:
+    """``text`` with line breaks and other unprintable characters escaped, as repr does."""
+    if text.isprintable():
+        return text
+    return "".join(char if char.isprintable() else repr(char)[1:-1] for char in text)
 
 
 def article(word: str) -> str:

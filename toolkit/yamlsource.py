@@ -3,18 +3,22 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
 import yaml
 
 from .errors import Location, Problem, SpecError
+from .wording import count_digits, describe_value, one_line, quote
 
-__all__ = ["KeyPath", "SourceMap", "format_path", "parse_yaml"]
+__all__ = ["KeyPath", "SourceMap", "copy_tree", "format_path", "parse_yaml"]
 
 KeyPath = tuple[Any, ...]
 MAX_NODES = 10_000
 MAX_DEPTH = 50
+MAX_DIGITS = 4300
+"""The most digits of a whole number PyYAML reads or writes (Python's limit)."""
 _YAML_TAG = "tag:yaml.org,2002:"
 _PLAIN_TAGS = {
     f"{_YAML_TAG}{name}" for name in ("map", "seq", "str", "int", "float", "bool", "null")
@@ -22,8 +26,22 @@ _PLAIN_TAGS = {
 
 
 class _TooLarge(Exception):
-    def __init__(self, mark: yaml.Mark) -> None:
+    def __init__(self, mark: yaml.Mark | None, path: KeyPath = ()) -> None:
         self.mark = mark
+        self.path = path
+
+
+_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
+"""What PyYAML counts as the end of a line."""
+_DECIMAL = re.compile(r"[-+]?[0-9][0-9_]*")
+_UNREADABLE = (ValueError, IndexError, KeyError)
+"""What PyYAML raises for a scalar its tag does not fit (``!!int abc``, ``!!bool maybe``)."""
+_READ_AS = {
+    "int": ("a whole number", "a whole number such as 5"),
+    "float": ("a number", "a number such as 0.5"),
+    "bool": ("true or false", "true or false"),
+}
+"""What a tag's scalars must be, in a message and in its hint."""
 
 
 class _Loader(yaml.SafeLoader):
@@ -47,11 +65,25 @@ _Loader.add_implicit_resolver(
 
 
 def format_path(path: KeyPath) -> str:
-    """``("model", "layers", 0, "units")`` -> ``"model.layers[0].units"``."""
+    """``("model", "layers", 0, "units")`` -> ``"model.layers[0].units"``.
+
+    A key that is empty, holds ``.``, ``[`` or ``]`` or an unprintable character is
+    quoted (``train.'da\\nta'``); a key that is not text is shown as Python writes it.
+    """
     text = ""
     for key in path:
-        text += f"[{key}]" if isinstance(key, int) else (f".{key}" if text else str(key))
+        if isinstance(key, int) and not isinstance(key, bool):
+            text += f"[{describe_value(key)}]"  # a long one is described, not written out
+        else:
+            text += f".{_key_text(key)}" if text else _key_text(key)
     return text
+
+
+def _key_text(key: Any) -> str:
+    if not isinstance(key, str):
+        return one_line(repr(key))
+    plain = key.isprintable() and key.strip() == key and not set(key) & set(".[]")
+    return key if key and plain else quote(key)
 
 
 @dataclass
@@ -87,11 +119,15 @@ class SourceMap:
 def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap, list[Problem]]:
     """Parse ``text`` safely into plain data, a map of locations, and problems.
 
-    Text that cannot be parsed raises SpecError; a refused tag or a repeated key is a
-    problem returned beside the rest of the data (the refused value is ``None``), so
-    the spec's other problems can be found too.
+    Text that cannot be parsed raises SpecError; a refused tag, a scalar that cannot be
+    read as its tag says (``!!int abc``) or a repeated key is a problem returned beside
+    the rest of the data (the refused value is ``None``), so the spec's other problems
+    can be found too.
     """
-    loader = _Loader(text)
+    try:
+        loader = _Loader(text)
+    except yaml.reader.ReaderError as error:
+        raise SpecError([_unprintable(error, text, source)]) from None
     try:
         root = loader.get_single_node()
         if root is None:
@@ -110,13 +146,28 @@ def parse_yaml(text: str, source: str) -> tuple[Any, SourceMap, list[Problem]]:
     return data, builder.sources, builder.problems
 
 
-def _too_large(where: Location) -> Problem:
+def _too_large(
+    where: Location | None, path: KeyPath = (), culprit: str = "an alias that refers to itself"
+) -> Problem:
     return Problem(
-        "",
+        format_path(path),
         "the spec is too large or too deeply nested",
         where,
         f"a spec has at most {MAX_NODES} values, nested at most {MAX_DEPTH} deep; "
-        "look for an alias that refers to itself",
+        f"look for {culprit}",
+    )
+
+
+def _unprintable(error: yaml.reader.ReaderError, text: str, source: str) -> Problem:
+    """PyYAML refuses control characters anywhere in the text: which one, and where."""
+    lines = _LINE_BREAK.split(text[: error.position])
+    where = Location(source, len(lines), len(lines[-1]) + 1)
+    char = chr(error.character) if isinstance(error.character, int) else str(error.character)
+    return Problem(
+        "",
+        f"the unprintable character {quote(char)} is not allowed in YAML",
+        where,
+        'remove it, or write it as an escape in double quotes, such as "\\x01"',
     )
 
 
@@ -148,7 +199,8 @@ def _yaml_problem(error: yaml.MarkedYAMLError, source: str) -> Problem:
 
 
 class _Builder:
-    """Turns composed nodes into plain data, recording locations and refusing tags."""
+    """Turns composed nodes into plain data, recording locations and refusing tags and
+    scalars that cannot be read."""
 
     def __init__(self, loader: _Loader, source: str) -> None:
         self.loader = loader
@@ -164,44 +216,65 @@ class _Builder:
         here = _location(node.start_mark, self.source)
         self.sources.values[path] = here
         if node.tag not in _PLAIN_TAGS:
-            tag = node.tag.replace(_YAML_TAG, "!!")
-            self.problems.append(
-                Problem(
-                    format_path(path),
-                    f"YAML tag '{tag}' is not allowed",
-                    here,
-                    "a spec holds only plain mappings, lists, text, numbers, booleans and null; "
-                    "remove the tag",
-                )
-            )
-            self.sources.refused.add(path)
-            return None
+            return self.refuse(path, self._tag_problem(node, path, here))
         if isinstance(node, yaml.ScalarNode):
-            return self.loader.construct_object(node, deep=True)
+            try:
+                return self._scalar(node)
+            except _UNREADABLE:
+                return self.refuse(path, self._unreadable(node, path, here))
         if isinstance(node, yaml.SequenceNode):
             return [self.build(item, (*path, index)) for index, item in enumerate(node.value)]
         assert isinstance(node, yaml.MappingNode)  # the only other kind of node
         return self._mapping(node, path)
+
+    def refuse(self, path: KeyPath, problem: Problem) -> None:
+        """Report ``problem`` and leave nothing at ``path`` (nothing more is said of it)."""
+        self.problems.append(problem)
+        self.sources.refused.add(path)
+
+    def _scalar(self, node: yaml.ScalarNode) -> Any:
+        """The scalar's value; one of _UNREADABLE if PyYAML cannot read it as its tag says."""
+        return self.loader.construct_object(node, deep=True)
+
+    def _tag_problem(self, node: yaml.Node, path: KeyPath, here: Location) -> Problem:
+        tag = node.tag.replace(_YAML_TAG, "!!")
+        return Problem(
+            format_path(path),
+            f"YAML tag {quote(tag)} is not allowed",
+            here,
+            "a spec holds only plain mappings, lists, text, numbers, booleans and null; "
+            "remove the tag",
+        )
+
+    def _unreadable(self, node: yaml.ScalarNode, path: KeyPath, here: Location) -> Problem:
+        """A scalar PyYAML cannot read as its tag says: ``!!int abc``, ``0x_``, ``!!bool no``."""
+        kind, example = _READ_AS.get(node.tag.replace(_YAML_TAG, ""), ("a value", "a value"))
+        if _DECIMAL.fullmatch(node.value) and len(node.value) > MAX_DIGITS:
+            digits = sum(char.isdigit() for char in node.value)
+            return Problem(
+                format_path(path),
+                f"cannot read a whole number of {digits} digits",
+                here,
+                f"a spec's whole numbers have at most {MAX_DIGITS} digits",
+            )
+        plain_tag = self.loader.resolve(yaml.ScalarNode, node.value, (True, False))  # type: ignore[no-untyped-call]
+        implicit = plain_tag == node.tag  # 0x_ looks like a whole number; !!int abc is tagged
+        tag = "" if implicit else node.tag.replace(_YAML_TAG, "!!") + " "
+        fix = "put it in quotes to make it text" if implicit else "remove the tag"
+        return Problem(
+            format_path(path),
+            f"cannot read {tag}{quote(node.value)} as {kind}",
+            here,
+            f"write {example}, or {fix}",
+        )
 
     def _mapping(self, node: yaml.MappingNode, path: KeyPath) -> dict[Any, Any]:
         self.loader.flatten_mapping(node)
         result: dict[Any, Any] = {}
         for key_node, value_node in node.value:
             key_at = _location(key_node.start_mark, self.source)
-            key = (
-                self.loader.construct_object(key_node, deep=True)
-                if isinstance(key_node, yaml.ScalarNode)
-                else None
-            )
-            if not isinstance(key, str):
-                self.problems.append(
-                    Problem(
-                        format_path(path),
-                        "keys must be plain words",
-                        key_at,
-                        "write the key as text, for example 'units'",
-                    )
-                )
+            key = self._key(key_node, path, key_at)
+            if key is None:
                 continue
             if key in result:
                 self.problems.append(
@@ -213,3 +286,81 @@ class _Builder:
             self.sources.keys[(*path, key)] = key_at
             result[key] = self.build(value_node, (*path, key))
         return result
+
+    def _key(self, node: yaml.Node, path: KeyPath, here: Location) -> str | None:
+        """The text of a key, or None once the reason it cannot be a key is reported."""
+        if node.tag not in _PLAIN_TAGS:
+            self.problems.append(self._tag_problem(node, path, here))
+            return None
+        key = None
+        if isinstance(node, yaml.ScalarNode):
+            try:
+                key = self._scalar(node)
+            except _UNREADABLE:
+                self.problems.append(self._unreadable(node, path, here))
+                return None
+        if not isinstance(key, str):
+            self.problems.append(
+                Problem(
+                    format_path(path),
+                    "keys must be plain words",
+                    here,
+                    "write the key as text, for example 'units'",
+                )
+            )
+            return None
+        return key
+
+
+def copy_tree(value: Any, path: KeyPath = ()) -> tuple[Any, set[KeyPath], list[Problem]]:
+    """Copy a spec (or part of one, at ``path``) given as Python data, held to the limits
+    of a YAML spec; returns the copy, the paths refused and their problems.
+
+    Mappings and lists are copied, so loading never changes the caller's data; other
+    values are shared. At most MAX_NODES values nested at most MAX_DEPTH deep, else
+    SpecError (a mapping that holds itself nests without end). A whole number too long
+    for YAML to write is a problem and refused (None), as in a file.
+    """
+    copier = _Copier()
+    try:
+        tree = copier.copy(value, path)
+    except _TooLarge as error:
+        raise SpecError(
+            [_too_large(None, error.path, "a mapping or list that holds itself")]
+        ) from None
+    return tree, copier.refused, copier.problems
+
+
+class _Copier:
+    """The counterpart of _Builder for a spec given as Python data."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self.refused: set[KeyPath] = set()
+        self.problems: list[Problem] = []
+
+    def copy(self, value: Any, path: KeyPath) -> Any:
+        self.count += 1
+        if self.count > MAX_NODES or len(path) > MAX_DEPTH:
+            raise _TooLarge(None, path)
+        if isinstance(value, Mapping):
+            return {key: self.copy(item, (*path, key)) for key, item in value.items()}
+        if isinstance(value, list):
+            return [self.copy(item, (*path, index)) for index, item in enumerate(value)]
+        if isinstance(value, int) and not isinstance(value, bool):
+            return self._whole_number(value, path)
+        return value
+
+    def _whole_number(self, value: int, path: KeyPath) -> int | None:
+        if count_digits(value) <= MAX_DIGITS:
+            return value
+        self.refused.add(path)
+        self.problems.append(
+            Problem(
+                format_path(path),
+                f"{describe_value(value)} is too long",
+                None,
+                f"a spec's whole numbers have at most {MAX_DIGITS} digits",
+            )
+        )
+        return None

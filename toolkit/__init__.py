@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from .assembly import build
+from .checkpoint import Checkpoint, load_checkpoint
 from .data import Dataset
 from .errors import (
     Location,
@@ -25,6 +26,7 @@ from .trainer import TrainResult, train
 
 __all__ = [
     "REQUIRED",
+    "Checkpoint",
     "Dataset",
     "Location",
     "Network",
@@ -43,6 +45,7 @@ __all__ = [
     "build",
     "get_plugin_manager",
     "hookimpl",
+    "load_checkpoint",
     "load_spec",
     "train",
 ]

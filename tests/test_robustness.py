@@ -121,7 +121,8 @@ def test_empty_units_is_one_problem(run_cli: RunCli, tmp_path: Path) -> None:
 def test_minimal_spec_with_identity_output_stops_with_a_hint(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
-    """Only data and model.layers: iteration 1 stops with one line naming learning_rate, softmax."""
+    """Only data and model.layers: iteration 1 stops with one line naming learning_rate and
+    the output activation (the core names no concrete part in its hint)."""
     write(
         tmp_path / "minimal.yaml",
         "data: {name: random, samples: 20, features: 4, classes: 3}\n"
@@ -130,7 +131,7 @@ def test_minimal_spec_with_identity_output_stops_with_a_hint(
     result = run_cli("train", "minimal.yaml")
     line = one_error(result, 1)
     assert line.startswith("error: iteration 1: "), line
-    assert "learning_rate" in line and "softmax" in line
+    assert "learning_rate" in line and "output layer's activation suits the loss" in line
     assert "RuntimeWarning" not in result.stderr
 
 

@@ -853,3 +853,132 @@ def test_progress_bar_only_on_a_terminal(tmp_path: Path) -> None:
     assert _iteration_lines(quiet_stdout) == []
     assert re.search(r"^done: 20 iterations", quiet_stdout, re.MULTILINE), quiet_stdout
     assert "it/s" not in quiet_terminal and "20/20" not in quiet_terminal
+
+
+# ------------------------------------------------------- 10. bad run folders and files
+
+
+def _short_run(run_cli: RunCli, out: Path, *sets: str) -> None:
+    result = run_cli(
+        "train",
+        str(SIGMOID),
+        *_sets("train.iterations=4", "train.log_every=2", *sets),
+        "--out",
+        str(out),
+        "-q",
+    )
+    assert result.returncode == 0, result.stderr
+
+
+@pytest.mark.parametrize(
+    "damage",
+    [
+        pytest.param(lambda data: data[: len(data) // 2], id="truncated"),
+        pytest.param(lambda data: b"", id="empty"),
+        pytest.param(
+            lambda data: data[:100] + bytes([data[100] ^ 0xFF]) + data[101:], id="flipped"
+        ),
+    ],
+)
+def test_a_damaged_checkpoint_is_one_error_line(run_cli: RunCli, tmp_path: Path, damage) -> None:
+    """train --resume on a checkpoint cut short or corrupted: exit 2, one line naming the
+    file, no traceback."""
+    out = tmp_path / "run"
+    _short_run(run_cli, out)
+    checkpoint = out / "checkpoint.npz"
+    checkpoint.write_bytes(damage(checkpoint.read_bytes()))
+    (out / "params.npz").unlink()
+    result = run_cli("train", "--resume", str(out))
+    assert result.returncode == 2, (result.stdout, result.stderr)
+    assert "Traceback" not in result.stderr
+    (error,) = _errors(result.stderr)
+    assert "checkpoint.npz" in error and "not a readable checkpoint" in error
+
+
+def test_an_edited_spec_is_refused_naming_the_key(run_cli: RunCli, tmp_path: Path) -> None:
+    """A spec.yaml changed after the run started (another seed) is refused on resume: the
+    checkpoint belongs to the spec it was made with."""
+    out = tmp_path / "run"
+    result = run_cli(
+        "train",
+        str(SIGMOID),
+        *_sets("train.iterations=40", "train.log_every=2"),
+        "--out",
+        str(out),
+        "-q",
+    )
+    assert result.returncode == 0
+    checkpoint = load_checkpoint(out / "checkpoint.npz")
+    (out / "params.npz").unlink()
+    spec_file = out / "spec.yaml"
+    spec_file.write_text(spec_file.read_text().replace("seed: 42", "seed: 7"))
+    result = run_cli("train", "--resume", str(out))
+    assert result.returncode == 2
+    (error,) = _errors(result.stderr)
+    assert error.startswith("error: seed differs from the spec the run was started with"), error
+    assert checkpoint.spec["seed"] == 42
+
+
+def test_a_failed_write_is_a_run_error_and_keeps_the_old_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A disk that fills up while a file is written: RunError naming the file; the file
+    under its name is the old one, whole, and no temporary file is left."""
+    from toolkit.errors import RunError
+    from toolkit.rundir import write_atomically
+
+    target = tmp_path / "metrics.jsonl"
+    target.write_text("old\n")
+
+    def full(descriptor: int) -> None:
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(os, "fsync", full)
+    with pytest.raises(RunError, match=r"metrics\.jsonl: cannot write \(No space left on device\)"):
+        write_atomically(target, lambda file: file.write(b"new\n"))
+    assert target.read_text() == "old\n"
+    assert [p.name for p in tmp_path.iterdir()] == ["metrics.jsonl"]
+
+
+def test_an_optimizer_state_that_cannot_be_saved_fails_at_the_start() -> None:
+    """An optimizer keeping Python objects in an array is refused before any iteration
+    (a checkpoint would otherwise pickle them, or fail mid-run)."""
+
+    class Holding:
+        def __init__(self) -> None:
+            self.things = np.array([object()], dtype=object)
+
+        def update(self, params: dict, grads: dict) -> None:
+            raise AssertionError("never reached")
+
+    network = toolkit.build(SIGMOID)
+    with pytest.raises(toolkit.RunError, match="attribute 'things'"):
+        capture(0, network, Holding(), np.random.default_rng(0), [], 0.0)
+
+
+def test_evaluate_and_predict_refuse_bad_files_in_one_line(run_cli: RunCli, tmp_path: Path) -> None:
+    """Targets outside the network's classes, an .npy instead of .npz, --out naming a
+    folder: exit 2, one line each."""
+    out = tmp_path / "run"
+    _short_run(run_cli, out)
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "labels.npz", x=rng.standard_normal((4, 100)), t=np.array([0, 1, 2, 70]))
+    np.save(tmp_path / "plain.npy", rng.standard_normal((4, 100)))
+    np.savez(tmp_path / "inputs.npz", x=rng.standard_normal((4, 100)))
+    (tmp_path / "folder.npz").mkdir()
+    results = [
+        run_cli("evaluate", str(out), "--data", str(tmp_path / "labels.npz")),
+        run_cli("predict", str(out), "--input", str(tmp_path / "plain.npy")),
+        run_cli(
+            "predict",
+            str(out),
+            "--input",
+            str(tmp_path / "inputs.npz"),
+            "--out",
+            str(tmp_path / "folder.npz"),
+        ),
+    ]
+    for result in results:
+        assert result.returncode == 2, (result.stdout, result.stderr)
+        assert "Traceback" not in result.stderr
+        assert len(_errors(result.stderr)) == 1, result.stderr

@@ -25,7 +25,10 @@ def read_arrays(
     if not where.is_file():
         raise UsageError(f"{where}: no such file; give the path of an .npz file")
     try:
-        with np.load(where, allow_pickle=False) as file:
+        file = np.load(where, allow_pickle=False)
+        if not isinstance(file, np.lib.npyio.NpzFile):
+            raise ValueError("an .npy array, not an .npz archive")
+        with file:
             names = list(file.files)
             missing = [name for name in required if name not in names]
             if missing:
@@ -35,7 +38,7 @@ def read_arrays(
                     f"save it with np.savez(path, {', '.join(f'{m}=...' for m in missing)})"
                 )
             return {name: file[name] for name in [*required, *optional] if name in names}
-    except (OSError, ValueError, zipfile.BadZipFile) as error:
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
         reason = "it holds Python objects" if "pickle" in str(error) else "not an .npz file"
         raise UsageError(f"{where}: cannot read arrays ({reason}); save it with np.savez") from None
 
@@ -54,4 +57,6 @@ def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray])
     target = Path(path)
     if not target.parent.is_dir():
         raise UsageError(f"{target}: folder {target.parent} does not exist")
+    if target.is_dir():
+        raise UsageError(f"{target} is a folder; give a file name ending in .npz")
     write_atomically(target, lambda f: np.savez(f, **dict[str, Any](arrays)))

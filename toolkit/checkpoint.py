@@ -46,6 +46,7 @@ class Checkpoint:
     history: list[Record] = field(default_factory=list)
     seconds: float = 0.0
     reference_loss: float | None = None  # where the run started, for the divergence guard
+    spec: dict[str, Any] = field(default_factory=dict)  # the resolved spec the run used
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The checkpoint as named arrays for ``np.savez``."""
@@ -71,8 +72,9 @@ class Checkpoint:
             "history": self.history,
             "seconds": self.seconds,
             "reference_loss": self.reference_loss,
+            "spec": self.spec,
         }
-        arrays[_META] = np.array(json.dumps(meta))
+        arrays[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         return arrays
 
 
@@ -102,16 +104,25 @@ def capture(
 
 def restore(checkpoint: Checkpoint, network: Network, optimizer: object, rng: Rng) -> None:
     """Put a checkpoint's state into a freshly assembled run."""
+    fits = set(checkpoint.params) == set(network.params) and all(
+        network.params[key].shape == value.shape for key, value in checkpoint.params.items()
+    )
+    if not fits:
+        raise UsageError(
+            "the checkpoint's parameters do not fit the spec's network; was spec.yaml "
+            "edited after the run started?"
+        )
     for key, value in checkpoint.params.items():
-        if key not in network.params or network.params[key].shape != value.shape:
-            raise UsageError(
-                f"checkpoint parameter {key} {value.shape} does not fit the spec's network; "
-                "was spec.yaml edited after the run started?"
-            )
         network.params[key][...] = value
     _set_optimizer_state(optimizer, checkpoint.optimizer)
-    _set_rng_state(rng, checkpoint.batch_rng)
-    _set_rng_state(network.rng, checkpoint.estimator_rng)
+    try:
+        _set_rng_state(rng, checkpoint.batch_rng)
+        _set_rng_state(network.rng, checkpoint.estimator_rng)
+    except (KeyError, TypeError, ValueError, IndexError):
+        raise UsageError(
+            "the checkpoint's generator states do not fit the spec's rng; was spec.yaml "
+            "edited after the run started?"
+        ) from None
     interpolation.import_state(network, checkpoint.engines.get("interpolation", {}))
     perturbation.import_state(network, checkpoint.engines.get("perturbation", {}))
 
@@ -122,13 +133,18 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         with np.load(path, allow_pickle=False) as file:
             arrays = {key: file[key] for key in file.files}
-        meta = json.loads(str(arrays.pop(_META)))
-    except (OSError, ValueError, KeyError) as error:
+        meta = json.loads(arrays.pop(_META).tobytes().decode())
+        if meta.get("format") != FORMAT:
+            raise ValueError(f"format {meta.get('format')}, expected {FORMAT}")
+        return _checkpoint(meta, arrays)
+    except Exception as error:  # truncated, corrupt, or not a checkpoint at all
+        reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise UsageError(
-            f"{path}: not a readable checkpoint ({error}); start the run again without --resume"
+            f"{path}: not a readable checkpoint ({reason}); remove it to start the run again"
         ) from None
-    if meta.get("format") != FORMAT:
-        raise UsageError(f"{path}: checkpoint format {meta.get('format')}, expected {FORMAT}")
+
+
+def _checkpoint(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> Checkpoint:
     optimizer: dict[str, Any] = {}
     for attribute, saved in meta["optimizer"].items():
         if "arrays" in saved:
@@ -145,12 +161,13 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
         iteration=int(meta["iteration"]),
         params={key: arrays[f"{_PARAM}{key}"] for key in meta["params"]},
         optimizer=optimizer,
-        batch_rng=meta["batch_rng"],
-        estimator_rng=meta["estimator_rng"],
-        engines=meta["engines"],
-        history=meta["history"],
+        batch_rng=dict(meta["batch_rng"]),
+        estimator_rng=dict(meta["estimator_rng"]),
+        engines=dict(meta["engines"]),
+        history=list(meta["history"]),
         seconds=float(meta["seconds"]),
         reference_loss=meta.get("reference_loss"),
+        spec=dict(meta.get("spec") or {}),
     )
 
 
@@ -186,10 +203,14 @@ def _copied(value: Any) -> Any:
 
 
 def _portable(value: Any) -> bool:
-    if value is None or isinstance(value, (bool, int, float, str, np.ndarray, np.generic)):
+    """Numbers, text, None, arrays of numbers, or dicts of arrays of numbers by name."""
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind in "biufc"
+    if value is None or isinstance(value, (bool, int, float, str, np.generic)):
         return True
     return isinstance(value, dict) and all(
-        isinstance(key, str) and isinstance(array, np.ndarray) for key, array in value.items()
+        isinstance(key, str) and isinstance(array, np.ndarray) and _portable(array)
+        for key, array in value.items()
     )
 
 

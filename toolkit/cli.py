@@ -28,7 +28,7 @@ from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
 from .spec import Spec, load_spec, shipped_specs
-from .trainer import Record, train
+from .trainer import Record, require_same_spec, train, training_loss
 
 __all__ = ["main"]
 
@@ -197,7 +197,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             print(f"error: {line}", file=sys.stderr)
         return error.exit_code
     except KeyboardInterrupt:
-        print("error: interrupted", file=sys.stderr)
+        folder = getattr(args, "resume", None) or getattr(args, "out", None)
+        hint = f"; continue with 'toolkit train --resume {folder}'" if folder else ""
+        print(f"error: interrupted{hint}", file=sys.stderr)
         return 130
 
 
@@ -264,6 +266,7 @@ def _resume(args: argparse.Namespace) -> int:
         spec = load_spec(out.path / RunDirectory.SPEC, manager=manager)
     finally:
         _warn_about_skipped_plugins(args, manager)
+    require_same_spec(checkpoint.spec, spec)
     out.remove_temporary_files()
     total = spec.config["train"]["iterations"]
     if checkpoint.iteration >= total:
@@ -327,7 +330,8 @@ def _run(
         _draw_curves(out)
     last = result.history[-1] if result.history else {}
     final = ", ".join(shown.strip() for shown in _metrics(last))
-    print(f"done: {_count(total, 'iteration')} in {result.seconds:.1f} s, final {final}")
+    session = f" ({total - done} after resuming)" if checkpoint else ""
+    print(f"done: {_count(total, 'iteration')}{session} in {result.seconds:.1f} s, final {final}")
     if out:
         print("wrote " + ", ".join(str(path) for path in out.files))
     return 0
@@ -356,7 +360,7 @@ def _draw_curves(out: RunDirectory) -> None:
     if matplotlib_available():
         try:
             plot_run(out.path)
-        except ToolkitError as error:
+        except Exception as error:  # the run itself is done and saved
             print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
 
 
@@ -408,11 +412,16 @@ def _evaluate(args: argparse.Namespace) -> int:
     splits = [("train" if not args.data else "data", data.x, data.t)]
     if data.x_test is not None and data.t_test is not None:
         splits.append(("test", data.x_test, data.t_test))
+    decay = assembly.spec.config["train"]["weight_decay"]
     for label, x, t in splits:
-        print(
-            f"{label}: loss {network.loss(x, t)!r}  accuracy {network.accuracy(x, t):.4g}  "
-            f"({_count(len(x), 'sample')})"
-        )
+        try:
+            loss, accuracy = training_loss(network, x, t, decay), network.accuracy(x, t)
+        except (IndexError, ValueError) as error:
+            raise UsageError(
+                f"{args.data or 'the data'}: the targets don't fit the network's "
+                f"{network.predict(x[:1]).shape[-1]} outputs ({error})"
+            ) from None
+        print(f"{label}: loss {loss!r}  accuracy {accuracy:.4g}  ({_count(len(x), 'sample')})")
     return 0
 
 

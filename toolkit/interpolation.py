@@ -180,9 +180,11 @@ def export_state(network: Network) -> dict[str, Any]:
     """What the engine has learned about a network (batches taken, layers refused), for a
     checkpoint: a resumed run then takes the same path, and so gives the same bits."""
     refused = network.caches.get("interpolation_refused", {})
+    mean = network.caches.get("mean_loss", {}).get(id(network.loss_function))
     return {
         "interpolations": network.caches.get("interpolations", 0),
         "refused": {str(k): reason for k, reason in refused.items()},
+        "mean_loss": None if mean is None else mean[1],
     }
 
 
@@ -191,6 +193,9 @@ def import_state(network: Network, state: Mapping[str, Any]) -> None:
     network.caches["interpolations"] = int(state.get("interpolations", 0))
     refused = state.get("refused", {})
     network.caches["interpolation_refused"] = {int(k): reason for k, reason in refused.items()}
+    if state.get("mean_loss") is not None:
+        loss = network.loss_function
+        network.caches["mean_loss"] = {id(loss): (loss, bool(state["mean_loss"]))}
 
 
 def _checked(count: int, layers: int) -> int | None:

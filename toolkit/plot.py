@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 import yaml
 
 from .errors import RunError, UsageError
-from .rundir import write_atomically
+from .rundir import RunDirectory, write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -37,7 +37,7 @@ __all__ = [
 FIGURE_SIZE = (10.0, 4.0)  # inches: two panels side by side
 DPI = 100  # so the PNG is 1000 x 400 pixels
 INSTALL_HINT = "pip install 'layer-toolkit[plot]'"
-METRICS = "metrics.jsonl"
+METRICS = RunDirectory.METRICS
 REQUIRED = ("iteration", "loss")
 PANELS = {"loss": ("loss", "test_loss"), "accuracy": ("accuracy", "test_accuracy")}
 _PLOTTED = frozenset({"iteration", *(name for names in PANELS.values() for name in names)})
@@ -68,7 +68,7 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     figure_class = _figure_class()
     folder = Path(run_dir)
     records = read_metrics(folder)
-    target = _output_path(folder / "curves.png" if out is None else Path(out))
+    target = _output_path(folder / RunDirectory.CURVES if out is None else Path(out))
     figure = figure_class(figsize=FIGURE_SIZE, dpi=DPI)
     draw(figure, records, title=_spec_name(folder))
     # A full-figure box, so a user's savefig.bbox = tight cannot change the size.
@@ -103,7 +103,7 @@ def read_metrics(run_dir: str | os.PathLike[str]) -> list[Record]:
         if not line.strip():
             continue
         if number == len(lines) and not _is_json(line):
-            break  # no newline yet: a running train is still writing this line
+            break  # no newline: an unfinished line (files written before writes were atomic)
         records.append(_record(line, f"{path} line {number}"))
     if not records:
         raise UsageError(f"{path}: no log points yet; plot again once toolkit train has logged one")
@@ -222,7 +222,7 @@ def _output_path(path: Path) -> Path:
 def _spec_name(folder: Path) -> str:
     """The ``name:`` in the run's spec.yaml (read as data only), else the folder's name."""
     try:
-        spec = yaml.safe_load((folder / "spec.yaml").read_text(encoding="utf-8"))
+        spec = yaml.safe_load((folder / RunDirectory.SPEC).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         spec = None
     name = spec.get("name") if isinstance(spec, dict) else None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import tempfile
@@ -38,6 +39,7 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self._lines: list[str] = []  # metrics.jsonl's lines so far
         for folder in (self.path, *self.path.parents):
             if folder.exists() and not folder.is_dir():
                 raise UsageError(
@@ -47,8 +49,9 @@ class RunDirectory:
 
     @property
     def holds_run(self) -> bool:
-        """Whether a run was started here."""
-        return (self.path / self.SPEC).exists()
+        """Whether a run was started here (any of its files is present)."""
+        names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS)
+        return any((self.path / name).exists() for name in names)
 
     @property
     def has_checkpoint(self) -> bool:
@@ -78,8 +81,15 @@ class RunDirectory:
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
     def write_metrics(self, history: Sequence[Mapping[str, Any]]) -> None:
-        """Write metrics.jsonl anew: one JSON record per log point so far."""
-        text = "".join(json.dumps(dict(record)) + "\n" for record in history)
+        """Write metrics.jsonl anew: one JSON record per log point so far.
+
+        A run's history only grows, so each record is encoded once; a shorter history
+        (a resumed run's) starts the lines again.
+        """
+        if len(self._lines) > len(history):
+            self._lines.clear()
+        self._lines += [json.dumps(dict(record)) + "\n" for record in history[len(self._lines) :]]
+        text = "".join(self._lines)
         write_atomically(self.path / self.METRICS, lambda f: f.write(text.encode()))
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
@@ -112,7 +122,8 @@ class RunDirectory:
         """Delete temporary files a killed run left behind; return them."""
         left = sorted(self.path.glob(".*.tmp"))
         for path in left:
-            path.unlink(missing_ok=True)
+            with contextlib.suppress(OSError):  # not ours to remove: harmless where it is
+                path.unlink(missing_ok=True)
         return left
 
     @property
@@ -123,9 +134,14 @@ class RunDirectory:
 
 
 def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
-    handle, temporary = tempfile.mkstemp(
-        dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
-    )
+    """Write ``target`` through a temporary file in its folder, then rename it: the file
+    is whole under its name or as it was. A failure to write is a one-line RunError."""
+    try:
+        handle, temporary = tempfile.mkstemp(
+            dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
+        )
+    except OSError as error:
+        raise _cannot_write(target, error) from None
     try:
         with os.fdopen(handle, "wb") as file:
             write(file)
@@ -133,9 +149,18 @@ def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
             os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
         os.replace(temporary, target)
-    except BaseException:
+    except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise _cannot_write(target, error) from None
         raise
+
+
+def _cannot_write(target: Path, error: OSError) -> RunError:
+    return RunError(
+        f"{target}: cannot write ({error.strerror or error}); free some space or fix the "
+        "folder's permissions, then continue with 'toolkit train --resume' if it was a run"
+    )
 
 
 def _umask() -> int:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 import traceback
@@ -14,11 +15,11 @@ import numpy as np
 from .assembly import Assembly, SpecLike, as_spec, assemble, call_part
 from .checkpoint import Checkpoint, capture, restore
 from .data import Dataset
-from .errors import RunError, ToolkitError
+from .errors import RunError, ToolkitError, UsageError
 from .network import Network
 from .spec import Spec
 
-__all__ = ["TrainResult", "train"]
+__all__ = ["TrainResult", "require_same_spec", "train", "training_loss"]
 
 Record = dict[str, Any]
 
@@ -74,12 +75,15 @@ def train(
     result = TrainResult(spec, network)
     first, offset, reference = 1, 0.0, None
     if resume is not None:
+        require_same_spec(resume.spec, spec)
         restore(resume, network, optimizer, rng)
         result.history = [dict(record) for record in resume.history]
         first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
     if on_start:
         on_start(assembly)
     objective = _Objective(network, data, settings["weight_decay"])
+    if on_checkpoint:  # an optimizer whose state can't be saved fails now, not mid-run
+        capture(first - 1, network, optimizer, rng, result.history, offset)
     for iteration in range(first, total + 1):
         logged = iteration % settings["log_every"] == 0 or iteration == total
         try:
@@ -106,7 +110,7 @@ def train(
             on_iteration(iteration)
         if on_checkpoint and (iteration % settings["checkpoint_every"] == 0 or iteration == total):
             state = capture(iteration, network, optimizer, rng, result.history, seconds)
-            state.reference_loss = reference
+            state.reference_loss, state.spec = reference, _plain(spec.config)
             on_checkpoint(state)
     result.seconds = time.perf_counter() - start
     return result
@@ -127,11 +131,7 @@ class _Objective:
         return grads
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        loss = self.network.loss(x, t)
-        if self.weight_decay:
-            squares = sum(float(np.sum(self.network.params[key] ** 2)) for key in self.weights)
-            loss += 0.5 * self.weight_decay * squares
-        return loss
+        return training_loss(self.network, x, t, self.weight_decay)
 
     def record(self, iteration: int, x: np.ndarray, t: np.ndarray, loss: float) -> Record:
         """The log point's metrics, on the batch and on the held-out split if any."""
@@ -145,6 +145,43 @@ class _Objective:
             record["test_loss"] = self.loss(data.x_test, data.t_test)
             record["test_accuracy"] = self.network.accuracy(data.x_test, data.t_test)
         return record
+
+
+def training_loss(network: Network, x: np.ndarray, t: np.ndarray, weight_decay: float) -> float:
+    """The loss a run reports: the network's, plus ``0.5 * weight_decay * sum(W**2)``."""
+    loss = network.loss(x, t)
+    if weight_decay:
+        squares = sum(float(np.sum(network.params[layer.weight] ** 2)) for layer in network.layers)
+        loss += 0.5 * weight_decay * squares
+    return loss
+
+
+def _plain(config: Any) -> Any:
+    """The resolved spec as JSON values, as a checkpoint keeps it."""
+    return json.loads(json.dumps(config))
+
+
+def require_same_spec(saved: dict[str, Any], spec: Spec) -> None:
+    """A checkpoint continues only the spec it was made with."""
+    if saved and saved != _plain(spec.config):
+        where = _first_difference(saved, _plain(spec.config))
+        raise UsageError(
+            f"{where or 'the spec'} differs from the spec the run was started with; "
+            "a resumed run must keep its spec.yaml as it was (start a new run for a new spec)"
+        )
+
+
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
+    """The first key path where two JSON values differ."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        for key in [*a, *(k for k in b if k not in a)]:
+            if a.get(key) != b.get(key):
+                return _first_difference(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
+    if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
+        for index, (left, right) in enumerate(zip(a, b, strict=True)):
+            if left != right:
+                return _first_difference(left, right, f"{path}[{index}]")
+    return path
 
 
 DIVERGED = 1e6
@@ -172,8 +209,7 @@ def _stop_if_diverged(
         return
     raise RunError(
         f"iteration {iteration}: the {what}; try a smaller optimizer.learning_rate, and check "
-        "that the output layer's activation suits the loss (cross_entropy needs probabilities, "
-        "as from softmax)"
+        "that the output layer's activation suits the loss"
     )
 
 

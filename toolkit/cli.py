@@ -235,10 +235,13 @@ def _warn_about_skipped_plugins(args: argparse.Namespace, manager: ToolkitPlugin
             print(failure.details, file=sys.stderr, end="")
 
 
-def _load(args: argparse.Namespace) -> Spec:
+def _load(args: argparse.Namespace, path: Path | None = None) -> Spec:
+    """The command line's spec with its overrides, or a run folder's ``path`` as it was
+    written; plugins from ``-p`` either way."""
     manager = get_plugin_manager(args.plugins)
+    source, overrides = (_spec_path(args.spec), args.overrides) if path is None else (path, [])
     try:
-        return load_spec(_spec_path(args.spec), args.overrides, manager=manager)
+        return load_spec(source, overrides, manager=manager)
     finally:
         _warn_about_skipped_plugins(args, manager)
 
@@ -261,11 +264,7 @@ def _resume(args: argparse.Namespace) -> int:
         )
     out = RunDirectory(args.resume)
     checkpoint = out.load_checkpoint()
-    manager = get_plugin_manager(args.plugins)
-    try:
-        spec = load_spec(out.path / RunDirectory.SPEC, manager=manager)
-    finally:
-        _warn_about_skipped_plugins(args, manager)
+    spec = _load(args, out.path / RunDirectory.SPEC)
     require_same_spec(checkpoint.spec, spec)
     out.remove_temporary_files()
     total = spec.config["train"]["iterations"]
@@ -377,12 +376,7 @@ def _saved_network(args: argparse.Namespace) -> tuple[Assembly, RunDirectory]:
             f"{run.path} holds a run that stopped before its first checkpoint: there are no "
             "parameters to use; train it again in a new folder"
         )
-    manager = get_plugin_manager(args.plugins)
-    try:
-        spec = load_spec(run.path / RunDirectory.SPEC, manager=manager)
-    finally:
-        _warn_about_skipped_plugins(args, manager)
-    assembly = assemble(spec)
+    assembly = assemble(_load(args, run.path / RunDirectory.SPEC))
     if (run.path / RunDirectory.PARAMS).exists():
         params = read_arrays(run.path / RunDirectory.PARAMS, list(assembly.network.params))
     else:

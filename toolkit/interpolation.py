@@ -42,7 +42,7 @@ import numpy as np
 from .errors import ToolkitNotice
 from .forward import Forward
 from .parts import BoundPart
-from .perturbation import CHUNK_ELEMENTS, elementwise, plain_perturbed_losses
+from .perturbation import CHUNK_ELEMENTS, call_activation, elementwise, plain_perturbed_losses
 
 if TYPE_CHECKING:
     from .network import Network
@@ -530,15 +530,7 @@ def _close(a: float, b: float, size: float = 0.0) -> bool:
 
 
 def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:
-    try:
-        z = np.asarray(activation(a))
-    except Exception as error:
-        raise NotInterpolable(
-            f"activation '{activation.name}' fails on a batch of samples ({type(error).__name__})"
-        ) from None
-    if z.shape != a.shape:
-        raise NotInterpolable(f"activation '{activation.name}' changes the shape of its input")
-    return z
+    return call_activation(activation, a, NotInterpolable)
 
 
 def _columns(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:

@@ -18,7 +18,7 @@ and the network remembers not to try again.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "call_activation",
     "elementwise",
     "export_state",
     "import_state",
@@ -192,16 +193,24 @@ def _replaced(base: np.ndarray, columns: np.ndarray, column: np.ndarray) -> np.n
     return stacked
 
 
-def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:
+def call_activation(
+    activation: BoundPart, a: np.ndarray, refused: Callable[[str], Exception]
+) -> np.ndarray:
+    """``activation(a)`` on stacked input, which must keep its shape; else ``refused``
+    (the engine's own exception), saying why."""
     try:
         z = np.asarray(activation(a))
     except Exception as error:
-        raise _NotBatchable(
+        raise refused(
             f"activation '{activation.name}' fails on stacked input ({type(error).__name__})"
         ) from None
     if z.shape != a.shape:
-        raise _NotBatchable(f"activation '{activation.name}' changes the shape of stacked input")
+        raise refused(f"activation '{activation.name}' changes the shape of stacked input")
     return z
+
+
+def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:
+    return call_activation(activation, a, _NotBatchable)
 
 
 def _loss(network: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:

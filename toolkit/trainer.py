@@ -196,14 +196,15 @@ def _stop_if_diverged(
     grows a millionfold."""
     sums = [float(value.sum()) for value in network.params.values()]  # nan or inf if any is
     finite = all(math.isfinite(total) for total in sums) and math.isfinite(loss)
-    if finite and (reference is None or abs(loss) <= DIVERGED * max(1.0, abs(reference))):
+    limit = math.inf if reference is None else DIVERGED * max(1.0, abs(reference))
+    if finite and abs(loss) <= limit:
         return
     broken = [key for key, value in network.params.items() if not np.isfinite(value).all()]
     if broken:
         what = f"parameters {', '.join(broken)} became nan or infinite"
     elif not np.isfinite(loss):
         what = f"loss is {loss}"
-    elif reference is not None and abs(loss) > DIVERGED * max(1.0, abs(reference)):
+    elif abs(loss) > limit:
         what = f"loss grew from {reference:.4g} to {loss:.4g}"
     else:
         return

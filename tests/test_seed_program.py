@@ -78,7 +78,12 @@ def test_relu_spec_with_the_element_loop_prints_the_relu_losses(run_cli: RunCli)
     """The shipped ReLU spec with the element loop prints the three stated ReLU losses."""
     result = run_cli("train", str(SPECS / "two_layer_relu.yaml"), SET_LOOP)
     assert result.returncode == 0, result.stderr
-    assert printed_losses(result.stdout) == pytest.approx(RELU_LOSSES, abs=1e-9)
+    # Bit for bit where numpy's BLAS runs the kernels the numbers were stated with. Other
+    # kernels (OPENBLAS_CORETYPE=Haswell on an AVX-512 machine, say) round the matrix
+    # products differently, the seed program itself included, and ReLU training amplifies
+    # that to about 2e-7 by iteration 300. The exact agreement with the seed program in the
+    # same process is held by the tests below, on smaller runs.
+    assert printed_losses(result.stdout) == pytest.approx(RELU_LOSSES, rel=0, abs=1e-6)
 
 
 def test_relu_spec_gradients_agree_with_the_element_loop_at_every_fifth_step() -> None:

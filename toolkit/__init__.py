@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from . import gradcheck as gradcheck  # modules the README calls: toolkit.gradcheck.gradcheck
+from . import memory as memory  # toolkit.memory.retain_freed_memory()
 from .assembly import build
 from .checkpoint import Checkpoint, load_checkpoint
 from .data import Dataset

@@ -107,7 +107,8 @@ def load_spec(
     if overrides and isinstance(tree, dict):
         problems += apply_overrides(tree, sources, overrides, _is_part)
     manager = manager or get_plugin_manager()
-    problems += _register_spec_plugins(tree, sources, manager)
+    folders = [Path(label).resolve().parent] if label else []
+    problems += _register_spec_plugins(tree, sources, manager, [*folders, Path.cwd()])
     registry = Registry.from_manager(manager)
     resolver = Resolver(registry, sources)
     config = resolver.spec(tree, Path(label).stem if label else "unnamed")
@@ -128,9 +129,11 @@ def _reading_order(problem: Problem) -> tuple[int, int, int]:
 
 
 def _register_spec_plugins(
-    tree: Any, sources: SourceMap, manager: ToolkitPluginManager
+    tree: Any, sources: SourceMap, manager: ToolkitPluginManager, folders: list[Path]
 ) -> list[Problem]:
-    """Import and register each module under ``plugins:``; a problem for each that fails."""
+    """Import and register each module under ``plugins:``, looked up in ``folders`` first
+    (the spec file's, then the current one), then on the import path; a problem for each
+    that fails."""
     modules = tree.get("plugins") if isinstance(tree, dict) else None
     if modules is None:
         return []
@@ -155,7 +158,7 @@ def _register_spec_plugins(
             )
             continue
         try:
-            register_module(manager, module)
+            register_module(manager, module, folders)
         except PluginError as error:
             problems.append(Problem(f"plugins[{index}]", str(error), where))
     return problems

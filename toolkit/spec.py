@@ -95,7 +95,9 @@ def load_spec(
 ) -> Spec:
     """Load, override, validate and normalize a spec. Raises SpecError listing every problem.
 
-    ``source`` is a YAML file's path or an already-parsed mapping. ``overrides`` are
+    ``source`` is a YAML file's path or an already-parsed mapping; file paths in parts'
+    settings are relative to the file's folder (to the current one for a mapping), and
+    the resolved spec holds them absolute. ``overrides`` are
     ``"KEY=VALUE"`` strings or a ``{key: value}`` mapping with dotted keys. Parts are
     resolved against ``manager`` (by default, every installed plugin), after the
     modules the spec lists under ``plugins:`` are imported and registered with it.
@@ -107,10 +109,11 @@ def load_spec(
     if overrides and isinstance(tree, dict):
         problems += apply_overrides(tree, sources, overrides, _is_part)
     manager = manager or get_plugin_manager()
-    folders = [Path(label).resolve().parent] if label else []
-    problems += _register_spec_plugins(tree, sources, manager, [*folders, Path.cwd()])
+    folder = Path(os.path.abspath(label)).parent if label else None
+    folders = [folder, Path.cwd()] if folder else [Path.cwd()]
+    problems += _register_spec_plugins(tree, sources, manager, folders)
     registry = Registry.from_manager(manager)
-    resolver = Resolver(registry, sources)
+    resolver = Resolver(registry, sources, folder)
     config = resolver.spec(tree, Path(label).stem if label else "unnamed")
     problems += resolver.problems
     if problems:

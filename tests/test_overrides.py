@@ -51,6 +51,16 @@ def test_a_layer_part_named_then_set_in_any_order() -> None:
         assert layer["activation"] == {"name": "leaky_relu", "slope": 0.2}
 
 
+def test_a_part_named_inside_an_overridden_mapping_takes_settings() -> None:
+    """A layer set whole, naming its activation, then that activation's setting."""
+    overrides = {
+        "model.layers.0.activation.slope": 0.3,
+        "model.layers.0": {"units": 10, "activation": "leaky_relu"},
+    }
+    layer = toolkit.load_spec(SPEC, overrides).config["model"]["layers"][0]
+    assert layer["activation"] == {"name": "leaky_relu", "slope": 0.3}
+
+
 def test_a_whole_mapping_applies_before_the_keys_inside_it() -> None:
     """train={...} then train.log_every, in either order, keeps both (not only the first)."""
     for overrides in (

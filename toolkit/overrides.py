@@ -95,7 +95,7 @@ def apply_overrides(
         problems.extend(replace(problem, location=where) for problem in refusals)
         parsed.append((where, *_as_part_setting(path, value, is_part)))
     for where, path, value in sorted(parsed, key=lambda item: len(item[1])):  # stable
-        problem = _set(tree, path, value)
+        problem = _set(tree, path, value, is_part)
         if problem:
             problems.append(replace(problem, location=where))
             continue
@@ -121,11 +121,16 @@ def _label(key: object, value: Any) -> str:
     return f"{key if isinstance(key, str) else brief(key)}={brief(value)}"
 
 
-def _set(tree: Any, path: KeyPath, value: Any) -> Problem | None:
-    """Set ``value`` at ``path``, creating missing mappings on the way (not lists)."""
+def _set(
+    tree: Any, path: KeyPath, value: Any, is_part: Callable[[KeyPath], bool]
+) -> Problem | None:
+    """Set ``value`` at ``path``, creating missing mappings on the way (not lists); a part
+    on the way given as a bare name (by an earlier override) becomes ``{"name": ...}``."""
     node = tree
     for depth, key in enumerate(path[:-1]):
         child = _child(node, key)
+        if isinstance(child, str) and is_part(path[: depth + 1]):
+            node[key] = child = {"name": child}
         if child is _MISSING:
             if not (isinstance(node, dict) and isinstance(key, str)):
                 return _cannot(path, depth, node)

@@ -50,7 +50,7 @@ class Nesterov:
 
     The step uses ``v`` from before this update, then ``v = momentum * v - lr * g`` as for
     momentum (``lr`` is ``learning_rate``): Bengio et al.'s reformulation of Nesterov's
-    accelerated gradient (arXiv:1212.0901, eq. 7), which the book's code follows. The
+    accelerated gradient (arXiv:1212.0901, eq. 7), the paper the book's class cites. The
     parameters are then Nesterov's look-ahead point ``theta + momentum * v``.
     """
 

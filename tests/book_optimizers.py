@@ -4,9 +4,11 @@ Transcribed from "Deep Learning from Scratch", repository oreilly-japan/deep-lea
 ``common/optimizer.py`` (classes SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam): the
 book's names (``lr``), defaults, and each update's arithmetic in the book's order, so that
 the toolkit's optimizers must agree bit for bit. Nesterov steps with the ``v`` of before
-the update and then updates ``v``, as the book's current code does and as the paper its
-docstring cites gives it (Bengio et al., arXiv:1212.0901, eq. 7:
-``theta += mu**2 * v - (1 + mu) * lr * g`` with the previous ``v``).
+the update and then updates ``v`` (``params += mu * mu * v; params -= (1 + mu) * lr * g``,
+then ``v *= mu; v -= lr * g``), as the paper its docstring cites gives it (Bengio et al.,
+arXiv:1212.0901, eq. 7, with the previous ``v``); early copies of the book's file update
+``v`` first, which makes the first step ``1 + mu + mu**2`` times ``lr * g`` instead of
+``1 + mu``.
 """
 
 # ruff: noqa: SIM118 (the book iterates params.keys(); kept as written)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import zipfile
 
 import numpy as np
@@ -74,7 +73,7 @@ def digits(rng, test_fraction=0.2):
 def npz(rng, path, test_path=None, test_fraction=0.0):
     """Your own arrays from an .npz file: x and t, optionally x_test and t_test.
 
-    ``path`` (and ``test_path``) are relative to the current directory. Make the file
+    ``path`` (and ``test_path``) are relative to the spec file's folder. Make the file
     with ``numpy.savez(path, x=x, t=t)``: ``x`` is samples x features, ``t`` one-hot rows
     or whole-number class indices from 0. Nothing in the file is executed (object
     arrays are refused). The held-out split is the file's own ``x_test``, ``t_test``; or
@@ -126,7 +125,7 @@ def _load_npz(setting, path):
             magic = file.read(4)
     except FileNotFoundError:
         raise SettingError(
-            setting, f"{path}: no such file; paths are relative to {os.getcwd()}"
+            setting, f"{path}: no such file; check the path (relative to the spec file's folder)"
         ) from None
     except IsADirectoryError:
         raise SettingError(setting, f"{path}: is a folder; name the .npz file inside it") from None
@@ -270,5 +269,5 @@ def toolkit_datasets():
         "random": Part(random, validate=check_random),
         "teacher": Part(teacher, validate=check_teacher),
         "digits": Part(digits, validate=check_digits),
-        "npz": Part(npz, validate=check_npz),
+        "npz": Part(npz, validate=check_npz, paths=("path", "test_path")),
     }

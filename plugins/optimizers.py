@@ -48,8 +48,10 @@ class Momentum:
 class Nesterov:
     """Nesterov momentum, the book's form: p += momentum**2 * v - (1 + momentum) * lr * g.
 
-    ``v = momentum * v - learning_rate * g`` first, as for momentum; ``lr`` is
-    ``learning_rate``. The step uses the new ``v`` (as the book's code does).
+    The step uses ``v`` from before this update, then ``v = momentum * v - lr * g`` as for
+    momentum (``lr`` is ``learning_rate``): Bengio et al.'s reformulation of Nesterov's
+    accelerated gradient (arXiv:1212.0901, eq. 7), the paper the book's class cites. The
+    parameters are then Nesterov's look-ahead point ``theta + momentum * v``.
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9):
@@ -61,10 +63,10 @@ class Nesterov:
         if self.v is None:
             self.v = zeros_like_each(params)
         for key in params:
-            self.v[key] *= self.momentum
-            self.v[key] -= self.learning_rate * grads[key]
             params[key] += self.momentum * self.momentum * self.v[key]
             params[key] -= (1 + self.momentum) * self.learning_rate * grads[key]
+            self.v[key] *= self.momentum
+            self.v[key] -= self.learning_rate * grads[key]
 
 
 class AdaGrad:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 import types
 from pathlib import Path
 
@@ -98,3 +100,17 @@ def test_train_accepts_a_path_and_returns_history(tmp_path: Path) -> None:
     result = toolkit.train(write(tmp_path / "short.yaml", text))
     assert [r["iteration"] for r in result.history] == [2, 4, 5]
     assert result.final_loss == result.history[-1]["loss"]
+
+
+def test_submodules_the_readme_calls_are_attributes_after_import_toolkit() -> None:
+    """In a fresh interpreter, `import toolkit` alone gives toolkit.memory and toolkit.gradcheck."""
+    code = (
+        "import toolkit; "
+        "print(callable(toolkit.memory.retain_freed_memory), "
+        "callable(toolkit.gradcheck.gradcheck))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, cwd=Path.home()
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["True", "True"]

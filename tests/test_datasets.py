@@ -337,7 +337,7 @@ def test_digits_without_scikit_learn_through_the_cli(run_cli: RunCli, tmp_path):
 
 
 def npz_spec(tmp_path: Path, settings: str = "path: data.npz") -> Path:
-    """A spec in tmp_path with an npz dataset (paths relative to the current directory)."""
+    """A spec in tmp_path with an npz dataset (paths relative to the spec's folder)."""
     text = (
         f"seed: 4\ndata: {{name: npz, {settings}}}\n"
         "model:\n  layers:\n    - {units: 3, activation: softmax}\n"
@@ -414,7 +414,7 @@ def save_npy(path: Path) -> None:
 
 
 BAD_FILES = {
-    "missing file": (None, "data.npz: no such file; paths are relative to "),
+    "missing file": (None, "data.npz: no such file; check the path (relative to the spec file's"),
     "text file": (save_text, "data.npz: is not an .npz file; save it with numpy.savez("),
     "npy file": (save_npy, "data.npz: is not an .npz file"),
     "broken zip": (save_zip_garbage, "data.npz: is not a readable .npz file"),
@@ -461,7 +461,8 @@ def test_npz_bad_file_is_one_error_at_data_path(run_cli: RunCli, tmp_path, case)
     if save is not None:
         save(tmp_path / "data.npz")
     line = one_error(run_cli("validate", spec.name))
-    assert line.startswith("error: data.path: dataset 'npz': path data.npz: "), line
+    where = tmp_path / "data.npz"  # the file's path as read: from the spec's folder
+    assert line.startswith(f"error: data.path: dataset 'npz': path {where}: "), line
     assert message in line, line
     assert "spec.yaml line 2, column" in line, line
 

@@ -12,8 +12,8 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-import toolkit
 from conftest import ROOT, SPECS, RunCli, pip_install, write
+from toolkit.cli import main
 from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 
@@ -36,8 +36,8 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
     module = code_blocks("python", "Writing a plugin")[0]
     write(tmp_path / "softsign_plugin.py", module)
     command = code_blocks("sh", "Writing a plugin")[0].split()
-    assert command[:2] == ["PYTHONPATH=.", "toolkit"]
-    result = run_cli(*command[2:], "--set", "train.iterations=1", env={"PYTHONPATH": "."})
+    assert command[0] == "toolkit"  # the module is found in the current folder
+    result = run_cli(*command[1:], "--set", "train.iterations=1")
     assert result.returncode == 0, result.stderr
     assert "iteration 1/1" in result.stdout
 
@@ -124,7 +124,23 @@ def test_readme_error_example_is_what_the_tool_says(tmp_path: Path, run_cli: Run
     assert result.stderr.strip() == shown
 
 
-def test_readme_library_example_runs() -> None:
-    """The library example's calls work as written."""
-    spec = toolkit.load_spec(SPECS / "two_layer_sigmoid.yaml", overrides=["train.iterations=2"])
-    assert toolkit.train(spec).history[-1]["iteration"] == 2
+def test_readme_library_blocks_run_as_pasted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The "As a library" blocks, run in order in one namespace from a folder laid out as
+    the repository's root (its specs/), with the shell command between them, print what
+    their comments say."""
+    (tmp_path / "specs").symlink_to(SPECS)
+    monkeypatch.chdir(tmp_path)
+    first, second = code_blocks("python", "As a library")
+    (command,) = code_blocks("sh", "As a library")
+    namespace: dict[str, object] = {}
+    exec(first, namespace)
+    printed = capsys.readouterr().out.splitlines()
+    assert printed[0].startswith("{'iteration': 50, 'loss': ")
+    words = command.split()
+    assert words[0] == "toolkit" and main(words[1:]) == 0
+    capsys.readouterr()
+    exec(second, namespace)
+    shown = re.search(r"# (\S+)$", second.strip()).group(1)
+    assert capsys.readouterr().out.strip() == shown

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from .assembly import build
+from . import gradcheck as gradcheck  # modules the README calls: toolkit.gradcheck.gradcheck
+from . import memory as memory  # toolkit.memory.retain_freed_memory()
+from .assembly import build, load_data
 from .checkpoint import Checkpoint, load_checkpoint
 from .data import Dataset
 from .errors import (
@@ -21,6 +23,7 @@ from .manager import get_plugin_manager
 from .network import Network
 from .objective import Objective
 from .parts import REQUIRED, Part
+from .saved import load_run
 from .spec import Spec, load_spec
 from .trainer import TrainResult, train
 
@@ -46,6 +49,8 @@ __all__ = [
     "get_plugin_manager",
     "hookimpl",
     "load_checkpoint",
+    "load_data",
+    "load_run",
     "load_spec",
     "train",
 ]

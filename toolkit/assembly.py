@@ -16,7 +16,7 @@ from .rng import Rng, make_rng
 from .spec import Spec, load_spec
 from .yamlsource import KeyPath, format_path
 
-__all__ = ["Assembly", "assemble", "build", "call_part"]
+__all__ = ["Assembly", "assemble", "build", "call_part", "load_data"]
 
 ESTIMATOR_STREAM = 1
 """Estimators that draw (spsa) use ``default_rng([seed, 1])``, apart from the batch draws."""
@@ -40,6 +40,16 @@ def as_spec(spec: SpecLike) -> Spec:
 def build(spec: SpecLike) -> Network:
     """The network a spec describes, with the weights a run of it starts from."""
     return assemble(as_spec(spec)).network
+
+
+def load_data(spec: SpecLike) -> Dataset:
+    """The data a run of the spec trains on: ``x``, ``t`` (and ``x_test``, ``t_test``).
+
+    The dataset is the first thing a run draws from its generator, so these are the very
+    arrays a run of the spec (same seed) uses; nothing else is drawn.
+    """
+    spec = as_spec(spec)
+    return _dataset(spec, make_rng(spec.config["rng"], spec.config["seed"]))
 
 
 def assemble(spec: Spec) -> Assembly:

@@ -27,6 +27,7 @@ from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
+from .saved import restore_run
 from .spec import Spec, load_spec, shipped_specs
 from .trainer import Record, require_same_spec, train, training_loss
 
@@ -363,43 +364,18 @@ def _draw_curves(out: RunDirectory) -> None:
             print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
 
 
-def _saved_network(args: argparse.Namespace) -> tuple[Assembly, RunDirectory]:
+def _saved_network(args: argparse.Namespace) -> Assembly:
     """The network of a run folder, with its final (or last checkpointed) parameters."""
-    run = RunDirectory(args.run)
-    if not run.holds_run:
-        raise UsageError(
-            f"{run.path} holds no run ({RunDirectory.SPEC} missing); "
-            "write one with 'toolkit train SPEC --out DIR'"
-        )
-    if not (run.path / RunDirectory.PARAMS).exists() and not run.has_checkpoint:
-        raise UsageError(
-            f"{run.path} holds a run that stopped before its first checkpoint: there are no "
-            "parameters to use; train it again in a new folder"
-        )
-    assembly = assemble(_load(args, run.path / RunDirectory.SPEC))
-    if (run.path / RunDirectory.PARAMS).exists():
-        params = read_arrays(run.path / RunDirectory.PARAMS, list(assembly.network.params))
-    else:
-        checkpoint = run.load_checkpoint()
-        print(
-            f"note: {run.path} has no {RunDirectory.PARAMS} (the run did not finish); "
-            f"using its checkpoint at iteration {checkpoint.iteration}",
-            file=sys.stderr,
-        )
-        params = checkpoint.params
-    for key, value in params.items():
-        if value.shape != assembly.network.params[key].shape:
-            raise UsageError(
-                f"{run.path / RunDirectory.PARAMS}: {key} has shape {value.shape}, the spec's "
-                f"network needs {assembly.network.params[key].shape}"
-            )
-        assembly.network.params[key] = np.array(value, dtype=np.float64)
-    return assembly, run
+    manager = get_plugin_manager(args.plugins)
+    try:
+        return restore_run(args.run, manager=manager)
+    finally:
+        _warn_about_skipped_plugins(args, manager)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
     """Print loss and accuracy of a run's parameters on its data, or on a file's."""
-    assembly, _ = _saved_network(args)
+    assembly = _saved_network(args)
     network = assembly.network
     data = read_dataset(args.data) if args.data else assembly.data
     _check_features(data.x, network, args.data or "the run's data")
@@ -421,7 +397,7 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     """Print (or write) a run's predicted classes for the inputs x in a file."""
-    assembly, _ = _saved_network(args)
+    assembly = _saved_network(args)
     network = assembly.network
     x = read_arrays(args.input, ["x"])["x"]
     if x.ndim == 1:

@@ -11,9 +11,12 @@ import importlib
 import importlib.metadata
 import inspect
 import os
+import sys
 import traceback
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import pluggy
 
@@ -96,8 +99,10 @@ def get_plugin_manager(
 ) -> ToolkitPluginManager:
     """A new manager with the ``toolkit.plugins`` entry points and the given modules.
 
-    ``autoload=False`` loads no entry point; by default every one is loaded, or only
-    the standard parts' when the environment sets ``TOOLKIT_DISABLE_PLUGIN_AUTOLOAD=1``.
+    Each module is looked up in the current folder first, then on the import path (as
+    ``-p MODULE`` is, by ``toolkit`` and ``python -m toolkit`` alike). ``autoload=False``
+    loads no entry point; by default every one is loaded, or only the standard parts'
+    when the environment sets ``TOOLKIT_DISABLE_PLUGIN_AUTOLOAD=1``.
     """
     manager = ToolkitPluginManager(hookspecs.PROJECT)
     manager.add_hookspecs(hookspecs)
@@ -105,12 +110,15 @@ def get_plugin_manager(
         only_standard = autoload is None and os.environ.get(AUTOLOAD_VARIABLE, "") not in ("", "0")
         _load_entry_points(manager, only_standard=only_standard)
     for module in modules:
-        register_module(manager, module)
+        register_module(manager, module, [Path.cwd()])
     return manager
 
 
-def register_module(manager: ToolkitPluginManager, module_name: str) -> None:
-    """Import ``module_name`` through the normal import path and register it as a plugin.
+def register_module(
+    manager: ToolkitPluginManager, module_name: str, folders: Sequence[Path] = ()
+) -> None:
+    """Import ``module_name``, looking in ``folders`` first and then on the import path,
+    and register it as a plugin.
 
     Raises PluginError: the user asked for this module, so it must load.
     """
@@ -118,7 +126,8 @@ def register_module(manager: ToolkitPluginManager, module_name: str) -> None:
     if manager.has_plugin(module_name):
         return
     try:
-        module = importlib.import_module(module_name)
+        with _looking_in(folders):
+            module = importlib.import_module(module_name)
     except Exception as error:
         raise PluginError(
             f"plugin module '{module_name}': cannot import it ({_one_line(error)}); "
@@ -127,6 +136,20 @@ def register_module(manager: ToolkitPluginManager, module_name: str) -> None:
     problem = _register(manager, module, module_name)
     if problem:
         raise PluginError(f"plugin module '{module_name}': {problem}")
+
+
+@contextmanager
+def _looking_in(folders: Sequence[Path]) -> Iterator[None]:
+    """Put ``folders`` before the import path while a named module (and what it imports
+    as it loads) is imported; the import path is as it was afterwards."""
+    entries = [str(Path(folder).resolve()) for folder in folders]
+    sys.path[:0] = entries
+    importlib.invalidate_caches()
+    try:
+        yield
+    finally:
+        for entry in entries:
+            sys.path.remove(entry)  # the first occurrence: the one put there
 
 
 def _load_entry_points(manager: ToolkitPluginManager, *, only_standard: bool) -> None:

@@ -69,15 +69,20 @@ def apply_overrides(
 ) -> list[Problem]:
     """Set each override in ``tree`` (in place), recording where each value came from.
 
-    Setting a part's ``name`` (``gradient.name=backprop``) replaces the whole part, as
-    setting the part itself does: the old part's settings don't carry over to the new one.
-    Each value is copied under a spec's limits (see ``copy_tree``), as the spec itself is.
+    A part set to a name (``optimizer=adam``) or by its ``name`` (``optimizer.name=adam``)
+    is replaced whole, as ``{"name": "adam"}``: the old part's settings don't carry over,
+    and settings given for the new part (``optimizer.learning_rate=0.001``) apply to it.
+    Overrides that set a whole value apply before those that set inside it, whatever
+    their order (a name-set first, then its settings); the others apply in the order given,
+    so of two overrides of the same key the last wins. Each value is copied under a spec's
+    limits (see ``copy_tree``), as the spec itself is.
     """
     problems: list[Problem] = []
     if isinstance(overrides, Mapping):
         labelled = [(_label(key, value), key, value) for key, value in overrides.items()]
     else:
         labelled = [(text, None, None) for text in overrides]
+    parsed: list[tuple[Location, KeyPath, Any]] = []
     for label, key, value in labelled:
         where = Location(f"--set {label}" if key is None else f"overrides {label}")
         try:
@@ -86,18 +91,29 @@ def apply_overrides(
         except SpecError as error:
             problems.extend(replace(problem, location=where) for problem in error.problems)
             continue
-        if path[-1] == "name" and is_part(path[:-1]):
-            path, value = path[:-1], {"name": value}
-        problem = _set(tree, path, value)
+        sources.refused |= refused
+        problems.extend(replace(problem, location=where) for problem in refusals)
+        parsed.append((where, *_as_part_setting(path, value, is_part)))
+    for where, path, value in sorted(parsed, key=lambda item: len(item[1])):  # stable
+        problem = _set(tree, path, value, is_part)
         if problem:
             problems.append(replace(problem, location=where))
             continue
         for depth in range(1, len(path) + 1):  # containers the override created, and the value
             if path[:depth] not in sources.values or depth == len(path):
                 sources.replace(path[:depth], where)
-        sources.refused |= refused
-        problems.extend(replace(problem, location=where) for problem in refusals)
     return problems
+
+
+def _as_part_setting(
+    path: KeyPath, value: Any, is_part: Callable[[KeyPath], bool]
+) -> tuple[KeyPath, Any]:
+    """A part named by ``part=NAME`` or ``part.name=NAME`` as ``(part, {"name": NAME})``."""
+    if path[-1] == "name" and is_part(path[:-1]):
+        return path[:-1], {"name": value}
+    if isinstance(value, str) and is_part(path):
+        return path, {"name": value}
+    return path, value
 
 
 def _label(key: object, value: Any) -> str:
@@ -105,11 +121,16 @@ def _label(key: object, value: Any) -> str:
     return f"{key if isinstance(key, str) else brief(key)}={brief(value)}"
 
 
-def _set(tree: Any, path: KeyPath, value: Any) -> Problem | None:
-    """Set ``value`` at ``path``, creating missing mappings on the way (not lists)."""
+def _set(
+    tree: Any, path: KeyPath, value: Any, is_part: Callable[[KeyPath], bool]
+) -> Problem | None:
+    """Set ``value`` at ``path``, creating missing mappings on the way (not lists); a part
+    on the way given as a bare name (by an earlier override) becomes ``{"name": ...}``."""
     node = tree
     for depth, key in enumerate(path[:-1]):
         child = _child(node, key)
+        if isinstance(child, str) and is_part(path[: depth + 1]):
+            node[key] = child = {"name": child}
         if child is _MISSING:
             if not (isinstance(node, dict) and isinstance(key, str)):
                 return _cannot(path, depth, node)

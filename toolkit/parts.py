@@ -45,6 +45,10 @@ class Part:
     one smooth everywhere (sigmoid, softmax; for a loss, smooth in ``y``), ``(0.0,)`` for
     relu. Central differences use it to interpolate exactly where the parts are smooth;
     ``None`` (not declared) keeps them on the slower perturbation-by-perturbation path.
+    ``paths`` names the parameters that are file paths: a relative one is read from the
+    spec file's folder (the current folder for an override or a spec given as a mapping),
+    and the resolved spec holds it absolute, so a run's recorded spec finds the file from
+    anywhere.
     """
 
     fn: Callable[..., Any]
@@ -56,6 +60,7 @@ class Part:
     vjp: Callable[..., Any] | None = None
     tolerance: float | None = None
     breakpoints: tuple[float, ...] | None = None
+    paths: tuple[str, ...] = ()
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the part's function: a Part can be used wherever its function can."""
@@ -81,7 +86,21 @@ def as_part(value: object, kind: Kind) -> Part:
             raise TypeError(f"Part.{field_name} must be callable, got {type(value).__name__}")
     description = part.description or _first_doc_line(part.fn)
     breakpoints = None if part.breakpoints is None else _as_breakpoints(part.breakpoints)
-    return replace(part, params=params, description=description, breakpoints=breakpoints)
+    paths = _as_paths(part.paths, params)
+    return replace(
+        part, params=params, description=description, breakpoints=breakpoints, paths=paths
+    )
+
+
+def _as_paths(value: object, params: Mapping[str, Any]) -> tuple[str, ...]:
+    """``Part.paths``: names of the part's own parameters."""
+    if isinstance(value, str) or not isinstance(value, Iterable):
+        raise TypeError(f"Part.paths must be a sequence of parameter names, got {value!r}")
+    names = tuple(value)
+    unknown = [name for name in names if name not in params]
+    if unknown:
+        raise TypeError(f"Part.paths names {unknown[0]!r}, which is not one of its parameters")
+    return names
 
 
 def _as_breakpoints(value: object) -> tuple[float, ...]:

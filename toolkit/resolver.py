@@ -7,7 +7,9 @@ and a fix.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Iterable, Mapping
+from pathlib import Path
 from typing import Any
 
 from .data import as_dataset
@@ -68,11 +70,17 @@ def bind_part(
 
 
 class Resolver:
-    """Walks a parsed spec, filling defaults and collecting every problem."""
+    """Walks a parsed spec, filling defaults and collecting every problem.
 
-    def __init__(self, registry: Registry, sources: SourceMap) -> None:
+    ``folder`` is where relative file paths the spec file gives in parts' settings are
+    read from (the file's folder); those from overrides, or without a folder, are read
+    from the current folder.
+    """
+
+    def __init__(self, registry: Registry, sources: SourceMap, folder: Path | None = None) -> None:
         self.registry = registry
         self.sources = sources
+        self.folder = folder
         self.problems: list[Problem] = []
 
     def report(
@@ -327,7 +335,19 @@ class Resolver:
                 hint,
                 at_key=message.startswith("unknown"),
             )
+        for param in entry.part.paths:
+            settings[param] = self.file_path(settings.get(param), (*path, param))
         return {"name": name, **settings}
+
+    def file_path(self, value: Any, path: KeyPath) -> Any:
+        """A relative file path made absolute: from the spec file's folder where the file
+        wrote it, from the current folder where an override (or a mapping) gave it."""
+        if not isinstance(value, str) or not value:
+            return value
+        where = self.sources.locate(path)
+        in_file = self.folder is not None and where is not None and where.line is not None
+        folder = self.folder if in_file and self.folder is not None else Path.cwd()
+        return os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
 
 
 def _plugins(top: dict[str, Any]) -> list[Any]:

@@ -95,7 +95,9 @@ def load_spec(
 ) -> Spec:
     """Load, override, validate and normalize a spec. Raises SpecError listing every problem.
 
-    ``source`` is a YAML file's path or an already-parsed mapping. ``overrides`` are
+    ``source`` is a YAML file's path or an already-parsed mapping; file paths in parts'
+    settings are relative to the file's folder (to the current one for a mapping), and
+    the resolved spec holds them absolute. ``overrides`` are
     ``"KEY=VALUE"`` strings or a ``{key: value}`` mapping with dotted keys. Parts are
     resolved against ``manager`` (by default, every installed plugin), after the
     modules the spec lists under ``plugins:`` are imported and registered with it.
@@ -107,9 +109,11 @@ def load_spec(
     if overrides and isinstance(tree, dict):
         problems += apply_overrides(tree, sources, overrides, _is_part)
     manager = manager or get_plugin_manager()
-    problems += _register_spec_plugins(tree, sources, manager)
+    folder = Path(os.path.abspath(label)).parent if label else None
+    folders = [folder, Path.cwd()] if folder else [Path.cwd()]
+    problems += _register_spec_plugins(tree, sources, manager, folders)
     registry = Registry.from_manager(manager)
-    resolver = Resolver(registry, sources)
+    resolver = Resolver(registry, sources, folder)
     config = resolver.spec(tree, Path(label).stem if label else "unnamed")
     problems += resolver.problems
     if problems:
@@ -128,9 +132,11 @@ def _reading_order(problem: Problem) -> tuple[int, int, int]:
 
 
 def _register_spec_plugins(
-    tree: Any, sources: SourceMap, manager: ToolkitPluginManager
+    tree: Any, sources: SourceMap, manager: ToolkitPluginManager, folders: list[Path]
 ) -> list[Problem]:
-    """Import and register each module under ``plugins:``; a problem for each that fails."""
+    """Import and register each module under ``plugins:``, looked up in ``folders`` first
+    (the spec file's, then the current one), then on the import path; a problem for each
+    that fails."""
     modules = tree.get("plugins") if isinstance(tree, dict) else None
     if modules is None:
         return []
@@ -155,7 +161,7 @@ def _register_spec_plugins(
             )
             continue
         try:
-            register_module(manager, module)
+            register_module(manager, module, folders)
         except PluginError as error:
             problems.append(Problem(f"plugins[{index}]", str(error), where))
     return problems

@@ -46,12 +46,13 @@ class Momentum:
 
 
 class Nesterov:
-    """Nesterov momentum, the book's form: p += momentum**2 * v - (1 + momentum) * lr * g.
+    """Nesterov momentum, the book's code: v updated, then p += m**2 * v - (1 + m) * lr * g.
 
-    The step uses ``v`` from before this update, then ``v = momentum * v - lr * g`` as for
-    momentum (``lr`` is ``learning_rate``): Bengio et al.'s reformulation of Nesterov's
-    accelerated gradient (arXiv:1212.0901, eq. 7), the paper the book's class cites. The
-    parameters are then Nesterov's look-ahead point ``theta + momentum * v``.
+    ``v = momentum * v - lr * g`` first, as for momentum, then the step with that new ``v``
+    (``m`` is ``momentum``, ``lr`` is ``learning_rate``). The book's class cites Bengio et
+    al. (arXiv:1212.0901), whose eq. 7 steps with the ``v`` of before the update; the book's
+    code updates ``v`` first, so its first step from rest is ``(1 + m + m**2) * lr * g`` where
+    eq. 7's is ``(1 + m) * lr * g``. This is the book's rule, step for step.
     """
 
     def __init__(self, learning_rate=0.01, momentum=0.9):
@@ -63,10 +64,10 @@ class Nesterov:
         if self.v is None:
             self.v = zeros_like_each(params)
         for key in params:
-            params[key] += self.momentum * self.momentum * self.v[key]
-            params[key] -= (1 + self.momentum) * self.learning_rate * grads[key]
             self.v[key] *= self.momentum
             self.v[key] -= self.learning_rate * grads[key]
+            params[key] += self.momentum * self.momentum * self.v[key]
+            params[key] -= (1 + self.momentum) * self.learning_rate * grads[key]
 
 
 class AdaGrad:

@@ -3,12 +3,9 @@
 Transcribed from "Deep Learning from Scratch", repository oreilly-japan/deep-learning-from-scratch,
 ``common/optimizer.py`` (classes SGD, Momentum, Nesterov, AdaGrad, RMSprop, Adam): the
 book's names (``lr``), defaults, and each update's arithmetic in the book's order, so that
-the toolkit's optimizers must agree bit for bit. Nesterov steps with the ``v`` of before
-the update and then updates ``v`` (``params += mu * mu * v; params -= (1 + mu) * lr * g``,
-then ``v *= mu; v -= lr * g``), as the paper its docstring cites gives it (Bengio et al.,
-arXiv:1212.0901, eq. 7, with the previous ``v``); early copies of the book's file update
-``v`` first, which makes the first step ``1 + mu + mu**2`` times ``lr * g`` instead of
-``1 + mu``.
+the toolkit's optimizers must agree bit for bit. Nesterov updates ``v`` first and then steps
+with the new ``v`` (``v *= mu; v -= lr * g``, then ``params += mu * mu * v; params -= (1 +
+mu) * lr * g``), as the book's file does (read at its commits cfdcf923 and 0dda3d17).
 """
 
 # ruff: noqa: SIM118 (the book iterates params.keys(); kept as written)
@@ -55,10 +52,10 @@ class Nesterov:
             for key, val in params.items():
                 self.v[key] = np.zeros_like(val)
         for key in params.keys():
-            params[key] += self.momentum * self.momentum * self.v[key]
-            params[key] -= (1 + self.momentum) * self.lr * grads[key]
             self.v[key] *= self.momentum
             self.v[key] -= self.lr * grads[key]
+            params[key] += self.momentum * self.momentum * self.v[key]
+            params[key] -= (1 + self.momentum) * self.lr * grads[key]
 
 
 class AdaGrad:

@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import RunCli, write
-from toolkit import Part
+from toolkit import MissingDependency, Part
 from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 from toolkit.testing import (
@@ -55,7 +55,7 @@ STANDARD = [
 ]
 WRONG_TANH = """
 import numpy as np
-from toolkit import Part
+from toolkit import MissingDependency, Part
 
 
 def toolkit_activations():
@@ -63,7 +63,7 @@ def toolkit_activations():
 """
 SCALED = """
 import numpy as np
-from toolkit import Part
+from toolkit import MissingDependency, Part
 
 
 def scaled(x, factor):
@@ -123,6 +123,39 @@ def test_plugins_check_passes_every_registered_part(run_cli: RunCli) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == f"checked {count} parts: {count} passed, 0 failed"
     assert "FAIL" not in result.stdout
+    assert result.stderr == ""  # the kit's own probe network never shows as a note
+
+
+# -- parts whose optional dependency is missing ---------------------------------------------------
+
+
+def test_plugins_check_without_scikit_learn_skips_digits_naming_the_extra(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Right after the quick start's install (no scikit-learn): digits is skipped, exit 0."""
+    (tmp_path / "fake" / "sklearn").mkdir(parents=True)
+    write(tmp_path / "fake" / "sklearn" / "__init__.py", "raise ImportError('simulated')\n")
+    result = run_cli("plugins", "--check", env={"PYTHONPATH": str(tmp_path / "fake")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("dataset digits")]
+    assert line.endswith("skipped: install 'layer-toolkit[digits]'"), line
+    assert "pip install 'layer-toolkit[digits]'" in result.stdout
+    assert "FAIL" not in result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert last.endswith(" 0 failed, 1 skipped for a missing optional dependency"), last
+    assert result.stderr == ""
+
+
+def test_a_missing_optional_dependency_is_a_skip_for_any_part() -> None:
+    """A third-party part raising toolkit.MissingDependency: one skip naming what to install."""
+
+    def needs_torch(x: np.ndarray) -> np.ndarray:
+        raise MissingDependency("name", "'torchy' needs torch, which is not installed", "torchy[t]")
+
+    (check,) = conformance("activation", needs_torch)
+    assert check.passed is None and check.install == "torchy[t]"
+    assert "pip install 'torchy[t]'" in check.detail
+    assert check_activation(needs_torch) == [check]  # a skip never raises
 
 
 # -- activations --------------------------------------------------------------------------------

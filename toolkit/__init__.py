@@ -7,6 +7,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .data import Dataset
 from .errors import (
     Location,
+    MissingDependency,
     PluginError,
     Problem,
     RunError,
@@ -29,6 +30,7 @@ __all__ = [
     "Checkpoint",
     "Dataset",
     "Location",
+    "MissingDependency",
     "Network",
     "Objective",
     "Part",

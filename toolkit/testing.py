@@ -13,6 +13,7 @@ or run ``toolkit plugins --check [NAME ...]`` on installed parts.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .data import as_dataset
+from .errors import MissingDependency, ToolkitNotice
 from .kinds import kind_named
 from .network import Dense, Network
 from .objective import Objective
@@ -59,6 +61,8 @@ class Check:
     what: str
     passed: bool | None
     detail: str = ""
+    install: str = ""
+    """What to install for a check that was skipped for a missing optional dependency."""
 
     def __str__(self) -> str:
         status = {True: "ok", False: "FAIL", None: "skip"}[self.passed]
@@ -83,6 +87,10 @@ def conformance(kind: str, part: Any, settings: Mapping[str, Any] | None = None)
         return [Check("set up with default settings", None, f"needs {', '.join(missing)}")]
     try:
         return _CHECKS[kind](full, given)
+    except MissingDependency as error:  # the part is fine; this environment lacks a library
+        return [
+            Check("its optional dependencies are installed", None, error.message, error.install)
+        ]
     except Exception as error:  # a part that crashes on ordinary input fails, with the reason
         return [Check("runs on ordinary input", False, f"{type(error).__name__}: {error}")]
 
@@ -301,10 +309,12 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
     Its parts are the kit's own closed forms, so estimators are checked against an
     answer that owes nothing to any plugin.
     """
-    tanh = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2)
-    linear = Part(lambda a: a, derivative=np.ones_like)
+    tanh = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2, breakpoints=())
+    linear = Part(lambda a: a, derivative=np.ones_like, breakpoints=())
     squares = Part(
-        lambda y, t: 0.5 * np.sum((y - t) ** 2, axis=(-2, -1)), derivative=lambda y, t: y - t
+        lambda y, t: 0.5 * np.sum((y - t) ** 2, axis=(-2, -1)),
+        derivative=lambda y, t: y - t,
+        breakpoints=(),
     )
     rng = np.random.default_rng(3)
     params = {
@@ -331,7 +341,9 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
 def _gradient_estimator_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     objective, exact = _probe_objective()
     before = {key: value.copy() for key, value in objective.params.items()}
-    grads = part.fn(objective, **settings)
+    with warnings.catch_warnings():  # notices about the kit's own network are not the user's
+        warnings.simplefilter("ignore", ToolkitNotice)
+        grads = part.fn(objective, **settings)
     restored = all(np.array_equal(objective.params[k], v) for k, v in before.items())
     checks = [Check("leaves the parameters as it found them", restored)]
     shaped = all(np.shape(grads.get(k)) == v.shape for k, v in before.items())
@@ -353,6 +365,8 @@ def _dataset_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     for make in (np.random.RandomState, np.random.default_rng):
         try:
             first = as_dataset(part.fn(make(0), **settings))
+        except MissingDependency:
+            raise
         except ValueError as error:
             return [
                 Check(

@@ -166,6 +166,7 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
             "" if gap <= 1e-12 else f"missed by {gap:.2e}",
         )
     )
+    checks.append(_stacked_activation_check(f))
     wide = np.linspace(-PROBE_RANGE, PROBE_RANGE, 61).reshape(1, -1)
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(f(wide))))
@@ -183,6 +184,25 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         *checks,
         _derivative_check("derivative matches a central difference", given, numeric, x),
     ]
+
+
+def _stacked_activation_check(f: Callable[[np.ndarray], np.ndarray]) -> Check:
+    """Batches stacked on a leading axis, laid out in memory as the gradient engines lay
+    them out (units first: a transposed view), give each batch's own values."""
+    what = "stacked batches (a leading axis, any memory layout) give each batch's values"
+    stack = _probe((3, 4, 6))
+    units_first = np.ascontiguousarray(stack.transpose(2, 0, 1)).transpose(1, 2, 0)
+    alone = np.stack([f(batch) for batch in stack])
+    for given in (stack, units_first):
+        got = f(given)
+        if got.shape != stack.shape:
+            fix = "keep the input's shape; act on the last axis (axis=-1), not on axis 1"
+            return Check(what, False, f"shape {stack.shape} gave {got.shape}; {fix}")
+        gap = float(np.max(np.abs(got - alone)))
+        if not gap <= 1e-12 * max(1.0, float(np.max(np.abs(alone)))):
+            fix = "compute along the last axis (axis=-1, keepdims=True), never axis 1 or 0"
+            return Check(what, False, f"missed each batch's own values by {gap:.2e}; {fix}")
+    return Check(what, True)
 
 
 def _smoothness_check(
@@ -253,6 +273,8 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     value = part.fn(y, t, **settings)
     scalar = np.ndim(value) == 0 and bool(np.isfinite(value))
     checks = [Check("returns a finite scalar", scalar, "" if scalar else f"got {value!r}")]
+    if scalar:
+        checks += [_index_target_check(part, settings, y, t), _stacked_loss_check(part, settings)]
     perfect = abs(f(t.copy()))
     checks.append(
         Check(
@@ -282,6 +304,84 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         *checks,
         _derivative_check("derivative dL/dy matches a central difference", given, numeric, y),
     ]
+
+
+_STACKING_FIX = (
+    "reduce over the last two axes only (axis=(-2, -1)) and take the batch size from "
+    "y.shape[-2], not y.shape[0]"
+)
+_INDEX_FIX = "read whole-number t as class indices (np.eye(y.shape[-1])[t] gives one-hot rows)"
+
+
+def _index_target_check(
+    part: Part, settings: dict[str, Any], y: np.ndarray, t: np.ndarray
+) -> Check:
+    """Class indices mean their one-hot rows: the same loss."""
+    what = f"class-index targets (t of shape {t.shape[:1]}) give the loss of their one-hot rows"
+    labels = t.argmax(axis=-1)
+    try:
+        got = np.asarray(part.fn(y, labels, **settings))
+    except Exception as error:
+        return Check(what, False, f"raised {type(error).__name__}: {error}; {_INDEX_FIX}")
+    expected = float(part.fn(y, t, **settings))
+    if got.shape == () and _same(float(got), expected):
+        return Check(what, True)
+    return Check(what, False, f"gave {_shown(got)} instead of {expected:.6g}; {_INDEX_FIX}")
+
+
+def _stacked_cases() -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """Predictions stacked on a leading axis with their targets, as the gradient engines
+    pass them: batches sharing one batch's targets (perturbations of the same batch), and
+    batches with their own targets, down to one sample each; one-hot rows or indices.
+    The flag says whether the targets are per batch."""
+    rng = np.random.default_rng(2)
+    stack = rng.dirichlet(np.ones(3), size=(3, 4))
+    labels = rng.integers(0, 3, size=(3, 4))
+    singles = rng.dirichlet(np.ones(3), size=(5, 1))
+    single_labels = rng.integers(0, 3, size=(5, 1))
+    return [
+        (stack, np.eye(3)[labels[0]], False),
+        (stack, labels[0], False),
+        (stack, np.eye(3)[labels], True),
+        (stack, labels, True),
+        (singles, np.eye(3)[single_labels], True),
+        (singles, single_labels, True),
+    ]
+
+
+def _stacked_loss_check(part: Part, settings: dict[str, Any]) -> Check:
+    """A stack of predictions gives one loss per stacked batch, each as that batch alone."""
+    what = (
+        "stacked predictions (a leading axis) give one loss per batch, as each batch alone "
+        "(targets shared or per batch, one-hot or indices)"
+    )
+    for y, t, per_batch in _stacked_cases():
+        case = f"y of shape {y.shape} with t of shape {t.shape}"
+        try:
+            got = np.asarray(part.fn(y, t, **settings))
+            alone = [
+                float(part.fn(y[i], t[i] if per_batch else t, **settings)) for i in range(len(y))
+            ]
+        except Exception as error:
+            detail = f"{case} raised {type(error).__name__}: {error}"
+            return Check(what, False, f"{detail}; {_STACKING_FIX}")
+        if got.shape != y.shape[:1]:
+            detail = f"{case} gave shape {got.shape}, not {y.shape[:1]}"
+            return Check(what, False, f"{detail}; {_STACKING_FIX}")
+        for index, (value, expected) in enumerate(zip(got.tolist(), alone, strict=True)):
+            if not _same(value, expected):
+                detail = f"{case}: batch {index} gave {value:.6g}, alone {expected:.6g}"
+                return Check(what, False, f"{detail}; {_STACKING_FIX}")
+    return Check(what, True)
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal to rounding."""
+    return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
+
+
+def _shown(value: np.ndarray) -> str:
+    return f"{float(value):.6g}" if value.shape == () else f"an array of shape {value.shape}"
 
 
 def _initializer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:

@@ -40,6 +40,7 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
     result = run_cli(*command[2:], "--set", "train.iterations=1", env={"PYTHONPATH": "."})
     assert result.returncode == 0, result.stderr
     assert "iteration 1/1" in result.stdout
+    assert "note:" not in result.stderr  # a plain function takes the fast gradient path
 
 
 def test_minimal_plugin_from_the_readme_installs_lists_and_trains(

@@ -218,7 +218,7 @@ def _smoothness_check(
     breakpoint are skipped); the tolerance is relative to the part's values."""
     what = "smooth away from its declared breakpoints"
     if breakpoints is None:
-        return Check(what, None, "none declared (central differences are not interpolated)")
+        return Check(what, None, "none declared (central differences check each fit instead)")
     e = SMOOTHNESS_STEP
     far = np.ones(grid.shape, dtype=bool)
     for point in breakpoints:

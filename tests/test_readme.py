@@ -92,6 +92,7 @@ def test_richer_plugin_from_the_readme_registers_swish(
     registry = Registry.from_manager(get_plugin_manager(["readme_swish"], autoload=False))
     (entry,) = registry.entries("activation")
     assert (entry.name, entry.part.params) == ("swish", {"beta": 1.0})
+    assert entry.part.breakpoints == ()
     assert list(entry.part.validate(beta=-1.0)) == [("beta", "must be positive, got -1.0")]
     x = np.linspace(-3, 3, 13)
     h = 1e-6

@@ -6,7 +6,7 @@ import zipfile
 
 import numpy as np
 
-from toolkit import Dataset, Part, SettingError, hookimpl
+from toolkit import Dataset, MissingDependency, Part, SettingError, hookimpl
 
 DIGITS_SAMPLES = 1797
 """Rows of scikit-learn's 8x8 digits."""
@@ -58,10 +58,10 @@ def digits(rng, test_fraction=0.2):
     try:
         from sklearn.datasets import load_digits
     except ImportError:
-        raise SettingError(
+        raise MissingDependency(
             "name",
-            "'digits' needs scikit-learn, which is not installed; "
-            "pip install 'layer-toolkit[digits]'",
+            "'digits' needs scikit-learn, which is not installed",
+            "layer-toolkit[digits]",
         ) from None
     bunch = load_digits()
     order = rng.permutation(len(bunch.target))

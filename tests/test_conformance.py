@@ -17,7 +17,7 @@ import numpy as np
 import pytest
 
 from conftest import RunCli, write
-from toolkit import Part
+from toolkit import MissingDependency, Part
 from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 from toolkit.testing import (
@@ -55,7 +55,7 @@ STANDARD = [
 ]
 WRONG_TANH = """
 import numpy as np
-from toolkit import Part
+from toolkit import MissingDependency, Part
 
 
 def toolkit_activations():
@@ -63,7 +63,7 @@ def toolkit_activations():
 """
 SCALED = """
 import numpy as np
-from toolkit import Part
+from toolkit import MissingDependency, Part
 
 
 def scaled(x, factor):
@@ -123,6 +123,39 @@ def test_plugins_check_passes_every_registered_part(run_cli: RunCli) -> None:
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1] == f"checked {count} parts: {count} passed, 0 failed"
     assert "FAIL" not in result.stdout
+    assert result.stderr == ""  # the kit's own probe network never shows as a note
+
+
+# -- parts whose optional dependency is missing ---------------------------------------------------
+
+
+def test_plugins_check_without_scikit_learn_skips_digits_naming_the_extra(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Right after the quick start's install (no scikit-learn): digits is skipped, exit 0."""
+    (tmp_path / "fake" / "sklearn").mkdir(parents=True)
+    write(tmp_path / "fake" / "sklearn" / "__init__.py", "raise ImportError('simulated')\n")
+    result = run_cli("plugins", "--check", env={"PYTHONPATH": str(tmp_path / "fake")})
+    assert result.returncode == 0, result.stdout + result.stderr
+    (line,) = [line for line in result.stdout.splitlines() if line.startswith("dataset digits")]
+    assert line.endswith("skipped: install 'layer-toolkit[digits]'"), line
+    assert "pip install 'layer-toolkit[digits]'" in result.stdout
+    assert "FAIL" not in result.stdout
+    last = result.stdout.splitlines()[-1]
+    assert last.endswith(" 0 failed, 1 skipped for a missing optional dependency"), last
+    assert result.stderr == ""
+
+
+def test_a_missing_optional_dependency_is_a_skip_for_any_part() -> None:
+    """A third-party part raising toolkit.MissingDependency: one skip naming what to install."""
+
+    def needs_torch(x: np.ndarray) -> np.ndarray:
+        raise MissingDependency("name", "'torchy' needs torch, which is not installed", "torchy[t]")
+
+    (check,) = conformance("activation", needs_torch)
+    assert check.passed is None and check.install == "torchy[t]"
+    assert "pip install 'torchy[t]'" in check.detail
+    assert check_activation(needs_torch) == [check]  # a skip never raises
 
 
 # -- activations --------------------------------------------------------------------------------
@@ -157,8 +190,9 @@ def test_activation_that_is_not_vectorized_is_caught() -> None:
     """Dividing by the whole array's max makes a batch differ from its rows one by one."""
     with pytest.raises(ConformanceError) as caught:
         check_activation(lambda x: x / np.max(np.abs(x)))
-    (what,) = failing(caught.value)
-    assert "vectorized" in what
+    vectorized, stacked = failing(caught.value)
+    assert "vectorized" in vectorized
+    assert stacked.startswith("stacked batches")
 
 
 def test_activation_that_widens_float32_is_caught() -> None:
@@ -173,9 +207,12 @@ def test_activation_that_widens_float32_is_caught() -> None:
 # -- losses -------------------------------------------------------------------------------------
 
 
-def half_squares(y: np.ndarray, t: np.ndarray) -> float:
-    """0.5 * sum of squared differences."""
-    return float(0.5 * np.sum((y - t) ** 2))
+def half_squares(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """0.5 * sum of squared differences per batch; t one-hot rows or class indices."""
+    t = np.asarray(t)
+    if t.dtype.kind in "iu":
+        t = np.eye(y.shape[-1])[t]
+    return 0.5 * np.sum((y - t) ** 2, axis=(-2, -1))
 
 
 def test_wrong_loss_derivative_is_caught() -> None:
@@ -407,3 +444,63 @@ def test_a_loss_declared_smooth_is_checked_and_an_undeclared_part_is_skipped() -
     skipped = _smoothness("activation", Part(np.tanh))
     assert skipped.passed is None
     assert "none declared" in skipped.detail
+
+
+# -- the shapes the gradient engines pass --------------------------------------------------------
+
+
+def old_huber(y: np.ndarray, t: np.ndarray, delta: float = 1.0) -> float:
+    """The Huber loss as toolkit-swish first shipped it: every axis summed, / y.shape[0]."""
+    r = np.abs(y - t)
+    per_element = np.where(r <= delta, 0.5 * r**2, delta * (r - 0.5 * delta))
+    return np.sum(per_element) / y.shape[0]
+
+
+def old_huber_grad(y: np.ndarray, t: np.ndarray, delta: float = 1.0) -> np.ndarray:
+    return np.clip(y - t, -delta, delta) / y.shape[0]
+
+
+def test_a_loss_summing_every_axis_fails_saying_what_to_change() -> None:
+    """The old Huber loss fails on class indices and on stacked predictions, with the fixes;
+    its one-hot checks (scalar, perfect predictions, derivative) still pass."""
+    with pytest.raises(ConformanceError) as caught:
+        check_loss(Part(old_huber, derivative=old_huber_grad))
+    indices, stacked = caught.value.failures
+    assert indices.what.startswith("class-index targets")
+    assert "could not be broadcast" in indices.detail
+    assert "read whole-number t as class indices" in indices.detail
+    assert stacked.what.startswith("stacked predictions")
+    assert "gave shape (), not (3,)" in stacked.detail
+    assert "axis=(-2, -1)" in stacked.detail and "y.shape[-2], not y.shape[0]" in stacked.detail
+
+
+def test_a_loss_dividing_by_the_leading_axis_fails_on_batches_of_one() -> None:
+    """Per-batch reduction but / y.shape[0]: right on one batch, wrong on a stack of them."""
+
+    def mean_by_first_axis(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+        return half_squares(y, t) / y.shape[0]
+
+    checks = conformance("loss", mean_by_first_axis)
+    (stacked,) = [c for c in checks if c.passed is False]
+    assert stacked.what.startswith("stacked predictions")
+    assert "batch 0 gave" in stacked.detail and "y.shape[-2], not y.shape[0]" in stacked.detail
+
+
+def book_softmax(x: np.ndarray) -> np.ndarray:
+    """The book's softmax (common/functions.py): 2-D by columns of x.T, else whole-array."""
+    if x.ndim == 2:
+        x = x.T
+        x = x - np.max(x, axis=0)
+        y = np.exp(x) / np.sum(np.exp(x), axis=0)
+        return y.T
+    x = x - np.max(x)
+    return np.exp(x) / np.sum(np.exp(x))
+
+
+def test_an_activation_right_on_batches_but_not_on_stacks_is_caught() -> None:
+    """The book's softmax passes on 1-D and 2-D input; a stack of batches it normalizes whole."""
+    with pytest.raises(ConformanceError) as caught:
+        check_activation(Part(book_softmax, vjp=softmax_vjp))
+    (failure,) = caught.value.failures
+    assert failure.what.startswith("stacked batches")
+    assert "axis=-1" in failure.detail

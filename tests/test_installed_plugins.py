@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import shlex
+import shutil
 import subprocess
 import sys
 import textwrap
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from conftest import ROOT, SPECS, RunCli, pip_install, write
@@ -90,7 +94,7 @@ def test_example_plugin_is_listed_with_its_distribution(
 def test_example_spec_trains_with_the_installed_parts(
     installed: dict[str, str], run_cli: RunCli
 ) -> None:
-    """The example's spec, naming swish and huber, trains."""
+    """The example's spec, naming swish and huber, trains on the fast path: no note."""
     result = run_cli(
         "train",
         str(EXAMPLE / "swish.yaml"),
@@ -100,6 +104,81 @@ def test_example_spec_trains_with_the_installed_parts(
     )
     assert result.returncode == 0, result.stderr
     assert "iteration 20/20" in result.stdout
+    assert result.stderr == ""
+
+
+def test_example_huber_takes_class_index_targets(
+    installed: dict[str, str], run_cli: RunCli, tmp_path: Path
+) -> None:
+    """The example's spec on a dataset with class-index targets trains (it used to crash)."""
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "labels.npz", x=rng.standard_normal((40, 100)), t=rng.integers(0, 10, 40))
+    result = run_cli(
+        "train",
+        str(EXAMPLE / "swish.yaml"),
+        "--set",
+        f"data={{name: npz, path: {tmp_path / 'labels.npz'}}}",
+        "--set",
+        "train.iterations=5",
+        env=with_path(installed["example"]),
+    )
+    assert result.returncode == 0, result.stderr
+    assert "iteration 5/5" in result.stdout and result.stderr == ""
+
+
+def clone(folder: Path) -> Path:
+    """The checkout's files as a fresh clone has them: no venv, no build output."""
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
+    )
+    return Path(shutil.copytree(ROOT, folder / "layer-toolkit", ignore=ignore))
+
+
+def documented_install() -> list[str]:
+    """The example README's install command, as its first shell block gives it."""
+    block = re.findall(r"```sh\n(.*?)```", (EXAMPLE / "README.md").read_text(), re.S)[0]
+    (line,) = [line for line in block.splitlines() if line.startswith("pip install")]
+    return shlex.split(line.split("#")[0])
+
+
+def test_example_install_command_resolves_in_a_fresh_environment(tmp_path: Path) -> None:
+    """The example README's `pip install . ./examples/toolkit-swish`, resolved from a clone as
+    in an environment with nothing installed: layer-toolkit comes from the clone itself."""
+    command = documented_install()
+    assert command == ["pip", "install", ".", "./examples/toolkit-swish"]
+    report = str(tmp_path / "report.json")
+    result = subprocess.run(
+        [sys.executable, "-m", *command, "--dry-run", "--ignore-installed", "--report", report],
+        cwd=clone(tmp_path),
+        capture_output=True,
+        text=True,
+    )
+    assert result.returncode == 0, result.stderr
+    chosen = {
+        item["metadata"]["name"]: item["download_info"]["url"]
+        for item in json.loads(Path(report).read_text())["install"]
+    }
+    assert chosen["layer-toolkit"] == (tmp_path / "layer-toolkit").as_uri()
+    assert chosen["toolkit-swish"] == (tmp_path / "layer-toolkit/examples/toolkit-swish").as_uri()
+
+
+@pytest.mark.slow
+def test_example_readme_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
+    """The example README's commands, for real, in a new virtual environment (pytest -m slow)."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    bin_folder = tmp_path / "venv" / "bin"
+    root = clone(tmp_path)
+    command = documented_install()
+    subprocess.run([str(bin_folder / "python"), "-m", *command, "--quiet"], cwd=root, check=True)
+    for args in (
+        ["plugins", "--check", "swish", "huber"],
+        ["train", "examples/toolkit-swish/swish.yaml"],
+    ):
+        result = subprocess.run(
+            [str(bin_folder / "toolkit"), *args], cwd=root, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert result.stderr == "", result.stderr
 
 
 def test_example_parts_pass_the_conformance_kit(installed: dict[str, str], run_cli: RunCli) -> None:
@@ -119,7 +198,7 @@ def test_example_plugins_own_tests_pass(installed: dict[str, str]) -> None:
         text=True,
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "2 passed" in result.stdout
+    assert "4 passed" in result.stdout
 
 
 def test_second_relu_makes_the_bare_name_ambiguous(

@@ -325,19 +325,144 @@ def test_a_loss_that_is_not_a_mean_of_per_sample_losses_is_refused(
     assert_agrees(fast, loop(network, x, t))
 
 
-def test_undeclared_breakpoints_refuse_the_layer_with_one_notice(plugin_folder: Path) -> None:
-    """An activation without breakpoints: its layer is refused once, the later layer still runs."""
-    write(
-        plugin_folder / "ti_plain_parts.py",
-        "import numpy as np\n\n\ndef toolkit_activations():\n"
-        "    return {'ti_plain_tanh': lambda x: np.tanh(x)}\n",
-    )
-    network = build("ti_plain_tanh", modules=("ti_plain_parts",))
+PLAIN_PARTS = """
+import numpy as np
+
+
+def toolkit_activations():
+    return {
+        "ti_softsign": lambda x: x / (1 + np.abs(x)),
+        "ti_plain_relu": lambda x: np.maximum(0.0, x),
+        "ti_plain_step": lambda x: (x > 0).astype(x.dtype),
+        "ti_plain_softmax": lambda x: np.exp(x) / np.exp(x).sum(axis=-1, keepdims=True),
+    }
+
+
+def toolkit_losses():
+    return {"ti_l1": lambda y, t: np.sum(np.abs(y - t), axis=(-2, -1)) / y.shape[-2]}
+"""
+
+
+def plain_network(plugin_folder: Path, **parts: str) -> toolkit.Network:
+    """A network with plain-function parts (no breakpoints declared) of a local module."""
+    write(plugin_folder / "ti_plain_parts.py", PLAIN_PARTS)
+    return build(**parts, modules=("ti_plain_parts",))
+
+
+@pytest.mark.parametrize("size", [1, 5, 16])
+def test_an_undeclared_smooth_activation_is_interpolated_and_matches_the_loop(
+    plugin_folder: Path, paths: dict[str, list], size: int
+) -> None:
+    """A plain softsign (no breakpoints declared): no notice, no bulk path, the loop's answer."""
+    network = plain_network(plugin_folder, hidden="ti_softsign")
+    for seed in range(3):
+        x, t = batch(size, seed=seed)
+        fast, notices = gradient_with_notices(network, x, t)
+        assert_interpolated(network, notices)
+        assert_agrees(fast, loop(network, x, t))
+    assert paths["bulk"] == []
+
+
+def pin_around_kink(network: toolkit.Network, x: np.ndarray, h: float = 1e-4) -> np.ndarray:
+    """Set b1 so that sample 0's unit j sits at ``c_j`` times its reach from the kink at 0,
+    on either side and at both check nodes' places: where an undeclared kink must show."""
+    reach = h * max(1.0, float(np.max(np.abs(x[0]))))
+    where = [0.0, -0.8, 0.8, -0.3, 0.95]
+    network.params["b1"][:] = -(x[0] @ network.params["W1"]) + np.array(where) * reach
+    return network.forward(x).pre[0]
+
+
+@pytest.mark.parametrize("hidden", ["ti_plain_relu", "ti_plain_step"])
+def test_an_undeclared_kink_within_reach_is_computed_exactly(
+    plugin_folder: Path, paths: dict[str, list], hidden: str
+) -> None:
+    """A plain relu or step with sample 0's units within reach of 0, on both sides: the
+    checked fits miss there, those pairs are computed exactly, and the answer is the loop's."""
+    network = plain_network(plugin_folder, hidden=hidden)
+    x, t = batch(6)
+    pin_around_kink(network, x)
+    fast, notices = gradient_with_notices(network, x, t)
+    assert_interpolated(network, notices)
+    assert paths["bulk"] == []
+    assert sum(count for k, count in paths["exact_pairs"] if k == 0) >= 4
+    expected = loop(network, x, t)
+    assert_agrees(fast, expected)
+
+
+TINY_JUMP = """
+import numpy as np
+
+
+def toolkit_activations():
+    return {"ti_tiny_jump": lambda x: np.tanh(x) + 3e-13 * (x > 0.5)}
+"""
+
+
+def test_an_undeclared_jump_on_the_far_side_only_is_caught(plugin_folder: Path) -> None:
+    """A jump of 3e-13 at 0.9 of the reach below the pre-activation (batches of one): it
+    bends only the fit's farthest node on that side, which a check on the other side alone
+    lets through by more than 1e-10; checked on both sides, the loop's answer."""
+    write(plugin_folder / "ti_jump_parts.py", TINY_JUMP)
+    for seed in range(5):
+        network = build("ti_tiny_jump", modules=("ti_jump_parts",))
+        x, t = batch(1, seed=seed)
+        reach = 1e-4 * max(1.0, float(np.max(np.abs(x[0]))))
+        network.params["b1"][:] = -(x[0] @ network.params["W1"]) + 0.5 + 0.9 * reach
+        fast, notices = gradient_with_notices(network, x, t)
+        assert_interpolated(network, notices)
+        assert_agrees(fast, loop(network, x, t))
+
+
+def test_an_undeclared_loss_with_a_kink_at_the_target_matches_the_loop(
+    plugin_folder: Path, paths: dict[str, list]
+) -> None:
+    """A plain L1 loss (a kink where y = t) with one output exactly at its target."""
+    network = plain_network(plugin_folder, hidden="sigmoid", output="identity", loss="ti_l1")
+    x, t = batch(6)
+    y = network.forward(x).y
+    network.params["b2"][0] += t[0, 0] - y[0, 0]
+    assert abs(network.forward(x).y[0, 0] - t[0, 0]) < 1e-15
+    fast, notices = gradient_with_notices(network, x, t)
+    assert_interpolated(network, notices)
+    assert sum(count for k, count in paths["exact_pairs"] if k == 1) >= 1
+    assert_agrees(fast, loop(network, x, t))
+
+
+def test_an_undeclared_row_wise_activation_refuses_its_layer_with_one_notice(
+    plugin_folder: Path,
+) -> None:
+    """A plain softmax in the hidden layer is not elementwise: refused once, the loop's answer."""
+    network = plain_network(plugin_folder, hidden="ti_plain_softmax")
     x, t = batch(5)
     fast, notices = gradient_with_notices(network, x, t)
-    assert len(notices) == 1 and "ti_plain_tanh" in notices[0]
+    assert len(notices) == 1 and "ti_plain_softmax" in notices[0]
+    assert "does not declare its breakpoints and is not elementwise" in notices[0]
     assert set(network.caches["interpolation_refused"]) == {0}
     assert_agrees(fast, loop(network, x, t))
+
+
+def test_training_with_an_undeclared_activation_matches_the_loop(plugin_folder: Path) -> None:
+    """The seed spec with a plain softsign: 30 steps, no notice, the loop's losses."""
+    write(plugin_folder / "ti_plain_parts.py", PLAIN_PARTS)
+    manager = get_plugin_manager(["ti_plain_parts"])
+    settings = {
+        "model.layers.0.activation": "ti_softsign",
+        "train.iterations": 30,
+        "train.log_every": 10,
+    }
+    histories = []
+    for estimator in ("central_difference", "central_difference_loop"):
+        spec = toolkit.load_spec(
+            SPECS / "two_layer_sigmoid.yaml",
+            {**settings, "gradient.name": estimator},
+            manager=manager,
+        )
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", toolkit.ToolkitNotice)
+            histories.append([entry["loss"] for entry in toolkit.train(spec).history])
+    fast, reference = histories
+    assert len(fast) == 3
+    np.testing.assert_allclose(fast, reference, rtol=0, atol=1e-10)
 
 
 # -- a non-finite loss is transient -------------------------------------------------------------

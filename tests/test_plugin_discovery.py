@@ -253,3 +253,84 @@ def test_a_missing_part_without_a_default_is_reported(plugin_folder: Path) -> No
     assert [str(p) for p in caught.value.problems] == [
         "optimizer: missing optimizer: no plugin gives a default; name the optimizer in the spec"
     ]
+
+
+# -- a module named with -p that is also installed ----------------------------------------------
+
+
+def test_a_p_module_also_installed_is_one_plugin(
+    plugin_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-p naming the module an entry point already loaded: no error, its parts once."""
+    write(plugin_folder / "tp_softsign.py", SOFTSIGN)
+    only_distributions(
+        monkeypatch, FakeDistribution("softsign-dist", "1.0", {"softsign": "tp_softsign"})
+    )
+    manager = get_plugin_manager(["tp_softsign"])
+    registry = Registry.from_manager(manager)
+    (entry,) = [e for e in registry.entries("activation") if e.name == "softsign"]
+    assert entry.qualified_name == "softsign:softsign"
+    assert "softsign" in manager.requested  # its failures are the user's errors, as for -p
+
+
+def test_one_module_under_two_entry_points_is_one_plugin(
+    plugin_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The same module behind two entry points loads once, and nothing is reported skipped."""
+    write(plugin_folder / "tp_softsign.py", SOFTSIGN)
+    only_distributions(
+        monkeypatch,
+        FakeDistribution("softsign-dist", "1.0", {"softsign": "tp_softsign"}),
+        FakeDistribution("softsign-copy", "1.0", {"softsign_again": "tp_softsign"}),
+    )
+    manager = get_plugin_manager()
+    assert manager.failures == []
+    registry = Registry.from_manager(manager)
+    assert len([e for e in registry.entries("activation") if e.name == "softsign"]) == 1
+
+
+def test_a_different_module_under_a_taken_name_is_one_line_with_a_fix(
+    plugin_folder: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """-p tp_taken, while an installed plugin is called tp_taken but is another module."""
+    write(plugin_folder / "tp_softsign.py", SOFTSIGN)
+    write(plugin_folder / "tp_taken.py", "def toolkit_losses():\n    return {}\n")
+    only_distributions(
+        monkeypatch, FakeDistribution("softsign-dist", "1.0", {"tp_taken": "tp_softsign"})
+    )
+    with pytest.raises(toolkit.PluginError) as caught:
+        get_plugin_manager(["tp_taken"])
+    message = str(caught.value)
+    assert "\n" not in message
+    assert message.startswith("plugin module 'tp_taken': the plugin name 'tp_taken' is taken by")
+    assert "softsign-dist 1.0" in message and "module 'tp_softsign'" in message
+    assert "rename your module" in message and "TOOLKIT_DISABLE_PLUGIN_AUTOLOAD=1" in message
+    assert "already registered" not in message
+
+
+def test_a_p_module_whose_import_raises_says_so(plugin_folder: Path) -> None:
+    """The module was found; its own code raised: the error, not a hint about PYTHONPATH."""
+    write(plugin_folder / "tp_raises.py", "import numpy\nraise RuntimeError('no GPU here')\n")
+    with pytest.raises(toolkit.PluginError) as caught:
+        get_plugin_manager(["tp_raises"], autoload=False)
+    message = str(caught.value)
+    assert "importing it raised RuntimeError: no GPU here" in message
+    assert "PYTHONPATH" not in message
+
+
+def test_a_p_module_missing_a_dependency_names_the_dependency(plugin_folder: Path) -> None:
+    """A module that imports a library that is not installed is not itself 'not found'."""
+    write(plugin_folder / "tp_needs.py", "import tp_no_such_library\n")
+    with pytest.raises(toolkit.PluginError) as caught:
+        get_plugin_manager(["tp_needs"], autoload=False)
+    message = str(caught.value)
+    assert "importing it raised ModuleNotFoundError: No module named 'tp_no_such_library'" in (
+        message
+    )
+    assert "PYTHONPATH" not in message
+
+
+def test_a_p_module_that_does_not_exist_points_at_the_path(plugin_folder: Path) -> None:
+    """Not found at all: check the name and PYTHONPATH."""
+    with pytest.raises(toolkit.PluginError, match=r"cannot import it .*on PYTHONPATH"):
+        get_plugin_manager(["tp_nowhere"], autoload=False)

@@ -40,6 +40,7 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
     result = run_cli(*command[1:], "--set", "train.iterations=1")
     assert result.returncode == 0, result.stderr
     assert "iteration 1/1" in result.stdout
+    assert "note:" not in result.stderr  # a plain function takes the fast gradient path
 
 
 def test_minimal_plugin_from_the_readme_installs_lists_and_trains(
@@ -91,6 +92,7 @@ def test_richer_plugin_from_the_readme_registers_swish(
     registry = Registry.from_manager(get_plugin_manager(["readme_swish"], autoload=False))
     (entry,) = registry.entries("activation")
     assert (entry.name, entry.part.params) == ("swish", {"beta": 1.0})
+    assert entry.part.breakpoints == ()
     assert list(entry.part.validate(beta=-1.0)) == [("beta", "must be positive, got -1.0")]
     x = np.linspace(-3, 3, 13)
     h = 1e-6

@@ -9,6 +9,7 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .data import Dataset
 from .errors import (
     Location,
+    MissingDependency,
     PluginError,
     Problem,
     RunError,
@@ -32,6 +33,7 @@ __all__ = [
     "Checkpoint",
     "Dataset",
     "Location",
+    "MissingDependency",
     "Network",
     "Objective",
     "Part",

@@ -113,14 +113,27 @@ def check_parts(entries: Iterable[Entry]) -> list[tuple[Entry, list[Check]]]:
 
 
 def describe_checks(results: list[tuple[Entry, list[Check]]]) -> list[str]:
-    """Each part's checks, one line each, then a count of parts that passed and failed."""
+    """Each part's checks, one line each, then a count of parts that passed and failed.
+
+    A part skipped because an optional dependency is missing is neither: it is counted
+    apart, naming what to install.
+    """
     lines: list[str] = []
-    failed = 0
+    failed = skipped = 0
     for entry, checks in results:
         bad = any(check.passed is False for check in checks)
+        install = sorted({check.install for check in checks if check.install})
         failed += bad
+        skipped += bool(install) and not bad
+        status = "FAILED" if bad else "ok"
+        if install and not bad:
+            status = "skipped: install " + ", ".join(f"'{name}'" for name in install)
         label = entry.kind.replace("_", " ")
-        lines.append(f"{label} {entry.name} ({entry.qualified_name}): {'FAILED' if bad else 'ok'}")
+        lines.append(f"{label} {entry.name} ({entry.qualified_name}): {status}")
         lines += [f"  {check}" for check in checks]
-    lines.append(f"checked {len(results)} parts: {len(results) - failed} passed, {failed} failed")
+    passed = len(results) - failed - skipped
+    summary = f"checked {len(results)} parts: {passed} passed, {failed} failed"
+    if skipped:
+        summary += f", {skipped} skipped for a missing optional dependency"
+    lines.append(summary)
     return lines

@@ -9,6 +9,7 @@ from .wording import one_line
 
 __all__ = [
     "Location",
+    "MissingDependency",
     "PluginError",
     "Problem",
     "RunError",
@@ -101,6 +102,19 @@ class SettingError(ValueError):
         super().__init__(f"{setting} {message}")
         self.setting = setting
         self.message = message
+
+
+class MissingDependency(SettingError):
+    """Raised by a part that needs an optional library which is not installed.
+
+    ``install`` is what to install, as pip takes it (``"layer-toolkit[digits]"``). A spec
+    naming the part is refused like any bad setting, with that fix; the conformance kit
+    (``toolkit plugins --check``) skips the part and names it, rather than failing it.
+    """
+
+    def __init__(self, setting: str, message: str, install: str) -> None:
+        super().__init__(setting, f"{message}; pip install '{install}'")
+        self.install = install
 
 
 class RunError(ToolkitError):

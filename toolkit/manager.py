@@ -120,19 +120,28 @@ def register_module(
     """Import ``module_name``, looking in ``folders`` first and then on the import path,
     and register it as a plugin.
 
-    Raises PluginError: the user asked for this module, so it must load.
+    A module already registered (installed, and found through its entry point) is the
+    same plugin, under its entry point's name. Raises PluginError: the user asked for
+    this module, so it must load, and under its own name.
     """
     manager.requested.add(module_name)
-    if manager.has_plugin(module_name):
-        return
     try:
         with _looking_in(folders):
             module = importlib.import_module(module_name)
+    except ModuleNotFoundError as error:
+        if error.name is not None and f"{module_name}.".startswith(f"{error.name}."):
+            raise PluginError(
+                f"plugin module '{module_name}': cannot import it (no module named "
+                f"'{error.name}'); check the name, and that the module is {_where(folders)}"
+            ) from error
+        raise _import_failed(module_name, error) from error
     except Exception as error:
-        raise PluginError(
-            f"plugin module '{module_name}': cannot import it ({_one_line(error)}); "
-            "check the name and that its folder is on PYTHONPATH"
-        ) from error
+        raise _import_failed(module_name, error) from error
+    if manager.is_registered(module):
+        manager.requested.add(str(manager.get_name(module)))
+        return
+    if manager.has_plugin(module_name):
+        raise PluginError(_name_taken(manager, module_name))
     problem = _register(manager, module, module_name)
     if problem:
         raise PluginError(f"plugin module '{module_name}': {problem}")
@@ -152,6 +161,30 @@ def _looking_in(folders: Sequence[Path]) -> Iterator[None]:
             sys.path.remove(entry)  # the first occurrence: the one put there
 
 
+def _where(folders: Sequence[Path]) -> str:
+    """Where a named module is looked up, for a message: its folders, then the import path."""
+    return "".join(f"in '{folder}' or " for folder in folders) + "on PYTHONPATH"
+
+
+def _import_failed(module_name: str, error: Exception) -> PluginError:
+    """The module was found, and its own code raised while it was imported."""
+    return PluginError(
+        f"plugin module '{module_name}': importing it raised {_one_line(error)}; "
+        "fix the module (toolkit --debug shows the traceback)"
+    )
+
+
+def _name_taken(manager: ToolkitPluginManager, module_name: str) -> str:
+    """One line: another module is registered under this plugin name, and the ways out."""
+    other = manager.get_plugin(module_name)
+    source = getattr(other, "__name__", type(other).__name__)
+    return (
+        f"plugin module '{module_name}': the plugin name '{module_name}' is taken by "
+        f"{manager.provider(module_name)}, module '{source}'; rename your module, or set "
+        f"{AUTOLOAD_VARIABLE}=1 to load only the standard parts and the modules you name"
+    )
+
+
 def _load_entry_points(manager: ToolkitPluginManager, *, only_standard: bool) -> None:
     for dist in importlib.metadata.distributions():
         dist_name = dist.metadata["Name"]
@@ -165,6 +198,9 @@ def _load_entry_points(manager: ToolkitPluginManager, *, only_standard: bool) ->
                 plugin = entry_point.load()
             except Exception as error:
                 _skip(manager, entry_point.name, f"cannot import {entry_point.value}", error)
+                continue
+            if manager.is_registered(plugin):  # one module under two entry points: one plugin
+                del manager.distributions[entry_point.name]
                 continue
             problem = _register(manager, plugin, entry_point.name)
             if problem:

@@ -44,7 +44,8 @@ class Part:
     ``breakpoints`` says where an activation, or a derivative of it, jumps: ``()`` for
     one smooth everywhere (sigmoid, softmax; for a loss, smooth in ``y``), ``(0.0,)`` for
     relu. Central differences use it to interpolate exactly where the parts are smooth;
-    ``None`` (not declared) keeps them on the slower perturbation-by-perturbation path.
+    ``None`` (not declared) still lets them interpolate through an elementwise activation
+    or a loss, with every fit checked on both sides (a little slower).
     ``paths`` names the parameters that are file paths: a relative one is read from the
     spec file's folder (the current folder for an override or a spec given as a mapping),
     and the resolved spec holds it absolute, so a run's recorded spec finds the file from

@@ -13,6 +13,7 @@ or run ``toolkit plugins --check [NAME ...]`` on installed parts.
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -20,6 +21,7 @@ from typing import Any
 import numpy as np
 
 from .data import as_dataset
+from .errors import MissingDependency, ToolkitNotice
 from .kinds import kind_named
 from .network import Dense, Network
 from .objective import Objective
@@ -59,6 +61,8 @@ class Check:
     what: str
     passed: bool | None
     detail: str = ""
+    install: str = ""
+    """What to install for a check that was skipped for a missing optional dependency."""
 
     def __str__(self) -> str:
         status = {True: "ok", False: "FAIL", None: "skip"}[self.passed]
@@ -83,6 +87,10 @@ def conformance(kind: str, part: Any, settings: Mapping[str, Any] | None = None)
         return [Check("set up with default settings", None, f"needs {', '.join(missing)}")]
     try:
         return _CHECKS[kind](full, given)
+    except MissingDependency as error:  # the part is fine; this environment lacks a library
+        return [
+            Check("its optional dependencies are installed", None, error.message, error.install)
+        ]
     except Exception as error:  # a part that crashes on ordinary input fails, with the reason
         return [Check("runs on ordinary input", False, f"{type(error).__name__}: {error}")]
 
@@ -158,6 +166,7 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
             "" if gap <= 1e-12 else f"missed by {gap:.2e}",
         )
     )
+    checks.append(_stacked_activation_check(f))
     wide = np.linspace(-PROBE_RANGE, PROBE_RANGE, 61).reshape(1, -1)
     with np.errstate(all="ignore"):
         finite = bool(np.all(np.isfinite(f(wide))))
@@ -177,6 +186,25 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     ]
 
 
+def _stacked_activation_check(f: Callable[[np.ndarray], np.ndarray]) -> Check:
+    """Batches stacked on a leading axis, laid out in memory as the gradient engines lay
+    them out (units first: a transposed view), give each batch's own values."""
+    what = "stacked batches (a leading axis, any memory layout) give each batch's values"
+    stack = _probe((3, 4, 6))
+    units_first = np.ascontiguousarray(stack.transpose(2, 0, 1)).transpose(1, 2, 0)
+    alone = np.stack([f(batch) for batch in stack])
+    for given in (stack, units_first):
+        got = f(given)
+        if got.shape != stack.shape:
+            fix = "keep the input's shape; act on the last axis (axis=-1), not on axis 1"
+            return Check(what, False, f"shape {stack.shape} gave {got.shape}; {fix}")
+        gap = float(np.max(np.abs(got - alone)))
+        if not gap <= 1e-12 * max(1.0, float(np.max(np.abs(alone)))):
+            fix = "compute along the last axis (axis=-1, keepdims=True), never axis 1 or 0"
+            return Check(what, False, f"missed each batch's own values by {gap:.2e}; {fix}")
+    return Check(what, True)
+
+
 def _smoothness_check(
     breakpoints: tuple[float, ...] | None,
     f: Callable[[np.ndarray], Any],
@@ -190,7 +218,7 @@ def _smoothness_check(
     breakpoint are skipped); the tolerance is relative to the part's values."""
     what = "smooth away from its declared breakpoints"
     if breakpoints is None:
-        return Check(what, None, "none declared (central differences are not interpolated)")
+        return Check(what, None, "none declared (central differences check each fit instead)")
     e = SMOOTHNESS_STEP
     far = np.ones(grid.shape, dtype=bool)
     for point in breakpoints:
@@ -245,6 +273,8 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     value = part.fn(y, t, **settings)
     scalar = np.ndim(value) == 0 and bool(np.isfinite(value))
     checks = [Check("returns a finite scalar", scalar, "" if scalar else f"got {value!r}")]
+    if scalar:
+        checks += [_index_target_check(part, settings, y, t), _stacked_loss_check(part, settings)]
     perfect = abs(f(t.copy()))
     checks.append(
         Check(
@@ -276,6 +306,84 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     ]
 
 
+_STACKING_FIX = (
+    "reduce over the last two axes only (axis=(-2, -1)) and take the batch size from "
+    "y.shape[-2], not y.shape[0]"
+)
+_INDEX_FIX = "read whole-number t as class indices (np.eye(y.shape[-1])[t] gives one-hot rows)"
+
+
+def _index_target_check(
+    part: Part, settings: dict[str, Any], y: np.ndarray, t: np.ndarray
+) -> Check:
+    """Class indices mean their one-hot rows: the same loss."""
+    what = f"class-index targets (t of shape {t.shape[:1]}) give the loss of their one-hot rows"
+    labels = t.argmax(axis=-1)
+    try:
+        got = np.asarray(part.fn(y, labels, **settings))
+    except Exception as error:
+        return Check(what, False, f"raised {type(error).__name__}: {error}; {_INDEX_FIX}")
+    expected = float(part.fn(y, t, **settings))
+    if got.shape == () and _same(float(got), expected):
+        return Check(what, True)
+    return Check(what, False, f"gave {_shown(got)} instead of {expected:.6g}; {_INDEX_FIX}")
+
+
+def _stacked_cases() -> list[tuple[np.ndarray, np.ndarray, bool]]:
+    """Predictions stacked on a leading axis with their targets, as the gradient engines
+    pass them: batches sharing one batch's targets (perturbations of the same batch), and
+    batches with their own targets, down to one sample each; one-hot rows or indices.
+    The flag says whether the targets are per batch."""
+    rng = np.random.default_rng(2)
+    stack = rng.dirichlet(np.ones(3), size=(3, 4))
+    labels = rng.integers(0, 3, size=(3, 4))
+    singles = rng.dirichlet(np.ones(3), size=(5, 1))
+    single_labels = rng.integers(0, 3, size=(5, 1))
+    return [
+        (stack, np.eye(3)[labels[0]], False),
+        (stack, labels[0], False),
+        (stack, np.eye(3)[labels], True),
+        (stack, labels, True),
+        (singles, np.eye(3)[single_labels], True),
+        (singles, single_labels, True),
+    ]
+
+
+def _stacked_loss_check(part: Part, settings: dict[str, Any]) -> Check:
+    """A stack of predictions gives one loss per stacked batch, each as that batch alone."""
+    what = (
+        "stacked predictions (a leading axis) give one loss per batch, as each batch alone "
+        "(targets shared or per batch, one-hot or indices)"
+    )
+    for y, t, per_batch in _stacked_cases():
+        case = f"y of shape {y.shape} with t of shape {t.shape}"
+        try:
+            got = np.asarray(part.fn(y, t, **settings))
+            alone = [
+                float(part.fn(y[i], t[i] if per_batch else t, **settings)) for i in range(len(y))
+            ]
+        except Exception as error:
+            detail = f"{case} raised {type(error).__name__}: {error}"
+            return Check(what, False, f"{detail}; {_STACKING_FIX}")
+        if got.shape != y.shape[:1]:
+            detail = f"{case} gave shape {got.shape}, not {y.shape[:1]}"
+            return Check(what, False, f"{detail}; {_STACKING_FIX}")
+        for index, (value, expected) in enumerate(zip(got.tolist(), alone, strict=True)):
+            if not _same(value, expected):
+                detail = f"{case}: batch {index} gave {value:.6g}, alone {expected:.6g}"
+                return Check(what, False, f"{detail}; {_STACKING_FIX}")
+    return Check(what, True)
+
+
+def _same(a: float, b: float) -> bool:
+    """Equal to rounding."""
+    return abs(a - b) <= 1e-12 * max(1.0, abs(a), abs(b))
+
+
+def _shown(value: np.ndarray) -> str:
+    return f"{float(value):.6g}" if value.shape == () else f"an array of shape {value.shape}"
+
+
 def _initializer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     checks = []
     for shape in ((4, 3), (5,)):
@@ -301,10 +409,12 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
     Its parts are the kit's own closed forms, so estimators are checked against an
     answer that owes nothing to any plugin.
     """
-    tanh = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2)
-    linear = Part(lambda a: a, derivative=np.ones_like)
+    tanh = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2, breakpoints=())
+    linear = Part(lambda a: a, derivative=np.ones_like, breakpoints=())
     squares = Part(
-        lambda y, t: 0.5 * np.sum((y - t) ** 2, axis=(-2, -1)), derivative=lambda y, t: y - t
+        lambda y, t: 0.5 * np.sum((y - t) ** 2, axis=(-2, -1)),
+        derivative=lambda y, t: y - t,
+        breakpoints=(),
     )
     rng = np.random.default_rng(3)
     params = {
@@ -331,7 +441,9 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
 def _gradient_estimator_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     objective, exact = _probe_objective()
     before = {key: value.copy() for key, value in objective.params.items()}
-    grads = part.fn(objective, **settings)
+    with warnings.catch_warnings():  # notices about the kit's own network are not the user's
+        warnings.simplefilter("ignore", ToolkitNotice)
+        grads = part.fn(objective, **settings)
     restored = all(np.array_equal(objective.params[k], v) for k, v in before.items())
     checks = [Check("leaves the parameters as it found them", restored)]
     shaped = all(np.shape(grads.get(k)) == v.shape for k, v in before.items())
@@ -353,6 +465,8 @@ def _dataset_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     for make in (np.random.RandomState, np.random.default_rng):
         try:
             first = as_dataset(part.fn(make(0), **settings))
+        except MissingDependency:
+            raise
         except ValueError as error:
             return [
                 Check(

@@ -187,9 +187,11 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     assert [r["iteration"] for r in checkpoint.history] == list(
         range(5, checkpoint.iteration + 1, 5)
     )
-    # metrics.jsonl is written before the checkpoint of the same log point: at most one ahead.
-    assert logged[: len(checkpoint.history)] == checkpoint.history
-    assert len(logged) - len(checkpoint.history) in (0, 1)
+    # metrics.jsonl starts at iteration 0 (before any update) and is appended to before the
+    # checkpoint of the same log point is written: at most one line ahead of it.
+    assert logged[0]["iteration"] == 0
+    assert logged[1 : len(checkpoint.history) + 1] == checkpoint.history
+    assert len(logged) - 1 - len(checkpoint.history) in (0, 1)
 
     # evaluate on the unfinished run takes the checkpoint's parameters, and says so.
     evaluated = run_cli("evaluate", str(killed))
@@ -215,7 +217,7 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     assert (killed / "params.npz").exists()
     _assert_same_params(_npz(killed / "params.npz"), _npz(whole / "params.npz"))
     after, uninterrupted = _records(killed / "metrics.jsonl"), _records(whole / "metrics.jsonl")
-    assert [r["iteration"] for r in after] == list(range(5, 41, 5))
+    assert [r["iteration"] for r in after] == [0, *range(5, 41, 5)]
     assert _without_seconds(after) == _without_seconds(uninterrupted)
     seconds = [r["seconds"] for r in after]
     assert all(isinstance(s, float) for s in seconds)
@@ -464,7 +466,7 @@ def test_train_cli_guards_a_run_folder(run_cli: RunCli, tmp_path: Path) -> None:
 
     for extra in (
         [str(SIGMOID), "--resume", str(run)],
-        ["--resume", str(run), "--set", "train.iterations=5"],
+        ["--resume", str(run), "--set", "train.batch_size=5"],
         ["--resume", str(run), "--out", str(tmp_path / "elsewhere")],
     ):
         mixed = run_cli("train", *extra)
@@ -564,9 +566,9 @@ def test_divergence_stops_with_one_error_and_keeps_the_last_good_state(
     assert all(np.all(np.isfinite(value)) for value in checkpoint.params.values())
     _assert_same_params(checkpoint.params, good)
     records = _records(out / "metrics.jsonl")
-    assert [r["iteration"] for r in records] == list(range(1, broken))
+    assert [r["iteration"] for r in records] == list(range(0, broken))
     assert all(np.isfinite(value) for r in records for value in r.values())
-    assert [r["loss"] for r in records] == pytest.approx(losses, rel=1e-9)
+    assert [r["loss"] for r in records[1:]] == pytest.approx(losses, rel=1e-9)
 
 
 def test_the_issues_diverging_run_stops_at_its_first_iteration(run_cli: RunCli) -> None:
@@ -614,7 +616,7 @@ def test_metrics_records_hold_the_batch_and_held_out_metrics(teacher_run: Path) 
     """Each log point has iteration, loss, accuracy, test_loss, test_accuracy and seconds;
     accuracies are fractions of the batch (or of the held-out rows)."""
     records = _records(teacher_run / "metrics.jsonl")
-    assert [r["iteration"] for r in records] == [10, 20, 30, 40]
+    assert [r["iteration"] for r in records] == [0, 10, 20, 30, 40]
     for record in records:
         assert set(record) == {
             "iteration",

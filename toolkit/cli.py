@@ -11,7 +11,7 @@ import traceback
 import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -28,7 +28,7 @@ from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
 from .spec import Spec, load_spec, shipped_specs
-from .trainer import Record, require_same_spec, train, training_loss
+from .trainer import Record, first_difference, require_same_spec, train, training_loss
 
 __all__ = ["main"]
 
@@ -235,11 +235,14 @@ def _warn_about_skipped_plugins(args: argparse.Namespace, manager: ToolkitPlugin
             print(failure.details, file=sys.stderr, end="")
 
 
-def _load(args: argparse.Namespace, path: Path | None = None) -> Spec:
+def _load(
+    args: argparse.Namespace, path: Path | None = None, overrides: Sequence[str] = ()
+) -> Spec:
     """The command line's spec with its overrides, or a run folder's ``path`` as it was
-    written; plugins from ``-p`` either way."""
+    written (with ``overrides``); plugins from ``-p`` either way."""
     manager = get_plugin_manager(args.plugins)
-    source, overrides = (_spec_path(args.spec), args.overrides) if path is None else (path, [])
+    source = _spec_path(args.spec) if path is None else path
+    overrides = args.overrides if path is None else overrides
     try:
         return load_spec(source, overrides, manager=manager)
     finally:
@@ -257,17 +260,28 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    if args.spec or args.out or args.overrides:
+    if args.spec or args.out:
         raise UsageError(
             "train --resume DIR continues with the run's own spec.yaml and folder; "
-            "drop the spec, --out and --set"
+            "drop the spec and --out"
         )
     out = RunDirectory(args.resume)
     checkpoint = out.load_checkpoint()
-    spec = _load(args, out.path / RunDirectory.SPEC)
-    require_same_spec(checkpoint.spec, spec)
-    out.remove_temporary_files()
+    recorded = _load(args, out.path / RunDirectory.SPEC)
+    spec = _extended(args, out, recorded) if args.overrides else recorded
     total = spec.config["train"]["iterations"]
+    if checkpoint.spec:  # the length may differ from the checkpoint's: nothing else
+        checkpoint.spec = _with_iterations(checkpoint.spec, total)
+    require_same_spec(checkpoint.spec, spec)
+    if checkpoint.iteration > total:
+        raise UsageError(
+            f"train.iterations={total}: the run in {out.path} is already at iteration "
+            f"{checkpoint.iteration}; give at least that many"
+        )
+    out.remove_temporary_files()
+    if spec.config != recorded.config:
+        out.write_spec(spec)  # the longer run, for the next resume and for evaluate
+        (out.path / RunDirectory.PARAMS).unlink(missing_ok=True)  # no longer the final ones
     if checkpoint.iteration >= total:
         if not (out.path / RunDirectory.PARAMS).exists():  # killed after its last checkpoint
             out.save_params(checkpoint.params)
@@ -277,6 +291,25 @@ def _resume(args: argparse.Namespace) -> int:
         )
         return 0
     return _run(args, spec, out, checkpoint)
+
+
+def _extended(args: argparse.Namespace, out: RunDirectory, recorded: Spec) -> Spec:
+    """The run's spec with the command line's ``--set``, which may change only
+    ``train.iterations``."""
+    spec = _load(args, out.path / RunDirectory.SPEC, args.overrides)
+    longer = _with_iterations(json.loads(json.dumps(recorded.config)), 0)
+    changed = first_difference(longer, _with_iterations(json.loads(json.dumps(spec.config)), 0))
+    if changed:
+        raise UsageError(
+            f"train --resume DIR: --set may change only train.iterations (to extend the run), "
+            f"not {changed}; start a new run for another spec"
+        )
+    return spec
+
+
+def _with_iterations(config: dict[str, Any], iterations: int) -> dict[str, Any]:
+    """A resolved spec (as JSON values) with another ``train.iterations``."""
+    return {**config, "train": {**config["train"], "iterations": iterations}}
 
 
 def _run(
@@ -294,20 +327,22 @@ def _run(
     def on_start(assembly: Assembly) -> None:
         layers = _count(len(assembly.network.layers), "layer")
         if checkpoint:
-            print(f"resuming {spec.name} at iteration {done}/{total}: {layers}", flush=True)
+            progress.start(f"resuming {spec.name} at iteration {done}/{total}: {layers}")
         else:
-            print(f"training {spec.name}: {layers}, {_count(total, 'iteration')}", flush=True)
+            progress.start(f"training {spec.name}: {layers}, {_count(total, 'iteration')}")
         if out and not checkpoint:
             out.start(spec)
-        elif out:
-            out.write_metrics(history)
+        elif out and checkpoint:
+            out.resume_metrics(checkpoint)
 
     def on_log(record: Record) -> None:
+        if out:
+            out.append_metrics(record)
+        if record["iteration"] == 0:  # the starting point: in metrics.jsonl only
+            return
         history.append(record)
         if not args.quiet:
             progress.line(_log_line(record, total))
-        if out:
-            out.write_metrics(history)
 
     def on_checkpoint(state: Checkpoint) -> None:
         assert out is not None
@@ -324,6 +359,8 @@ def _run(
         )
     finally:
         progress.close()
+        if out:
+            out.close()
     if out:
         out.save_params(result.network.params)
         _draw_curves(out)
@@ -352,15 +389,21 @@ def _metrics(record: Record) -> list[str]:
 
 
 def _draw_curves(out: RunDirectory) -> None:
-    """curves.png beside the metrics, where matplotlib is installed (a failure to draw
-    is a warning: the run itself is done)."""
-    from .plot import matplotlib_available, plot_run
+    """curves.png beside the metrics, where matplotlib is installed; else a note saying
+    how to get it (a failure to draw is a warning: the run itself is done)."""
+    from .plot import INSTALL_HINT, matplotlib_available, plot_run
 
-    if matplotlib_available():
-        try:
-            plot_run(out.path)
-        except Exception as error:  # the run itself is done and saved
-            print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
+    if not matplotlib_available():
+        print(
+            f"note: no {RunDirectory.CURVES}: matplotlib is not installed; to draw it, "
+            f"{INSTALL_HINT}, then 'toolkit plot {out.path}'",
+            file=sys.stderr,
+        )
+        return
+    try:
+        plot_run(out.path)
+    except Exception as error:  # the run itself is done and saved
+        print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
 
 
 def _saved_network(args: argparse.Namespace) -> tuple[Assembly, RunDirectory]:

@@ -4,7 +4,9 @@ weight decay, the divergence stop, evaluate/predict/plot, and the progress bar."
 from __future__ import annotations
 
 import copy
+import io
 import json
+import math
 import os
 import re
 import select
@@ -12,6 +14,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ import pytest
 import yaml
 
 import toolkit
+import toolkit.cli
+import toolkit.trainer
 from conftest import SPECS, RunCli, _toolkit_command
 from toolkit.assembly import assemble, call_part
 from toolkit.checkpoint import Checkpoint, capture, load_checkpoint, restore
@@ -984,3 +989,204 @@ def test_evaluate_and_predict_refuse_bad_files_in_one_line(run_cli: RunCli, tmp_
         assert result.returncode == 2, (result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(_errors(result.stderr)) == 1, result.stderr
+
+
+# ------------------------------------------ 11. metrics appended, checkpoints by the clock
+
+APPEND = ("train.iterations=40", "train.log_every=5", "train.checkpoint_every=10")
+
+
+def _cli(*args: str) -> int:
+    """``toolkit ARGS`` in this process (its output is left to capsys)."""
+    return toolkit.cli.main(list(args))
+
+
+def test_metrics_are_appended_not_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run at log_every 1 replaces metrics.jsonl once (when the folder is made), then only
+    appends to it, and saves few checkpoints; the file ends up with every log point."""
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        replaced.append(Path(target).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
+    out = tmp_path / "run"
+    sets = _sets("train.iterations=60", "train.log_every=1")
+    assert _cli("train", str(SIGMOID), *sets, "--out", str(out), "-q") == 0
+    assert replaced.count("metrics.jsonl") == 1
+    assert replaced.count("checkpoint.npz") <= 3  # the first log point, maybe one timed, the end
+    assert [r["iteration"] for r in _records(out / "metrics.jsonl")] == list(range(61))
+
+
+def _checkpoint_iterations(
+    monkeypatch: pytest.MonkeyPatch, seconds: float, *overrides: str
+) -> list[int]:
+    monkeypatch.setattr(toolkit.trainer, "CHECKPOINT_SECONDS", seconds)
+    spec = toolkit.load_spec(SIGMOID, ["train.iterations=23", "train.log_every=5", *overrides])
+    kept: list[Checkpoint] = []
+    toolkit.train(spec, on_checkpoint=kept.append)
+    return [checkpoint.iteration for checkpoint in kept]
+
+
+def test_checkpoint_cadence_follows_the_clock_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset checkpoint_every: the first log point, then log points once CHECKPOINT_SECONDS
+    have passed, and the end; set: every checkpoint_every iterations and the end."""
+    assert _checkpoint_iterations(monkeypatch, math.inf) == [5, 23]
+    assert _checkpoint_iterations(monkeypatch, 0.0) == [5, 10, 15, 20, 23]
+    every = "train.checkpoint_every=4"
+    assert _checkpoint_iterations(monkeypatch, math.inf, every) == [4, 8, 12, 16, 20, 23]
+    assert "checkpoint_every" not in toolkit.load_spec(SIGMOID).config["train"]
+
+
+def _folder_at(tmp_path: Path, name: str, iteration: int) -> tuple[Path, Path]:
+    """A finished run folder turned back into one killed after ``iteration``'s checkpoint
+    but with all its metrics lines still there; and an uninterrupted run's folder."""
+    whole, killed = tmp_path / "whole", tmp_path / name
+    if not whole.exists():
+        assert _cli("train", str(SIGMOID), *_sets(*APPEND), "--out", str(whole), "-q") == 0
+    shutil.copytree(whole, killed)
+    kept: list[Checkpoint] = []
+    toolkit.train(toolkit.load_spec(SIGMOID, list(APPEND)), on_checkpoint=kept.append)
+    (middle,) = [checkpoint for checkpoint in kept if checkpoint.iteration == iteration]
+    RunDirectory(killed).save_checkpoint(middle)
+    (killed / "params.npz").unlink()
+    records = _records(killed / "metrics.jsonl")  # up to the checkpoint: as it wrote them
+    kept = [records[0], *middle.history, *(r for r in records if r["iteration"] > iteration)]
+    (killed / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return killed, whole
+
+
+def test_resume_trims_the_metrics_logged_after_the_checkpoint(tmp_path: Path) -> None:
+    """Lines after the checkpoint's iteration (and a half-written one) are cut on resume,
+    so the resumed folder's metrics and parameters are the uninterrupted run's."""
+    killed, whole = _folder_at(tmp_path, "killed", 20)
+    with open(killed / "metrics.jsonl", "a") as file:
+        file.write('{"iteration": 45, "lo')
+    before = _records_prefix(killed)
+    assert [r["iteration"] for r in before] == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert _cli("train", "--resume", str(killed), "-q") == 0
+    after = _records(killed / "metrics.jsonl")
+    assert [r["iteration"] for r in after] == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert _without_seconds(after) == _without_seconds(_records(whole / "metrics.jsonl"))
+    assert after[:5] == before[:5]  # kept as they were, seconds too
+    assert after[5:] != before[5:]  # written again by the resumed run (other seconds)
+    _assert_same_params(_npz(killed / "params.npz"), _npz(whole / "params.npz"))
+
+
+def _records_prefix(folder: Path) -> list[dict[str, Any]]:
+    """The whole lines of a metrics file."""
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()[:-1]]
+
+
+def test_resume_rebuilds_metrics_that_lost_lines(tmp_path: Path) -> None:
+    """A metrics file missing lines before the checkpoint is written anew from the
+    checkpoint's history (keeping iteration 0), and the run still ends as it should."""
+    killed, whole = _folder_at(tmp_path, "short", 30)
+    lines = (killed / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (killed / "metrics.jsonl").write_text(lines[0] + lines[2])  # 0 and 10: 5 is lost
+    assert _cli("train", "--resume", str(killed), "-q") == 0
+    after = _records(killed / "metrics.jsonl")
+    assert _without_seconds(after) == _without_seconds(_records(whole / "metrics.jsonl"))
+    _assert_same_params(_npz(killed / "params.npz"), _npz(whole / "params.npz"))
+
+
+def test_the_starting_point_is_iteration_0_before_any_update() -> None:
+    """The first record is the loss and accuracy of the initial parameters on the first
+    batch, computed here by hand; the log points after it are unchanged."""
+    spec = toolkit.load_spec(SIGMOID, ["train.iterations=10", "train.log_every=5"])
+    logged: list[dict[str, Any]] = []
+    result = toolkit.train(spec, on_log=logged.append)
+    assert [r["iteration"] for r in logged] == [0, 5, 10]
+    assert [r["iteration"] for r in result.history] == [5, 10]
+    assert result.start == logged[0]
+    assembly = assemble(spec)
+    params = {key: value.copy() for key, value in assembly.network.params.items()}
+    batch = assembly.rng.choice(assembly.data.samples, spec.config["train"]["batch_size"])
+    x, t = assembly.data.x[batch], assembly.data.t[batch]
+    y = _forward(params, x)
+    assert logged[0]["loss"] == pytest.approx(_cross_entropy(y, t), rel=1e-12)
+    assert logged[0]["accuracy"] == _accuracy(y, t)
+
+
+# ---------------------------------------------------- 14. extending a run on resume
+
+EXTEND = ("train.log_every=30", "gradient.name=central_difference")
+
+
+def test_extending_a_finished_run_matches_a_longer_run(tmp_path: Path) -> None:
+    """A run of 100 iterations resumed with --set train.iterations=200 ends with the
+    parameters of a straight 200-iteration run, bit for bit; its metrics are that run's
+    plus the record at iteration 100, where the shorter run ended."""
+    short, straight = tmp_path / "short", tmp_path / "straight"
+    first = _sets(*EXTEND, "train.iterations=100")
+    assert _cli("train", str(SIGMOID), *first, "--out", str(short), "-q") == 0
+    assert _cli("train", "--resume", str(short), *_sets("train.iterations=200"), "-q") == 0
+    longer = _sets(*EXTEND, "train.iterations=200")
+    assert _cli("train", str(SIGMOID), *longer, "--out", str(straight), "-q") == 0
+
+    _assert_same_params(_npz(short / "params.npz"), _npz(straight / "params.npz"))
+    extended = _without_seconds(_records(short / "metrics.jsonl"))
+    expected = _without_seconds(_records(straight / "metrics.jsonl"))
+    assert [r["iteration"] for r in extended] == [0, 30, 60, 90, 100, 120, 150, 180, 200]
+    assert [r for r in extended if r["iteration"] != 100] == expected
+    assert yaml.safe_load((short / "spec.yaml").read_text()) == yaml.safe_load(
+        (straight / "spec.yaml").read_text()
+    )
+    assert load_checkpoint(short / "checkpoint.npz").iteration == 200
+
+
+def test_resume_refuses_other_settings_and_a_shorter_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only train.iterations may change on resume, and not below the checkpoint's
+    iteration: one error line, exit 2, the folder untouched."""
+    run = tmp_path / "run"
+    assert _cli("train", str(SIGMOID), *_sets(*SHORT), "--out", str(run), "-q") == 0
+    before = _snapshot(run)
+    capsys.readouterr()
+    for override, named in (("seed=3", "seed"), ("train.iterations=2", "at least")):
+        assert _cli("train", "--resume", str(run), "--set", override) == 2
+        (error,) = _errors(capsys.readouterr().err)
+        assert named in error, error
+    assert _snapshot(run) == before
+
+
+# ------------------------------------------------- 13, 18. what the command prints
+
+
+class _Terminal(io.StringIO):
+    """Standard output and standard error of one terminal, in the order written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_header_line_comes_before_the_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal the header is printed before tqdm draws its bar, so the bar cannot
+    write over it."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert _cli("train", str(SIGMOID), *_sets(*PROGRESS)) == 0
+    text = terminal.getvalue()
+    assert text.startswith("training two_layer_sigmoid: 2 layers, 20 iterations\n"), repr(text)
+    assert "%|" in text  # the bar was drawn, after it
+
+
+def test_without_matplotlib_train_says_once_how_to_get_curves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No matplotlib: the run and its folder as usual, no curves.png, and one note on
+    standard error with the install command."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "run"
+    assert _cli("train", str(SIGMOID), *_sets(*PROGRESS), "--out", str(out), "-q") == 0
+    stderr = capsys.readouterr().err
+    assert stderr.count("pip install 'layer-toolkit[plot]'") == 1, stderr
+    (note,) = stderr.splitlines()
+    assert note.startswith("note: no curves.png") and f"toolkit plot {out}" in note
+    assert not (out / "curves.png").exists() and (out / "params.npz").exists()

@@ -1190,3 +1190,72 @@ def test_without_matplotlib_train_says_once_how_to_get_curves(
     (note,) = stderr.splitlines()
     assert note.startswith("note: no curves.png") and f"toolkit plot {out}" in note
     assert not (out / "curves.png").exists() and (out / "params.npz").exists()
+
+
+# ------------------------------------------- 11. a stop request saves a checkpoint first
+
+
+def test_a_stop_request_checkpoints_the_iteration_it_stops_at() -> None:
+    """``stop`` saying yes after iteration 7 (not a log point): a checkpoint at 7, then
+    KeyboardInterrupt; resuming from it ends as the uninterrupted run does."""
+    spec = toolkit.load_spec(SIGMOID, ["train.iterations=20", "train.log_every=5"])
+    full = toolkit.train(spec)
+    kept: list[Checkpoint] = []
+    done: list[int] = []
+    with pytest.raises(KeyboardInterrupt):
+        toolkit.train(
+            spec, on_checkpoint=kept.append, on_iteration=done.append, stop=lambda: len(done) >= 7
+        )
+    assert [checkpoint.iteration for checkpoint in kept] == [5, 7]
+    resumed = toolkit.train(spec, resume=kept[-1])
+    _assert_same_params(resumed.network.params, full.network.params)
+    assert _without_seconds(resumed.history) == _without_seconds(full.history)
+
+
+STOPPED = ("gradient.name=central_difference_loop", "train.iterations=40", "train.log_every=5")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_with_a_checkpoint_where_it_was(
+    signal_name: str, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Ctrl-C (or SIGTERM) mid-run: exit 130 with the resume hint, a checkpoint at least
+    as far as the last log line (nothing logged is lost), and a resume that ends with the
+    uninterrupted run's parameters and metrics."""
+    stopped, whole = tmp_path / "stopped", tmp_path / "whole"
+    command = ["train", str(SIGMOID), *_sets(*STOPPED), "-q"]
+    victim = _popen(
+        [*command, "--out", str(stopped)],
+        tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while (
+            not (stopped / "metrics.jsonl").exists()
+            or len((stopped / "metrics.jsonl").read_text().splitlines()) < 4
+        ):  # iteration 0, 5, 10, 15: well past the first checkpoint (at 5)
+            assert victim.poll() is None, "the run ended before it could be stopped"
+            assert time.monotonic() < deadline, "no log point at iteration 15 in time"
+            time.sleep(0.02)
+        victim.send_signal(getattr(signal, signal_name))
+        _, stderr = victim.communicate(timeout=120)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == 130, stderr
+    assert "interrupted" in stderr and f"--resume {stopped}" in stderr
+    assert "Traceback" not in stderr
+    checkpoint = load_checkpoint(stopped / "checkpoint.npz")
+    logged = _records(stopped / "metrics.jsonl")
+    assert 15 <= logged[-1]["iteration"] <= checkpoint.iteration < 40
+    assert not (stopped / "params.npz").exists()
+
+    assert run_cli("train", "--resume", str(stopped), "-q").returncode == 0
+    assert run_cli(*command, "--out", str(whole)).returncode == 0
+    _assert_same_params(_npz(stopped / "params.npz"), _npz(whole / "params.npz"))
+    after, uninterrupted = _records(stopped / "metrics.jsonl"), _records(whole / "metrics.jsonl")
+    assert _without_seconds(after) == _without_seconds(uninterrupted)

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
+import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -348,15 +350,18 @@ def _run(
         assert out is not None
         out.save_checkpoint(state)
 
+    stop = _StopRequest()
     try:
-        result = train(
-            spec,
-            on_start=on_start,
-            on_log=on_log,
-            on_iteration=lambda _: progress.step(history[-1]["loss"] if history else None),
-            on_checkpoint=on_checkpoint if out else None,
-            resume=checkpoint,
-        )
+        with stop.on_signals() if out else contextlib.nullcontext():
+            result = train(
+                spec,
+                on_start=on_start,
+                on_log=on_log,
+                on_iteration=lambda _: progress.step(history[-1]["loss"] if history else None),
+                on_checkpoint=on_checkpoint if out else None,
+                resume=checkpoint,
+                stop=stop,
+            )
     finally:
         progress.close()
         if out:
@@ -371,6 +376,37 @@ def _run(
     if out:
         print("wrote " + ", ".join(str(path) for path in out.files))
     return 0
+
+
+class _StopRequest:
+    """Ctrl-C or SIGTERM during a run with a folder: the run stops after the iteration in
+    progress, with a checkpoint there; a second signal stops it at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def on_signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM this way inside the block (main thread only)."""
+        previous = {}
+        try:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                previous[number] = signal.signal(number, self._handle)
+        except ValueError:  # not the main thread: signals stay as they were
+            pass
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def _log_line(record: Record, total: int) -> str:

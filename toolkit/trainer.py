@@ -56,6 +56,7 @@ def train(
     on_iteration: Callable[[int], None] | None = None,
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
     resume: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train the network a spec describes.
 
@@ -67,7 +68,9 @@ def train(
     first log point and then at a log point once ``CHECKPOINT_SECONDS`` have passed since
     the last checkpoint; and at the end. ``resume`` continues from such a state: the rest
     of the run is then the same, bit for bit, as if it had never stopped. When
-    checkpoints happen never changes the numbers.
+    checkpoints happen never changes the numbers. ``stop`` is asked after each
+    iteration: once it says yes, the run saves a checkpoint there (with ``on_checkpoint``)
+    and raises KeyboardInterrupt.
 
     Each iteration draws a batch (``rng.choice(samples, batch_size)``), computes every
     gradient, updates, and takes the loss on that batch. At every ``log_every``-th
@@ -127,11 +130,14 @@ def train(
                 on_log(record)
         if on_iteration:
             on_iteration(iteration)
-        if on_checkpoint and due(iteration, logged):
+        stopping = stop is not None and stop() and iteration < total
+        if on_checkpoint and (due(iteration, logged) or stopping):
             state = capture(iteration, network, optimizer, rng, result.history, seconds)
             state.reference_loss, state.spec = reference, _plain(spec.config)
             on_checkpoint(state)
             due.saved()
+        if stopping:
+            raise KeyboardInterrupt
     result.seconds = time.perf_counter() - start
     return result
 

@@ -11,8 +11,8 @@ sent to ``os.devnull`` (so no progress bar and no terminal in the timing). The t
 commands alternate (without, with, without, ...) so that a change in the machine's load
 falls on both; each time is wall time, and the best of the repeats is compared. The first
 round is a warm-up (imports, matplotlib's font cache) and is not counted. It prints the
-ratio with/without, and how long drawing ``curves.png`` alone takes (a part of the time
-with ``--out``).
+ratio with/without, the same with ``--out`` but no ``curves.png`` (as without matplotlib),
+and how long drawing ``curves.png`` alone takes.
 
 Timings on a shared machine are noisy; this script is for people, not for tests.
 """
@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+import toolkit.plot
 from toolkit import cli
 from toolkit.plot import matplotlib_available, plot_run
 
@@ -74,6 +75,14 @@ def main() -> int:
     def without() -> float:
         return _run_command(base)
 
+    def with_out_no_curves() -> float:
+        available = toolkit.plot.matplotlib_available
+        toolkit.plot.matplotlib_available = lambda: False  # as if matplotlib were missing
+        try:
+            return with_out()
+        finally:
+            toolkit.plot.matplotlib_available = available
+
     def drawing() -> float:
         folder = work / "run0"
         start = time.perf_counter()
@@ -82,6 +91,7 @@ def main() -> int:
 
     cases: dict[str, Callable[[], float]] = {"without --out": without, "with --out": with_out}
     if matplotlib_available():
+        cases["with --out, no curves.png"] = with_out_no_curves
         cases["drawing curves.png alone"] = drawing
     print(f"command: toolkit {' '.join(base)} [--out DIR]")
     print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
@@ -100,8 +110,10 @@ def main() -> int:
     plain, out = min(times["without --out"]), min(times["with --out"])
     print(f"ratio with/without: {out / plain:.3f}  (overhead {100 * (out / plain - 1):.1f}%)")
     if "drawing curves.png alone" in times:
+        bare = min(times["with --out, no curves.png"])
         drawn = min(times["drawing curves.png alone"])
-        print(f"of which curves.png: {drawn:.3f} s ({100 * drawn / plain:.1f}% of the run)")
+        print(f"without curves.png: {bare / plain:.3f}  (overhead {100 * (bare / plain - 1):.1f}%)")
+        print(f"drawing curves.png alone: {100 * drawn / plain:.1f}% of the run")
     print(f"load average at end: {' '.join(f'{x:.2f}' for x in os.getloadavg())}")
     return 0
 

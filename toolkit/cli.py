@@ -85,7 +85,10 @@ def _parser() -> argparse.ArgumentParser:
         help="write spec.yaml, metrics.jsonl, checkpoint.npz, params.npz (and curves.png) here",
     )
     run.add_argument(
-        "--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint"
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR from its last checkpoint "
+        "(with --set train.iterations=N, on to N)",
     )
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no per-log-point lines"

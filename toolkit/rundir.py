@@ -6,6 +6,7 @@ import contextlib
 import json
 import os
 import tempfile
+import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -16,7 +17,10 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .errors import RunError, UsageError
 from .spec import Spec
 
-__all__ = ["RunDirectory", "write_atomically"]
+__all__ = ["METRICS_FLUSH_SECONDS", "RunDirectory", "write_atomically"]
+
+METRICS_FLUSH_SECONDS = 0.5
+"""The longest a logged record waits before it is written to metrics.jsonl."""
 
 
 class RunDirectory:
@@ -40,6 +44,8 @@ class RunDirectory:
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._metrics: IO[bytes] | None = None  # metrics.jsonl, open for appending
+        self._pending: list[str] = []  # its lines not yet written
+        self._flushed = time.monotonic()
         for folder in (self.path, *self.path.parents):
             if folder.exists() and not folder.is_dir():
                 raise UsageError(
@@ -87,16 +93,26 @@ class RunDirectory:
     def append_metrics(self, record: Mapping[str, Any]) -> None:
         """Add one log point's record to metrics.jsonl.
 
-        The line goes to the file in one unbuffered write, so a kill leaves every line
-        whole; lines logged after the last checkpoint are trimmed when the run resumes.
+        Lines are written whole, in one unbuffered write per batch: every
+        ``METRICS_FLUSH_SECONDS``, before each checkpoint and at ``close``. A kill can
+        lose only lines logged after the last checkpoint, which a resume logs again.
         """
-        line = (json.dumps(dict(record)) + "\n").encode()
+        self._pending.append(json.dumps(dict(record)) + "\n")
+        if time.monotonic() - self._flushed >= METRICS_FLUSH_SECONDS:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Write the records not yet in metrics.jsonl."""
+        if not self._pending:
+            return
+        lines, self._pending = "".join(self._pending).encode(), []
         try:
             if self._metrics is None:
                 self._metrics = open(self.path / self.METRICS, "ab", buffering=0)  # noqa: SIM115
-            self._metrics.write(line)
+            self._metrics.write(lines)
         except OSError as error:
             raise _cannot_write(self.path / self.METRICS, error) from None
+        self._flushed = time.monotonic()
 
     def resume_metrics(self, checkpoint: Checkpoint) -> None:
         """Cut metrics.jsonl back to the checkpoint's iteration, for a run resumed from it.
@@ -121,13 +137,16 @@ class RunDirectory:
             write_atomically(path, lambda f: f.write(lines.encode()))
 
     def close(self) -> None:
-        """Close metrics.jsonl if a record was appended to it."""
+        """Write the records not yet written, and close metrics.jsonl."""
+        self.flush_metrics()
         if self._metrics is not None:
             self._metrics.close()
             self._metrics = None
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Write checkpoint.npz (replacing the last one only once the new one is whole)."""
+        """Write checkpoint.npz (replacing the last one only once the new one is whole),
+        after every record logged so far is in metrics.jsonl."""
+        self.flush_metrics()
         write_atomically(
             self.path / self.CHECKPOINT,
             lambda f: np.savez(f, **dict[str, Any](checkpoint.arrays())),

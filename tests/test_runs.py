@@ -1139,6 +1139,22 @@ def test_extending_a_finished_run_matches_a_longer_run(tmp_path: Path) -> None:
     assert load_checkpoint(short / "checkpoint.npz").iteration == 200
 
 
+def test_train_from_python_extends_a_run_with_a_longer_spec() -> None:
+    """toolkit.train(longer spec, resume=the shorter run's last checkpoint) ends as the
+    longer run does; a spec shorter than the checkpoint's iteration is refused."""
+    short = toolkit.load_spec(SIGMOID, [*EXTEND, "train.iterations=40"])
+    longer = toolkit.load_spec(SIGMOID, [*EXTEND, "train.iterations=70"])
+    kept: list[Checkpoint] = []
+    toolkit.train(short, on_checkpoint=kept.append)
+    extended = toolkit.train(longer, resume=kept[-1])
+    straight = toolkit.train(longer)
+    _assert_same_params(extended.network.params, straight.network.params)
+    assert [r["iteration"] for r in extended.history] == [30, 40, 60, 70]
+    shorter = toolkit.load_spec(SIGMOID, [*EXTEND, "train.iterations=39"])
+    with pytest.raises(toolkit.UsageError, match="already at iteration 40"):
+        toolkit.train(shorter, resume=kept[-1])
+
+
 def test_resume_refuses_other_settings_and_a_shorter_run(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

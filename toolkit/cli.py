@@ -30,7 +30,14 @@ from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
 from .spec import Spec, load_spec, shipped_specs
-from .trainer import Record, first_difference, require_same_spec, train, training_loss
+from .trainer import (
+    Record,
+    any_length,
+    first_difference,
+    require_same_spec,
+    train,
+    training_loss,
+)
 
 __all__ = ["main"]
 
@@ -275,9 +282,7 @@ def _resume(args: argparse.Namespace) -> int:
     recorded = _load(args, out.path / RunDirectory.SPEC)
     spec = _extended(args, out, recorded) if args.overrides else recorded
     total = spec.config["train"]["iterations"]
-    if checkpoint.spec:  # the length may differ from the checkpoint's: nothing else
-        checkpoint.spec = _with_iterations(checkpoint.spec, total)
-    require_same_spec(checkpoint.spec, spec)
+    require_same_spec(checkpoint.spec, spec)  # all but the length
     if checkpoint.iteration > total:
         raise UsageError(
             f"train.iterations={total}: the run in {out.path} is already at iteration "
@@ -298,23 +303,22 @@ def _resume(args: argparse.Namespace) -> int:
     return _run(args, spec, out, checkpoint)
 
 
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec as JSON values."""
+    return dict(json.loads(json.dumps(config)))
+
+
 def _extended(args: argparse.Namespace, out: RunDirectory, recorded: Spec) -> Spec:
     """The run's spec with the command line's ``--set``, which may change only
     ``train.iterations``."""
     spec = _load(args, out.path / RunDirectory.SPEC, args.overrides)
-    longer = _with_iterations(json.loads(json.dumps(recorded.config)), 0)
-    changed = first_difference(longer, _with_iterations(json.loads(json.dumps(spec.config)), 0))
+    changed = first_difference(any_length(_plain(recorded.config)), any_length(_plain(spec.config)))
     if changed:
         raise UsageError(
             f"train --resume DIR: --set may change only train.iterations (to extend the run), "
             f"not {changed}; start a new run for another spec"
         )
     return spec
-
-
-def _with_iterations(config: dict[str, Any], iterations: int) -> dict[str, Any]:
-    """A resolved spec (as JSON values) with another ``train.iterations``."""
-    return {**config, "train": {**config["train"], "iterations": iterations}}
 
 
 def _run(

@@ -92,6 +92,11 @@ def train(
     first, offset, reference = 1, 0.0, None
     if resume is not None:
         require_same_spec(resume.spec, spec)
+        if resume.iteration > total:
+            raise UsageError(
+                f"train.iterations={total}: the run is already at iteration "
+                f"{resume.iteration}; give at least that many"
+            )
         restore(resume, network, optimizer, rng)
         result.history = [dict(record) for record in resume.history]
         first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
@@ -212,13 +217,21 @@ def _plain(config: Any) -> Any:
 
 
 def require_same_spec(saved: dict[str, Any], spec: Spec) -> None:
-    """A checkpoint continues only the spec it was made with."""
-    if saved and saved != _plain(spec.config):
-        where = first_difference(saved, _plain(spec.config))
+    """A checkpoint continues only the spec it was made with; only its length
+    (``train.iterations``) may differ."""
+    current = _plain(spec.config)
+    if saved and any_length(saved) != any_length(current):
+        where = first_difference(any_length(saved), any_length(current))
         raise UsageError(
             f"{where or 'the spec'} differs from the spec the run was started with; "
             "a resumed run must keep its spec.yaml as it was (start a new run for a new spec)"
         )
+
+
+def any_length(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec (as JSON values) with ``train.iterations`` left out."""
+    train = {key: value for key, value in config.get("train", {}).items() if key != "iterations"}
+    return {**config, "train": train}
 
 
 def first_difference(a: Any, b: Any, path: str = "") -> str:

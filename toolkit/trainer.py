@@ -22,6 +22,7 @@ from .spec import Spec
 __all__ = [
     "CHECKPOINT_SECONDS",
     "TrainResult",
+    "any_length",
     "first_difference",
     "require_same_spec",
     "train",

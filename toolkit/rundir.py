@@ -105,11 +105,12 @@ class RunDirectory:
         """Write the records not yet in metrics.jsonl."""
         if not self._pending:
             return
-        lines, self._pending = "".join(self._pending).encode(), []
+        lines, self._pending = memoryview("".join(self._pending).encode()), []
         try:
             if self._metrics is None:
                 self._metrics = open(self.path / self.METRICS, "ab", buffering=0)  # noqa: SIM115
-            self._metrics.write(lines)
+            while lines:  # one write, unless the system takes fewer bytes than given
+                lines = lines[self._metrics.write(lines) :]
         except OSError as error:
             raise _cannot_write(self.path / self.METRICS, error) from None
         self._flushed = time.monotonic()

@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import matplotlib.image
+import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
@@ -289,3 +290,76 @@ def test_importing_the_module_does_not_need_matplotlib() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
+
+
+def _noisy(count: int) -> list[dict[str, Any]]:
+    """``count`` log points from 0 whose batch metrics zigzag around a smooth trend."""
+    return [
+        {
+            "iteration": 10 * i,
+            "loss": 1.0 / (1 + i) + 0.2 * (-1) ** i,
+            "accuracy": 0.95 + 0.04 * (-1) ** i,
+            "test_loss": 1.0 / (1 + i),
+            "test_accuracy": 0.96,
+        }
+        for i in range(count)
+    ]
+
+
+def test_the_accuracy_axis_is_fixed_from_0_to_1(tmp_path: Path) -> None:
+    """Accuracies between 0.91 and 0.99 are drawn on the whole 0-1 axis, not zoomed in."""
+    for count in (3, 200):
+        figure = drawn(read_metrics(make_run(tmp_path / str(count), _noisy(count))))
+        assert figure.axes[1].get_ylim() == (0.0, 1.0)
+        assert figure.axes[0].get_ylim() != (0.0, 1.0)  # the loss axis still fits its data
+
+
+def test_many_noisy_points_are_faint_under_a_smoothed_line(tmp_path: Path) -> None:
+    """200 batch points: the batch curve is faint, a smoothed line of the same colour is
+    drawn over it with much less zigzag; the test curve stays solid; no markers."""
+    figure = drawn(read_metrics(make_run(tmp_path, _noisy(200))))
+    for panel in (0, 1):
+        lines = {str(line.get_label()): line for line in figure.axes[panel].get_lines()}
+        assert list(lines) == ["train (batch)", "train (batch), smoothed", "test"]
+        raw, smooth, test = lines.values()
+        assert raw.get_alpha() is not None and raw.get_alpha() < 0.5
+        assert smooth.get_alpha() in (None, 1.0) and test.get_alpha() in (None, 1.0)
+        assert raw.get_color() == smooth.get_color() != test.get_color()
+        assert all(line.get_marker() in ("", "None", None) for line in lines.values())
+        zigzag = np.abs(np.diff(np.asarray(raw.get_ydata())[100:]))
+        settled = np.abs(np.diff(np.asarray(smooth.get_ydata())[100:]))
+        assert max(settled) < 0.1 * min(zigzag)
+        assert list(smooth.get_xdata()) == list(raw.get_xdata())
+
+
+def test_few_points_keep_their_markers_and_are_not_smoothed(tmp_path: Path) -> None:
+    figure = drawn(read_metrics(make_run(tmp_path, _noisy(5))))
+    for line in figure.axes[0].get_lines():
+        assert line.get_marker() == "."
+        assert line.get_alpha() in (None, 1.0)
+
+
+def test_smoothed_is_a_centred_moving_mean_that_skips_gaps() -> None:
+    """Means over an odd window (3 for 7 values), cut short at the ends; NaN stays a gap."""
+    values = [1.0, 2.0, 6.0, math.nan, 4.0, 0.0, 2.0]
+    result = toolkit.plot.smoothed(values)
+    expected = [1.5, 3.0, 4.0, math.nan, 2.0, 2.0, 1.0]
+    assert [round(v, 12) if not math.isnan(v) else "gap" for v in result] == [
+        v if not math.isnan(v) else "gap" for v in expected
+    ]
+
+
+def test_a_trained_runs_curves_start_at_iteration_0(tmp_path: Path) -> None:
+    """toolkit train --out records iteration 0 (before any update) and every line starts
+    there."""
+    from toolkit.cli import main
+
+    spec = Path(__file__).resolve().parent.parent / "specs" / "two_layer_teacher.yaml"
+    run = tmp_path / "run"
+    sets = ["--set", "train.iterations=30", "--set", "train.log_every=10"]
+    assert main(["train", str(spec), *sets, "--out", str(run), "-q"]) == 0
+    figure = drawn(read_metrics(run))
+    lines = [line for ax in figure.axes for line in ax.get_lines()]
+    assert len(lines) == 4
+    for line in lines:
+        assert list(line.get_xdata()) == [0, 10, 20, 30]

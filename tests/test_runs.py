@@ -4,7 +4,9 @@ weight decay, the divergence stop, evaluate/predict/plot, and the progress bar."
 from __future__ import annotations
 
 import copy
+import io
 import json
+import math
 import os
 import re
 import select
@@ -12,6 +14,7 @@ import shutil
 import signal
 import struct
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -21,6 +24,8 @@ import pytest
 import yaml
 
 import toolkit
+import toolkit.cli
+import toolkit.trainer
 from conftest import SPECS, RunCli, _toolkit_command
 from toolkit.assembly import assemble, call_part
 from toolkit.checkpoint import Checkpoint, capture, load_checkpoint, restore
@@ -187,9 +192,11 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     assert [r["iteration"] for r in checkpoint.history] == list(
         range(5, checkpoint.iteration + 1, 5)
     )
-    # metrics.jsonl is written before the checkpoint of the same log point: at most one ahead.
-    assert logged[: len(checkpoint.history)] == checkpoint.history
-    assert len(logged) - len(checkpoint.history) in (0, 1)
+    # metrics.jsonl starts at iteration 0 (before any update) and is appended to before the
+    # checkpoint of the same log point is written: at most one line ahead of it.
+    assert logged[0]["iteration"] == 0
+    assert logged[1 : len(checkpoint.history) + 1] == checkpoint.history
+    assert len(logged) - 1 - len(checkpoint.history) in (0, 1)
 
     # evaluate on the unfinished run takes the checkpoint's parameters, and says so.
     evaluated = run_cli("evaluate", str(killed))
@@ -215,7 +222,7 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     assert (killed / "params.npz").exists()
     _assert_same_params(_npz(killed / "params.npz"), _npz(whole / "params.npz"))
     after, uninterrupted = _records(killed / "metrics.jsonl"), _records(whole / "metrics.jsonl")
-    assert [r["iteration"] for r in after] == list(range(5, 41, 5))
+    assert [r["iteration"] for r in after] == [0, *range(5, 41, 5)]
     assert _without_seconds(after) == _without_seconds(uninterrupted)
     seconds = [r["seconds"] for r in after]
     assert all(isinstance(s, float) for s in seconds)
@@ -464,7 +471,7 @@ def test_train_cli_guards_a_run_folder(run_cli: RunCli, tmp_path: Path) -> None:
 
     for extra in (
         [str(SIGMOID), "--resume", str(run)],
-        ["--resume", str(run), "--set", "train.iterations=5"],
+        ["--resume", str(run), "--set", "train.batch_size=5"],
         ["--resume", str(run), "--out", str(tmp_path / "elsewhere")],
     ):
         mixed = run_cli("train", *extra)
@@ -564,9 +571,9 @@ def test_divergence_stops_with_one_error_and_keeps_the_last_good_state(
     assert all(np.all(np.isfinite(value)) for value in checkpoint.params.values())
     _assert_same_params(checkpoint.params, good)
     records = _records(out / "metrics.jsonl")
-    assert [r["iteration"] for r in records] == list(range(1, broken))
+    assert [r["iteration"] for r in records] == list(range(0, broken))
     assert all(np.isfinite(value) for r in records for value in r.values())
-    assert [r["loss"] for r in records] == pytest.approx(losses, rel=1e-9)
+    assert [r["loss"] for r in records[1:]] == pytest.approx(losses, rel=1e-9)
 
 
 def test_the_issues_diverging_run_stops_at_its_first_iteration(run_cli: RunCli) -> None:
@@ -614,7 +621,7 @@ def test_metrics_records_hold_the_batch_and_held_out_metrics(teacher_run: Path) 
     """Each log point has iteration, loss, accuracy, test_loss, test_accuracy and seconds;
     accuracies are fractions of the batch (or of the held-out rows)."""
     records = _records(teacher_run / "metrics.jsonl")
-    assert [r["iteration"] for r in records] == [10, 20, 30, 40]
+    assert [r["iteration"] for r in records] == [0, 10, 20, 30, 40]
     for record in records:
         assert set(record) == {
             "iteration",
@@ -982,3 +989,289 @@ def test_evaluate_and_predict_refuse_bad_files_in_one_line(run_cli: RunCli, tmp_
         assert result.returncode == 2, (result.stdout, result.stderr)
         assert "Traceback" not in result.stderr
         assert len(_errors(result.stderr)) == 1, result.stderr
+
+
+# ------------------------------------------ 11. metrics appended, checkpoints by the clock
+
+APPEND = ("train.iterations=40", "train.log_every=5", "train.checkpoint_every=10")
+
+
+def _cli(*args: str) -> int:
+    """``toolkit ARGS`` in this process (its output is left to capsys)."""
+    return toolkit.cli.main(list(args))
+
+
+def test_metrics_are_appended_not_rewritten(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A run at log_every 1 replaces metrics.jsonl once (when the folder is made), then only
+    appends to it, and saves few checkpoints; the file ends up with every log point."""
+    replaced: list[str] = []
+    real_replace = os.replace
+
+    def spy(source: Any, target: Any) -> None:
+        replaced.append(Path(target).name)
+        real_replace(source, target)
+
+    monkeypatch.setattr(os, "replace", spy)
+    out = tmp_path / "run"
+    sets = _sets("train.iterations=60", "train.log_every=1")
+    assert _cli("train", str(SIGMOID), *sets, "--out", str(out), "-q") == 0
+    assert replaced.count("metrics.jsonl") == 1
+    assert replaced.count("checkpoint.npz") <= 3  # the first log point, maybe one timed, the end
+    assert [r["iteration"] for r in _records(out / "metrics.jsonl")] == list(range(61))
+
+
+def _checkpoint_iterations(
+    monkeypatch: pytest.MonkeyPatch, seconds: float, *overrides: str
+) -> list[int]:
+    monkeypatch.setattr(toolkit.trainer, "CHECKPOINT_SECONDS", seconds)
+    spec = toolkit.load_spec(SIGMOID, ["train.iterations=23", "train.log_every=5", *overrides])
+    kept: list[Checkpoint] = []
+    toolkit.train(spec, on_checkpoint=kept.append)
+    return [checkpoint.iteration for checkpoint in kept]
+
+
+def test_checkpoint_cadence_follows_the_clock_unless_set(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Unset checkpoint_every: the first log point, then log points once CHECKPOINT_SECONDS
+    have passed, and the end; set: every checkpoint_every iterations and the end."""
+    assert _checkpoint_iterations(monkeypatch, math.inf) == [5, 23]
+    assert _checkpoint_iterations(monkeypatch, 0.0) == [5, 10, 15, 20, 23]
+    every = "train.checkpoint_every=4"
+    assert _checkpoint_iterations(monkeypatch, math.inf, every) == [4, 8, 12, 16, 20, 23]
+    assert "checkpoint_every" not in toolkit.load_spec(SIGMOID).config["train"]
+
+
+def _folder_at(tmp_path: Path, name: str, iteration: int) -> tuple[Path, Path]:
+    """A finished run folder turned back into one killed after ``iteration``'s checkpoint
+    but with all its metrics lines still there; and an uninterrupted run's folder."""
+    whole, killed = tmp_path / "whole", tmp_path / name
+    if not whole.exists():
+        assert _cli("train", str(SIGMOID), *_sets(*APPEND), "--out", str(whole), "-q") == 0
+    shutil.copytree(whole, killed)
+    kept: list[Checkpoint] = []
+    toolkit.train(toolkit.load_spec(SIGMOID, list(APPEND)), on_checkpoint=kept.append)
+    (middle,) = [checkpoint for checkpoint in kept if checkpoint.iteration == iteration]
+    RunDirectory(killed).save_checkpoint(middle)
+    (killed / "params.npz").unlink()
+    records = _records(killed / "metrics.jsonl")  # up to the checkpoint: as it wrote them
+    kept = [records[0], *middle.history, *(r for r in records if r["iteration"] > iteration)]
+    (killed / "metrics.jsonl").write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return killed, whole
+
+
+def test_resume_trims_the_metrics_logged_after_the_checkpoint(tmp_path: Path) -> None:
+    """Lines after the checkpoint's iteration (and a half-written one) are cut on resume,
+    so the resumed folder's metrics and parameters are the uninterrupted run's."""
+    killed, whole = _folder_at(tmp_path, "killed", 20)
+    with open(killed / "metrics.jsonl", "a") as file:
+        file.write('{"iteration": 45, "lo')
+    before = _records_prefix(killed)
+    assert [r["iteration"] for r in before] == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert _cli("train", "--resume", str(killed), "-q") == 0
+    after = _records(killed / "metrics.jsonl")
+    assert [r["iteration"] for r in after] == [0, 5, 10, 15, 20, 25, 30, 35, 40]
+    assert _without_seconds(after) == _without_seconds(_records(whole / "metrics.jsonl"))
+    assert after[:5] == before[:5]  # kept as they were, seconds too
+    assert after[5:] != before[5:]  # written again by the resumed run (other seconds)
+    _assert_same_params(_npz(killed / "params.npz"), _npz(whole / "params.npz"))
+
+
+def _records_prefix(folder: Path) -> list[dict[str, Any]]:
+    """The whole lines of a metrics file."""
+    return [json.loads(line) for line in (folder / "metrics.jsonl").read_text().splitlines()[:-1]]
+
+
+def test_resume_rebuilds_metrics_that_lost_lines(tmp_path: Path) -> None:
+    """A metrics file missing lines before the checkpoint is written anew from the
+    checkpoint's history (keeping iteration 0), and the run still ends as it should."""
+    killed, whole = _folder_at(tmp_path, "short", 30)
+    lines = (killed / "metrics.jsonl").read_text().splitlines(keepends=True)
+    (killed / "metrics.jsonl").write_text(lines[0] + lines[2])  # 0 and 10: 5 is lost
+    assert _cli("train", "--resume", str(killed), "-q") == 0
+    after = _records(killed / "metrics.jsonl")
+    assert _without_seconds(after) == _without_seconds(_records(whole / "metrics.jsonl"))
+    _assert_same_params(_npz(killed / "params.npz"), _npz(whole / "params.npz"))
+
+
+def test_the_starting_point_is_iteration_0_before_any_update() -> None:
+    """The first record is the loss and accuracy of the initial parameters on the first
+    batch, computed here by hand; the log points after it are unchanged."""
+    spec = toolkit.load_spec(SIGMOID, ["train.iterations=10", "train.log_every=5"])
+    logged: list[dict[str, Any]] = []
+    result = toolkit.train(spec, on_log=logged.append)
+    assert [r["iteration"] for r in logged] == [0, 5, 10]
+    assert [r["iteration"] for r in result.history] == [5, 10]
+    assert result.start == logged[0]
+    assembly = assemble(spec)
+    params = {key: value.copy() for key, value in assembly.network.params.items()}
+    batch = assembly.rng.choice(assembly.data.samples, spec.config["train"]["batch_size"])
+    x, t = assembly.data.x[batch], assembly.data.t[batch]
+    y = _forward(params, x)
+    assert logged[0]["loss"] == pytest.approx(_cross_entropy(y, t), rel=1e-12)
+    assert logged[0]["accuracy"] == _accuracy(y, t)
+
+
+# ---------------------------------------------------- 14. extending a run on resume
+
+EXTEND = ("train.log_every=30", "gradient.name=central_difference")
+
+
+def test_extending_a_finished_run_matches_a_longer_run(tmp_path: Path) -> None:
+    """A run of 100 iterations resumed with --set train.iterations=200 ends with the
+    parameters of a straight 200-iteration run, bit for bit; its metrics are that run's
+    plus the record at iteration 100, where the shorter run ended."""
+    short, straight = tmp_path / "short", tmp_path / "straight"
+    first = _sets(*EXTEND, "train.iterations=100")
+    assert _cli("train", str(SIGMOID), *first, "--out", str(short), "-q") == 0
+    assert _cli("train", "--resume", str(short), *_sets("train.iterations=200"), "-q") == 0
+    longer = _sets(*EXTEND, "train.iterations=200")
+    assert _cli("train", str(SIGMOID), *longer, "--out", str(straight), "-q") == 0
+
+    _assert_same_params(_npz(short / "params.npz"), _npz(straight / "params.npz"))
+    extended = _without_seconds(_records(short / "metrics.jsonl"))
+    expected = _without_seconds(_records(straight / "metrics.jsonl"))
+    assert [r["iteration"] for r in extended] == [0, 30, 60, 90, 100, 120, 150, 180, 200]
+    assert [r for r in extended if r["iteration"] != 100] == expected
+    assert yaml.safe_load((short / "spec.yaml").read_text()) == yaml.safe_load(
+        (straight / "spec.yaml").read_text()
+    )
+    assert load_checkpoint(short / "checkpoint.npz").iteration == 200
+
+
+def test_train_from_python_extends_a_run_with_a_longer_spec() -> None:
+    """toolkit.train(longer spec, resume=the shorter run's last checkpoint) ends as the
+    longer run does; a spec shorter than the checkpoint's iteration is refused."""
+    short = toolkit.load_spec(SIGMOID, [*EXTEND, "train.iterations=40"])
+    longer = toolkit.load_spec(SIGMOID, [*EXTEND, "train.iterations=70"])
+    kept: list[Checkpoint] = []
+    toolkit.train(short, on_checkpoint=kept.append)
+    extended = toolkit.train(longer, resume=kept[-1])
+    straight = toolkit.train(longer)
+    _assert_same_params(extended.network.params, straight.network.params)
+    assert [r["iteration"] for r in extended.history] == [30, 40, 60, 70]
+    shorter = toolkit.load_spec(SIGMOID, [*EXTEND, "train.iterations=39"])
+    with pytest.raises(toolkit.UsageError, match="already at iteration 40"):
+        toolkit.train(shorter, resume=kept[-1])
+
+
+def test_resume_refuses_other_settings_and_a_shorter_run(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Only train.iterations may change on resume, and not below the checkpoint's
+    iteration: one error line, exit 2, the folder untouched."""
+    run = tmp_path / "run"
+    assert _cli("train", str(SIGMOID), *_sets(*SHORT), "--out", str(run), "-q") == 0
+    before = _snapshot(run)
+    capsys.readouterr()
+    for override, named in (("seed=3", "seed"), ("train.iterations=2", "at least")):
+        assert _cli("train", "--resume", str(run), "--set", override) == 2
+        (error,) = _errors(capsys.readouterr().err)
+        assert named in error, error
+    assert _snapshot(run) == before
+
+
+# ------------------------------------------------- 13, 18. what the command prints
+
+
+class _Terminal(io.StringIO):
+    """Standard output and standard error of one terminal, in the order written."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+def test_the_header_line_comes_before_the_bar(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On a terminal the header is printed before tqdm draws its bar, so the bar cannot
+    write over it."""
+    terminal = _Terminal()
+    monkeypatch.setattr(sys, "stdout", terminal)
+    monkeypatch.setattr(sys, "stderr", terminal)
+    assert _cli("train", str(SIGMOID), *_sets(*PROGRESS)) == 0
+    text = terminal.getvalue()
+    assert text.startswith("training two_layer_sigmoid: 2 layers, 20 iterations\n"), repr(text)
+    assert "%|" in text  # the bar was drawn, after it
+
+
+def test_without_matplotlib_train_says_once_how_to_get_curves(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No matplotlib: the run and its folder as usual, no curves.png, and one note on
+    standard error with the install command."""
+    monkeypatch.setitem(sys.modules, "matplotlib", None)
+    out = tmp_path / "run"
+    assert _cli("train", str(SIGMOID), *_sets(*PROGRESS), "--out", str(out), "-q") == 0
+    stderr = capsys.readouterr().err
+    assert stderr.count("pip install 'layer-toolkit[plot]'") == 1, stderr
+    (note,) = stderr.splitlines()
+    assert note.startswith("note: no curves.png") and f"toolkit plot {out}" in note
+    assert not (out / "curves.png").exists() and (out / "params.npz").exists()
+
+
+# ------------------------------------------- 11. a stop request saves a checkpoint first
+
+
+def test_a_stop_request_checkpoints_the_iteration_it_stops_at() -> None:
+    """``stop`` saying yes after iteration 7 (not a log point): a checkpoint at 7, then
+    KeyboardInterrupt; resuming from it ends as the uninterrupted run does."""
+    spec = toolkit.load_spec(SIGMOID, ["train.iterations=20", "train.log_every=5"])
+    full = toolkit.train(spec)
+    kept: list[Checkpoint] = []
+    done: list[int] = []
+    with pytest.raises(KeyboardInterrupt):
+        toolkit.train(
+            spec, on_checkpoint=kept.append, on_iteration=done.append, stop=lambda: len(done) >= 7
+        )
+    assert [checkpoint.iteration for checkpoint in kept] == [5, 7]
+    resumed = toolkit.train(spec, resume=kept[-1])
+    _assert_same_params(resumed.network.params, full.network.params)
+    assert _without_seconds(resumed.history) == _without_seconds(full.history)
+
+
+STOPPED = ("gradient.name=central_difference_loop", "train.iterations=40", "train.log_every=5")
+
+
+@pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
+def test_a_signal_stops_the_run_with_a_checkpoint_where_it_was(
+    signal_name: str, run_cli: RunCli, tmp_path: Path
+) -> None:
+    """Ctrl-C (or SIGTERM) mid-run: exit 130 with the resume hint, a checkpoint at least
+    as far as the last log line (nothing logged is lost), and a resume that ends with the
+    uninterrupted run's parameters and metrics."""
+    stopped, whole = tmp_path / "stopped", tmp_path / "whole"
+    command = ["train", str(SIGMOID), *_sets(*STOPPED), "-q"]
+    victim = _popen(
+        [*command, "--out", str(stopped)],
+        tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        deadline = time.monotonic() + 300
+        while (
+            not (stopped / "metrics.jsonl").exists()
+            or len((stopped / "metrics.jsonl").read_text().splitlines()) < 4
+        ):  # iteration 0, 5, 10, 15: well past the first checkpoint (at 5)
+            assert victim.poll() is None, "the run ended before it could be stopped"
+            assert time.monotonic() < deadline, "no log point at iteration 15 in time"
+            time.sleep(0.02)
+        victim.send_signal(getattr(signal, signal_name))
+        _, stderr = victim.communicate(timeout=120)
+    finally:
+        if victim.poll() is None:
+            victim.kill()
+            victim.wait()
+    assert victim.returncode == 130, stderr
+    assert "interrupted" in stderr and f"--resume {stopped}" in stderr
+    assert "Traceback" not in stderr
+    checkpoint = load_checkpoint(stopped / "checkpoint.npz")
+    logged = _records(stopped / "metrics.jsonl")
+    assert 15 <= logged[-1]["iteration"] <= checkpoint.iteration < 40
+    assert not (stopped / "params.npz").exists()
+
+    assert run_cli("train", "--resume", str(stopped), "-q").returncode == 0
+    assert run_cli(*command, "--out", str(whole)).returncode == 0
+    _assert_same_params(_npz(stopped / "params.npz"), _npz(whole / "params.npz"))
+    after, uninterrupted = _records(stopped / "metrics.jsonl"), _records(whole / "metrics.jsonl")
+    assert _without_seconds(after) == _without_seconds(uninterrupted)

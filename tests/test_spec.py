@@ -43,8 +43,7 @@ def test_only_data_and_layers_are_required() -> None:
         "iterations": 100,
         "batch_size": 100,
         "log_every": 10,
-        "checkpoint_every": 10,  # log_every's value: a checkpoint at each log point
-        "weight_decay": 0.0,
+        "weight_decay": 0.0,  # no checkpoint_every: checkpoints follow the clock
     }
     assert config["model"]["layers"][0] == {
         "units": 3,

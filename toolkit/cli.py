@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import importlib.metadata
 import json
 import os
+import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import Any, NoReturn
 
 import numpy as np
 
@@ -29,7 +31,14 @@ from .report import describe_assembly
 from .rundir import RunDirectory
 from .saved import restore_run
 from .spec import Spec, load_spec, shipped_specs
-from .trainer import Record, require_same_spec, train, training_loss
+from .trainer import (
+    Record,
+    any_length,
+    first_difference,
+    require_same_spec,
+    train,
+    training_loss,
+)
 
 __all__ = ["main"]
 
@@ -84,7 +93,10 @@ def _parser() -> argparse.ArgumentParser:
         help="write spec.yaml, metrics.jsonl, checkpoint.npz, params.npz (and curves.png) here",
     )
     run.add_argument(
-        "--resume", metavar="DIR", help="continue the run in DIR from its last checkpoint"
+        "--resume",
+        metavar="DIR",
+        help="continue the run in DIR from its last checkpoint "
+        "(with --set train.iterations=N, on to N)",
     )
     run.add_argument(
         "-q", "--quiet", action="store_true", help="no progress bar and no per-log-point lines"
@@ -236,11 +248,14 @@ def _warn_about_skipped_plugins(args: argparse.Namespace, manager: ToolkitPlugin
             print(failure.details, file=sys.stderr, end="")
 
 
-def _load(args: argparse.Namespace, path: Path | None = None) -> Spec:
+def _load(
+    args: argparse.Namespace, path: Path | None = None, overrides: Sequence[str] = ()
+) -> Spec:
     """The command line's spec with its overrides, or a run folder's ``path`` as it was
-    written; plugins from ``-p`` either way."""
+    written (with ``overrides``); plugins from ``-p`` either way."""
     manager = get_plugin_manager(args.plugins)
-    source, overrides = (_spec_path(args.spec), args.overrides) if path is None else (path, [])
+    source = _spec_path(args.spec) if path is None else path
+    overrides = args.overrides if path is None else overrides
     try:
         return load_spec(source, overrides, manager=manager)
     finally:
@@ -258,17 +273,26 @@ def _train(args: argparse.Namespace) -> int:
 
 
 def _resume(args: argparse.Namespace) -> int:
-    if args.spec or args.out or args.overrides:
+    if args.spec or args.out:
         raise UsageError(
             "train --resume DIR continues with the run's own spec.yaml and folder; "
-            "drop the spec, --out and --set"
+            "drop the spec and --out"
         )
     out = RunDirectory(args.resume)
     checkpoint = out.load_checkpoint()
-    spec = _load(args, out.path / RunDirectory.SPEC)
-    require_same_spec(checkpoint.spec, spec)
-    out.remove_temporary_files()
+    recorded = _load(args, out.path / RunDirectory.SPEC)
+    spec = _extended(args, out, recorded) if args.overrides else recorded
     total = spec.config["train"]["iterations"]
+    require_same_spec(checkpoint.spec, spec)  # all but the length
+    if checkpoint.iteration > total:
+        raise UsageError(
+            f"train.iterations={total}: the run in {out.path} is already at iteration "
+            f"{checkpoint.iteration}; give at least that many"
+        )
+    out.remove_temporary_files()
+    if spec.config != recorded.config:
+        out.write_spec(spec)  # the longer run, for the next resume and for evaluate
+        (out.path / RunDirectory.PARAMS).unlink(missing_ok=True)  # no longer the final ones
     if checkpoint.iteration >= total:
         if not (out.path / RunDirectory.PARAMS).exists():  # killed after its last checkpoint
             out.save_params(checkpoint.params)
@@ -278,6 +302,24 @@ def _resume(args: argparse.Namespace) -> int:
         )
         return 0
     return _run(args, spec, out, checkpoint)
+
+
+def _plain(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec as JSON values."""
+    return dict(json.loads(json.dumps(config)))
+
+
+def _extended(args: argparse.Namespace, out: RunDirectory, recorded: Spec) -> Spec:
+    """The run's spec with the command line's ``--set``, which may change only
+    ``train.iterations``."""
+    spec = _load(args, out.path / RunDirectory.SPEC, args.overrides)
+    changed = first_difference(any_length(_plain(recorded.config)), any_length(_plain(spec.config)))
+    if changed:
+        raise UsageError(
+            f"train --resume DIR: --set may change only train.iterations (to extend the run), "
+            f"not {changed}; start a new run for another spec"
+        )
+    return spec
 
 
 def _run(
@@ -295,36 +337,43 @@ def _run(
     def on_start(assembly: Assembly) -> None:
         layers = _count(len(assembly.network.layers), "layer")
         if checkpoint:
-            print(f"resuming {spec.name} at iteration {done}/{total}: {layers}", flush=True)
+            progress.start(f"resuming {spec.name} at iteration {done}/{total}: {layers}")
         else:
-            print(f"training {spec.name}: {layers}, {_count(total, 'iteration')}", flush=True)
+            progress.start(f"training {spec.name}: {layers}, {_count(total, 'iteration')}")
         if out and not checkpoint:
             out.start(spec)
-        elif out:
-            out.write_metrics(history)
+        elif out and checkpoint:
+            out.resume_metrics(checkpoint)
 
     def on_log(record: Record) -> None:
+        if out:
+            out.append_metrics(record)
+        if record["iteration"] == 0:  # the starting point: in metrics.jsonl only
+            return
         history.append(record)
         if not args.quiet:
             progress.line(_log_line(record, total))
-        if out:
-            out.write_metrics(history)
 
     def on_checkpoint(state: Checkpoint) -> None:
         assert out is not None
         out.save_checkpoint(state)
 
+    stop = _StopRequest()
     try:
-        result = train(
-            spec,
-            on_start=on_start,
-            on_log=on_log,
-            on_iteration=lambda _: progress.step(history[-1]["loss"] if history else None),
-            on_checkpoint=on_checkpoint if out else None,
-            resume=checkpoint,
-        )
+        with stop.on_signals() if out else contextlib.nullcontext():
+            result = train(
+                spec,
+                on_start=on_start,
+                on_log=on_log,
+                on_iteration=lambda _: progress.step(history[-1]["loss"] if history else None),
+                on_checkpoint=on_checkpoint if out else None,
+                resume=checkpoint,
+                stop=stop,
+            )
     finally:
         progress.close()
+        if out:
+            out.close()
     if out:
         out.save_params(result.network.params)
         _draw_curves(out)
@@ -335,6 +384,37 @@ def _run(
     if out:
         print("wrote " + ", ".join(str(path) for path in out.files))
     return 0
+
+
+class _StopRequest:
+    """Ctrl-C or SIGTERM during a run with a folder: the run stops after the iteration in
+    progress, with a checkpoint there; a second signal stops it at once."""
+
+    def __init__(self) -> None:
+        self.requested = False
+
+    def __call__(self) -> bool:
+        return self.requested
+
+    def _handle(self, number: int, frame: object) -> None:
+        if self.requested:
+            raise KeyboardInterrupt
+        self.requested = True
+
+    @contextlib.contextmanager
+    def on_signals(self) -> Iterator[None]:
+        """Handle SIGINT and SIGTERM this way inside the block (main thread only)."""
+        previous = {}
+        try:
+            for number in (signal.SIGINT, signal.SIGTERM):
+                previous[number] = signal.signal(number, self._handle)
+        except ValueError:  # not the main thread: signals stay as they were
+            pass
+        try:
+            yield
+        finally:
+            for number, handler in previous.items():
+                signal.signal(number, handler)
 
 
 def _log_line(record: Record, total: int) -> str:
@@ -353,15 +433,21 @@ def _metrics(record: Record) -> list[str]:
 
 
 def _draw_curves(out: RunDirectory) -> None:
-    """curves.png beside the metrics, where matplotlib is installed (a failure to draw
-    is a warning: the run itself is done)."""
-    from .plot import matplotlib_available, plot_run
+    """curves.png beside the metrics, where matplotlib is installed; else a note saying
+    how to get it (a failure to draw is a warning: the run itself is done)."""
+    from .plot import INSTALL_HINT, matplotlib_available, plot_run
 
-    if matplotlib_available():
-        try:
-            plot_run(out.path)
-        except Exception as error:  # the run itself is done and saved
-            print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
+    if not matplotlib_available():
+        print(
+            f"note: no {RunDirectory.CURVES}: matplotlib is not installed; to draw it, "
+            f"{INSTALL_HINT}, then 'toolkit plot {out.path}'",
+            file=sys.stderr,
+        )
+        return
+    try:
+        plot_run(out.path)
+    except Exception as error:  # the run itself is done and saved
+        print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
 
 
 def _saved_network(args: argparse.Namespace) -> Assembly:

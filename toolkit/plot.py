@@ -15,12 +15,14 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
+import numpy as np
 import yaml
 
 from .errors import RunError, UsageError
 from .rundir import RunDirectory, write_atomically
 
 if TYPE_CHECKING:
+    from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "matplotlib_available",
     "plot_run",
     "read_metrics",
+    "smoothed",
 ]
 
 FIGURE_SIZE = (10.0, 4.0)  # inches: two panels side by side
@@ -42,6 +45,10 @@ REQUIRED = ("iteration", "loss")
 PANELS = {"loss": ("loss", "test_loss"), "accuracy": ("accuracy", "test_accuracy")}
 _PLOTTED = frozenset({"iteration", *(name for names in PANELS.values() for name in names)})
 Record = dict[str, float]
+SMOOTH_FROM = 10  # a train curve of this many points or more gets a moving mean over it
+MARKERS_UP_TO = 25  # a line with more points than this has no markers
+MARGINS = {"left": 0.07, "right": 0.98, "bottom": 0.13, "wspace": 0.22}  # of the figure
+FAINT = 0.35  # the opacity of a noisy curve under its moving mean
 
 
 class Curve(NamedTuple):
@@ -75,7 +82,10 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
     box = figure.bbox_inches.frozen()
     try:
         write_atomically(
-            target, lambda file: figure.savefig(file, format="png", dpi=DPI, bbox_inches=box)
+            target,
+            lambda file: figure.savefig(
+                file, format="png", dpi=DPI, bbox_inches=box, pil_kwargs={"compress_level": 1}
+            ),
         )
     except OSError as error:
         raise RunError(f"{target}: cannot write ({error.strerror or error})") from None
@@ -121,18 +131,26 @@ def curves(records: Sequence[Record]) -> dict[str, Curve]:
 
 
 def draw(figure: Figure, records: Sequence[Record], title: str = "") -> None:
-    """Add the loss panel and the accuracy panel, side by side, to an empty ``figure``."""
+    """Add the loss panel and the accuracy panel, side by side, to an empty ``figure``.
+
+    The train curves are on each log point's batch, so they are noisy: from
+    ``SMOOTH_FROM`` points on, each is drawn faint with its moving mean (``smoothed``)
+    over it. Lines of more than ``MARKERS_UP_TO`` points have no markers. Accuracy is
+    drawn on a fixed 0 to 1 axis, so a small dip looks small.
+    """
     found = curves(records)
     axes = figure.subplots(1, len(PANELS), squeeze=False)[0]
     for ax, (panel, (train, test)) in zip(axes, PANELS.items(), strict=True):
         ax.set_title(panel)
         ax.set_xlabel("iteration")
         ax.set_ylabel(panel)
-        for metric, label in ((train, "train (batch)"), (test, "test")):
+        for metric, label, color in ((train, "train (batch)", "C0"), (test, "test", "C1")):
             if metric in found:
-                curve = found[metric]
-                skipped = f" ({curve.non_finite} non-finite not drawn)" if curve.non_finite else ""
-                ax.plot(curve.iterations, curve.values, marker=".", label=label + skipped)
+                _draw_curve(ax, found[metric], label, color, noisy=metric == train)
+        if panel == "accuracy":
+            ax.set_ylim(0.0, 1.0)
+            for line in ax.get_lines():
+                line.set_clip_on(False)  # an accuracy of 1 drawn whole on the frame
         if ax.get_lines():
             ax.grid(alpha=0.3)
             ax.legend()
@@ -142,7 +160,45 @@ def draw(figure: Figure, records: Sequence[Record], title: str = "") -> None:
             )
     if title:
         figure.suptitle(title)
-    figure.tight_layout()
+    figure.subplots_adjust(**MARGINS, top=0.84 if title else 0.9)  # fixed: no layout pass
+
+
+def _draw_curve(ax: Axes, curve: Curve, label: str, color: str, *, noisy: bool) -> None:
+    """One metric's line; a noisy one with many points faint, its moving mean over it."""
+    skipped = f" ({curve.non_finite} non-finite not drawn)" if curve.non_finite else ""
+    marker = "." if len(curve.values) <= MARKERS_UP_TO else ""
+    if not (noisy and len(curve.values) >= SMOOTH_FROM):
+        ax.plot(curve.iterations, curve.values, color=color, marker=marker, label=label + skipped)
+        return
+    ax.plot(
+        curve.iterations,
+        curve.values,
+        color=color,
+        alpha=FAINT,
+        linewidth=1.0,
+        marker=marker,
+        label=label + skipped,
+    )
+    ax.plot(curve.iterations, smoothed(curve.values), color=color, label=f"{label}, smoothed")
+
+
+def smoothed(values: Sequence[float]) -> list[float]:
+    """The centred moving mean of ``values`` over an odd window of about a tenth of them
+    (at least 3; cut short at the ends, as pandas' ``rolling(center=True, min_periods=1)``);
+    NaN values are left out of the means and stay NaN."""
+    v = np.asarray(values, dtype=np.float64)
+    half = max(3, len(v) // 10) // 2
+    present = ~np.isnan(v)
+    sums = np.concatenate(([0.0], np.cumsum(np.where(present, v, 0.0))))
+    counts = np.concatenate(([0], np.cumsum(present)))
+    index = np.arange(len(v))
+    low, high = np.maximum(index - half, 0), np.minimum(index + half + 1, len(v))
+    number = counts[high] - counts[low]
+    with np.errstate(invalid="ignore", divide="ignore"):
+        means = (sums[high] - sums[low]) / number
+    return [
+        float(m) if p and n else math.nan for m, p, n in zip(means, present, number, strict=True)
+    ]
 
 
 def _figure_class() -> type[Figure]:

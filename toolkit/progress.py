@@ -21,22 +21,32 @@ def bar_available() -> bool:
 
 
 class Progress:
-    """Log lines, and with ``bar=True`` a bar over ``total`` iterations from ``done``."""
+    """Log lines, and with ``bar=True`` a bar over ``total`` iterations from ``done``.
+
+    The bar is drawn by ``start``, after the run's header line, so that the header is
+    never written over.
+    """
 
     def __init__(self, total: int, done: int = 0, *, bar: bool = False) -> None:
         self._bar: Any = None
-        if bar:
-            from tqdm import tqdm  # type: ignore[import-untyped]
+        self._total, self._done, self._wants_bar = total, done, bar
 
-            width = shutil.get_terminal_size().columns  # 0 on a terminal that won't say
-            self._bar = tqdm(
-                total=total,
-                initial=done,
-                unit="it",
-                file=sys.stderr,
-                dynamic_ncols=width > 0,
-                ncols=None if width > 0 else 80,
-            )
+    def start(self, header: str) -> None:
+        """Print the run's header line, then draw the bar below it."""
+        print(header, flush=True)
+        if not self._wants_bar or self._bar is not None:
+            return
+        from tqdm import tqdm  # type: ignore[import-untyped]
+
+        width = shutil.get_terminal_size().columns  # 0 on a terminal that won't say
+        self._bar = tqdm(
+            total=self._total,
+            initial=self._done,
+            unit="it",
+            file=sys.stderr,
+            dynamic_ncols=width > 0,
+            ncols=None if width > 0 else 80,
+        )
 
     def line(self, text: str) -> None:
         """Print a log line (above the bar, if there is one)."""

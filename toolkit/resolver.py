@@ -253,7 +253,8 @@ class Resolver:
     def train(self, value: Any) -> dict[str, Any]:
         """The training settings: positive whole numbers, and a weight decay of 0 or more.
 
-        ``checkpoint_every`` defaults to ``log_every``: a checkpoint at each log point.
+        ``checkpoint_every`` is left out when unset: checkpoints then follow the clock
+        (see ``trainer.CHECKPOINT_SECONDS``).
         """
         defaults = DEFAULTS["train"]
         keys = (*defaults, "checkpoint_every", "weight_decay")
@@ -262,11 +263,10 @@ class Resolver:
             key: self.integer(train, ("train", key), default, 1)
             for key, default in defaults.items()
         }
-        settings["checkpoint_every"] = (
-            self.integer(train, ("train", "checkpoint_every"), None, 1)
-            if "checkpoint_every" in train
-            else settings["log_every"]  # checked as log_every: not reported twice
-        )
+        if "checkpoint_every" in train:
+            settings["checkpoint_every"] = self.integer(
+                train, ("train", "checkpoint_every"), None, 1
+            )
         settings["weight_decay"] = self.number(train, ("train", "weight_decay"), 0.0, 0.0)
         return settings
 

@@ -6,7 +6,8 @@ import contextlib
 import json
 import os
 import tempfile
-from collections.abc import Callable, Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -16,7 +17,10 @@ from .checkpoint import Checkpoint, load_checkpoint
 from .errors import RunError, UsageError
 from .spec import Spec
 
-__all__ = ["RunDirectory", "write_atomically"]
+__all__ = ["METRICS_FLUSH_SECONDS", "RunDirectory", "write_atomically"]
+
+METRICS_FLUSH_SECONDS = 0.5
+"""The longest a logged record waits before it is written to metrics.jsonl."""
 
 
 class RunDirectory:
@@ -25,8 +29,8 @@ class RunDirectory:
     ``spec.yaml`` (the resolved spec), ``metrics.jsonl`` (one record per log point),
     ``checkpoint.npz`` (everything needed to continue), ``params.npz`` (the final
     parameters) and, where matplotlib is installed, ``curves.png``. A kill at any
-    instant leaves each of them as it was or whole; only temporary ``.*.tmp`` files can
-    be left, and resuming removes them.
+    instant leaves each of them as it was or whole (metrics.jsonl grows by whole lines);
+    only temporary ``.*.tmp`` files can be left, and resuming removes them.
     """
 
     SPEC, METRICS, CHECKPOINT, PARAMS, CURVES = (
@@ -39,7 +43,9 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
-        self._lines: list[str] = []  # metrics.jsonl's lines so far
+        self._metrics: IO[bytes] | None = None  # metrics.jsonl, open for appending
+        self._pending: list[str] = []  # its lines not yet written
+        self._flushed = time.monotonic()
         for folder in (self.path, *self.path.parents):
             if folder.exists() and not folder.is_dir():
                 raise UsageError(
@@ -75,25 +81,73 @@ class RunDirectory:
             )
         try:
             self.path.mkdir(parents=True, exist_ok=True)
-            write_atomically(self.path / self.SPEC, lambda f: f.write(spec.to_yaml().encode()))
-            self.write_metrics([])
+            self.write_spec(spec)
+            write_atomically(self.path / self.METRICS, lambda f: None)
         except OSError as error:
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
-    def write_metrics(self, history: Sequence[Mapping[str, Any]]) -> None:
-        """Write metrics.jsonl anew: one JSON record per log point so far.
+    def write_spec(self, spec: Spec) -> None:
+        """Write spec.yaml: the resolved spec the run follows."""
+        write_atomically(self.path / self.SPEC, lambda f: f.write(spec.to_yaml().encode()))
 
-        A run's history only grows, so each record is encoded once; a shorter history
-        (a resumed run's) starts the lines again.
+    def append_metrics(self, record: Mapping[str, Any]) -> None:
+        """Add one log point's record to metrics.jsonl.
+
+        Lines are written whole, in one unbuffered write per batch: every
+        ``METRICS_FLUSH_SECONDS``, before each checkpoint and at ``close``. A kill can
+        lose only lines logged after the last checkpoint, which a resume logs again.
         """
-        if len(self._lines) > len(history):
-            self._lines.clear()
-        self._lines += [json.dumps(dict(record)) + "\n" for record in history[len(self._lines) :]]
-        text = "".join(self._lines)
-        write_atomically(self.path / self.METRICS, lambda f: f.write(text.encode()))
+        self._pending.append(json.dumps(dict(record)) + "\n")
+        if time.monotonic() - self._flushed >= METRICS_FLUSH_SECONDS:
+            self.flush_metrics()
+
+    def flush_metrics(self) -> None:
+        """Write the records not yet in metrics.jsonl."""
+        if not self._pending:
+            return
+        lines, self._pending = memoryview("".join(self._pending).encode()), []
+        try:
+            if self._metrics is None:
+                self._metrics = open(self.path / self.METRICS, "ab", buffering=0)  # noqa: SIM115
+            while lines:  # one write, unless the system takes fewer bytes than given
+                lines = lines[self._metrics.write(lines) :]
+        except OSError as error:
+            raise _cannot_write(self.path / self.METRICS, error) from None
+        self._flushed = time.monotonic()
+
+    def resume_metrics(self, checkpoint: Checkpoint) -> None:
+        """Cut metrics.jsonl back to the checkpoint's iteration, for a run resumed from it.
+
+        Lines logged after the checkpoint go; a file that does not hold the checkpoint's
+        history (damaged, or missing lines) is written anew from it, keeping the starting
+        point (iteration 0) if the file has it. The file is replaced atomically.
+        """
+        path = self.path / self.METRICS
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            text = ""
+        kept = _records_up_to(text, checkpoint.iteration)
+        logged = [record for record in kept if record.get("iteration") != 0]
+        if logged != checkpoint.history:
+            start = [record for record in kept if record.get("iteration") == 0]
+            kept = [*start[:1], *checkpoint.history]
+        lines = "".join(json.dumps(record) + "\n" for record in kept)
+        if lines != text:
+            self.close()
+            write_atomically(path, lambda f: f.write(lines.encode()))
+
+    def close(self) -> None:
+        """Write the records not yet written, and close metrics.jsonl."""
+        self.flush_metrics()
+        if self._metrics is not None:
+            self._metrics.close()
+            self._metrics = None
 
     def save_checkpoint(self, checkpoint: Checkpoint) -> None:
-        """Write checkpoint.npz (replacing the last one only once the new one is whole)."""
+        """Write checkpoint.npz (replacing the last one only once the new one is whole),
+        after every record logged so far is in metrics.jsonl."""
+        self.flush_metrics()
         write_atomically(
             self.path / self.CHECKPOINT,
             lambda f: np.savez(f, **dict[str, Any](checkpoint.arrays())),
@@ -131,6 +185,22 @@ class RunDirectory:
         """The run's files that exist, in a fixed order."""
         names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS, self.CURVES)
         return [self.path / name for name in names if (self.path / name).exists()]
+
+
+def _records_up_to(text: str, iteration: int) -> list[dict[str, Any]]:
+    """The leading whole records of a metrics text, up to ``iteration``."""
+    records = []
+    for line in text.splitlines(keepends=True):
+        try:
+            record = json.loads(line) if line.endswith("\n") else None
+        except ValueError:
+            record = None
+        if not isinstance(record, dict) or not isinstance(record.get("iteration"), int):
+            break
+        if record["iteration"] > iteration:
+            break
+        records.append(record)
+    return records
 
 
 def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:

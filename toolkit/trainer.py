@@ -19,19 +19,29 @@ from .errors import RunError, ToolkitError, UsageError
 from .network import Network
 from .spec import Spec
 
-__all__ = ["TrainResult", "require_same_spec", "train", "training_loss"]
+__all__ = [
+    "CHECKPOINT_SECONDS",
+    "TrainResult",
+    "any_length",
+    "first_difference",
+    "require_same_spec",
+    "train",
+    "training_loss",
+]
 
 Record = dict[str, Any]
 
 
 @dataclass
 class TrainResult:
-    """What a run leaves: one record per log point, the trained network, the spec."""
+    """What a run leaves: one record per log point, the trained network, the spec, and
+    (for a run that did not resume) ``start``, the record of iteration 0 before any update."""
 
     spec: Spec
     network: Network
     history: list[Record] = field(default_factory=list)
     seconds: float = 0.0
+    start: Record | None = None
 
     @property
     def final_loss(self) -> float | None:
@@ -47,14 +57,21 @@ def train(
     on_iteration: Callable[[int], None] | None = None,
     on_checkpoint: Callable[[Checkpoint], None] | None = None,
     resume: Checkpoint | None = None,
+    stop: Callable[[], bool] | None = None,
 ) -> TrainResult:
     """Train the network a spec describes.
 
     ``on_start`` is called once everything is assembled, before the first iteration;
-    ``on_log`` with each log point's record; ``on_iteration`` after each iteration;
-    ``on_checkpoint`` with the run's state every ``train.checkpoint_every`` iterations
-    and at the end. ``resume`` continues from such a state: the rest of the run is then
-    the same, bit for bit, as if it had never stopped.
+    ``on_log`` with each log point's record, and first (unless resuming) with the
+    starting point's, iteration 0, whose loss and accuracy are on the first batch before
+    any update; ``on_iteration`` after each iteration; ``on_checkpoint`` with the run's
+    state every ``train.checkpoint_every`` iterations, or where that is unset at the
+    first log point and then at a log point once ``CHECKPOINT_SECONDS`` have passed since
+    the last checkpoint; and at the end. ``resume`` continues from such a state: the rest
+    of the run is then the same, bit for bit, as if it had never stopped. When
+    checkpoints happen never changes the numbers. ``stop`` is asked after each
+    iteration: once it says yes, the run saves a checkpoint there (with ``on_checkpoint``)
+    and raises KeyboardInterrupt.
 
     Each iteration draws a batch (``rng.choice(samples, batch_size)``), computes every
     gradient, updates, and takes the loss on that batch. At every ``log_every``-th
@@ -76,6 +93,11 @@ def train(
     first, offset, reference = 1, 0.0, None
     if resume is not None:
         require_same_spec(resume.spec, spec)
+        if resume.iteration > total:
+            raise UsageError(
+                f"train.iterations={total}: the run is already at iteration "
+                f"{resume.iteration}; give at least that many"
+            )
         restore(resume, network, optimizer, rng)
         result.history = [dict(record) for record in resume.history]
         first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
@@ -84,6 +106,7 @@ def train(
     objective = _Objective(network, data, settings["weight_decay"])
     if on_checkpoint:  # an optimizer whose state can't be saved fails now, not mid-run
         capture(first - 1, network, optimizer, rng, result.history, offset)
+    due = _Cadence(settings.get("checkpoint_every"), total, first_log=resume is None)
     for iteration in range(first, total + 1):
         logged = iteration % settings["log_every"] == 0 or iteration == total
         try:
@@ -92,6 +115,9 @@ def train(
                 x, t = data.x[batch], data.t[batch]
                 if reference is None:
                     reference = objective.loss(x, t)  # where the run starts, for the guard
+                if iteration == 1:
+                    result.start = objective.record(0, x, t, reference)
+                    result.start["seconds"] = time.perf_counter() - start
                 optimizer.update(network.params, objective.gradient(x, t))
                 loss = objective.loss(x, t)
                 record = objective.record(iteration, x, t, loss) if logged else None
@@ -99,6 +125,8 @@ def train(
             raise
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
+        if iteration == 1 and on_log and result.start is not None:
+            on_log(result.start)
         _stop_if_diverged(iteration, network, loss, reference)
         seconds = offset + time.perf_counter() - start
         if record is not None:
@@ -108,12 +136,40 @@ def train(
                 on_log(record)
         if on_iteration:
             on_iteration(iteration)
-        if on_checkpoint and (iteration % settings["checkpoint_every"] == 0 or iteration == total):
+        stopping = stop is not None and stop() and iteration < total
+        if on_checkpoint and (due(iteration, logged) or stopping):
             state = capture(iteration, network, optimizer, rng, result.history, seconds)
             state.reference_loss, state.spec = reference, _plain(spec.config)
             on_checkpoint(state)
+            due.saved()
+        if stopping:
+            raise KeyboardInterrupt
     result.seconds = time.perf_counter() - start
     return result
+
+
+CHECKPOINT_SECONDS = 5.0
+"""Where ``train.checkpoint_every`` is unset, the least time between two checkpoints."""
+
+
+class _Cadence:
+    """When a checkpoint is due: every ``every`` iterations, or where that is None at the
+    first log point (of a run that did not resume) and at each log point once
+    ``CHECKPOINT_SECONDS`` have passed since the last checkpoint; always at the end."""
+
+    def __init__(self, every: int | None, total: int, *, first_log: bool) -> None:
+        self.every, self.total = every, total
+        self.last = -math.inf if first_log else time.monotonic()
+
+    def __call__(self, iteration: int, logged: bool) -> bool:
+        if iteration == self.total:
+            return True
+        if self.every is not None:
+            return iteration % self.every == 0
+        return logged and time.monotonic() - self.last >= CHECKPOINT_SECONDS
+
+    def saved(self) -> None:
+        self.last = time.monotonic()
 
 
 class _Objective:
@@ -162,25 +218,33 @@ def _plain(config: Any) -> Any:
 
 
 def require_same_spec(saved: dict[str, Any], spec: Spec) -> None:
-    """A checkpoint continues only the spec it was made with."""
-    if saved and saved != _plain(spec.config):
-        where = _first_difference(saved, _plain(spec.config))
+    """A checkpoint continues only the spec it was made with; only its length
+    (``train.iterations``) may differ."""
+    current = _plain(spec.config)
+    if saved and any_length(saved) != any_length(current):
+        where = first_difference(any_length(saved), any_length(current))
         raise UsageError(
             f"{where or 'the spec'} differs from the spec the run was started with; "
             "a resumed run must keep its spec.yaml as it was (start a new run for a new spec)"
         )
 
 
-def _first_difference(a: Any, b: Any, path: str = "") -> str:
+def any_length(config: dict[str, Any]) -> dict[str, Any]:
+    """A resolved spec (as JSON values) with ``train.iterations`` left out."""
+    train = {key: value for key, value in config.get("train", {}).items() if key != "iterations"}
+    return {**config, "train": train}
+
+
+def first_difference(a: Any, b: Any, path: str = "") -> str:
     """The first key path where two JSON values differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [*a, *(k for k in b if k not in a)]:
             if a.get(key) != b.get(key):
-                return _first_difference(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
+                return first_difference(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (left, right) in enumerate(zip(a, b, strict=True)):
             if left != right:
-                return _first_difference(left, right, f"{path}[{index}]")
+                return first_difference(left, right, f"{path}[{index}]")
     return path
 
 

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+
 import numpy as np
 import pytest
 
@@ -19,6 +21,7 @@ SHAPES = {
 }
 HIDDEN = ["sigmoid", "tanh", "relu", "leaky_relu", "identity"]
 ANALYTIC = ["sigmoid", "tanh", "identity"]
+KINKED = ["relu", "leaky_relu"]
 OUTPUTS = [
     ("softmax", "cross_entropy"),
     ("identity", "mean_squared_error"),
@@ -76,6 +79,14 @@ def problem(shape: str, activation: str, output: str, loss: str, targets: str, m
     return network, x, (np.eye(classes)[labels] if targets == "one_hot" else labels)
 
 
+def kink_notice(shape: str, activation: str):
+    """A kinked hidden activation with another hidden layer after it keeps the layers before
+    it off the interpolation, and says so once; any other case says nothing."""
+    if activation in KINKED and len(SHAPES[shape][1]) > 1:
+        return pytest.warns(ToolkitNotice, match=rf"'{activation}' comes after this layer")
+    return contextlib.nullcontext()
+
+
 def relative_error(a: np.ndarray, b: np.ndarray) -> float:
     """max|a - b| / max|b|."""
     assert np.max(np.abs(b)) > 0
@@ -93,7 +104,8 @@ def test_bulk_central_difference_matches_the_loop_elementwise(case):
     network, x, t = problem(*case)
     assert network.loss(x, t) < 10  # rounding noise in a difference is about 1e-12 * loss
     reference = network.gradient(x, t, "central_difference_loop")
-    grads = network.gradient(x, t, "central_difference")
+    with kink_notice(case[0], case[1]):
+        grads = network.gradient(x, t, "central_difference")
     assert set(grads) == set(reference)
     for key in reference:
         assert np.max(np.abs(grads[key] - reference[key])) <= 1e-10, key
@@ -200,8 +212,11 @@ def test_a_loss_that_sums_every_axis_falls_back_with_a_notice(plugin_folder, sha
     y = network.predict(x)
     assert network.loss(x, t) == pytest.approx(0.5 * np.sum((y - t) ** 2), rel=1e-15)
     reference = network.gradient(x, t, "central_difference_loop")
-    with pytest.warns(ToolkitNotice, match=r"one at a time \(slower\): loss 'half_sse'"):
+    with pytest.warns(ToolkitNotice) as notices:
         grads = network.gradient(x, t, "central_difference")
+    messages = " | ".join(str(notice.message) for notice in notices)
+    assert "(slower): loss 'half_sse' does not give one value per stacked sample" in messages
+    assert "one at a time (slower): loss 'half_sse'" in messages
     for key in reference:
         assert np.max(np.abs(grads[key] - reference[key])) <= 1e-10, key
     # Independently of any estimator: the last (identity) layer's gradient in closed form.

@@ -1,4 +1,4 @@
-"""The ``toolkit`` command: train, validate, evaluate, predict, plot, plugins, gradcheck."""
+"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -30,7 +30,7 @@ from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
 from .saved import restore_run
-from .spec import Spec, load_spec, shipped_specs
+from .spec import Spec, load_spec, shipped_specs, spec_summary
 from .trainer import (
     Record,
     any_length,
@@ -39,6 +39,7 @@ from .trainer import (
     train,
     training_loss,
 )
+from .wording import did_you_mean, quote
 
 __all__ = ["main"]
 
@@ -141,6 +142,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("spec", help="spec file")
     check.set_defaults(handler=_validate)
 
+    specs = commands.add_parser(
+        "specs", help="list the shipped specs, or print one (to copy and edit)"
+    )
+    specs.add_argument(
+        "name", metavar="NAME", nargs="?", help="print this shipped spec as it is written"
+    )
+    specs.set_defaults(handler=_specs)
+
     listing = commands.add_parser(
         "plugins", parents=[plugin_option], help="list every registered part"
     )
@@ -221,20 +230,20 @@ def _spec_path(argument: str | None) -> str:
     shipped = shipped_specs()
     if argument is None:
         return str(shipped[DEFAULT_SPEC])
-    path = Path(argument)
-    is_shipped_name = (
-        path.stem in shipped
-        and path.suffix in ("", ".yaml")
-        and path.parts in ((path.name,), ("specs", path.name))
-    )
-    if not path.exists() and is_shipped_name:
-        if argument != path.stem:
-            print(
-                f"note: no file {argument} here; using the shipped spec {path.stem}",
-                file=sys.stderr,
-            )
-        return str(shipped[path.stem])
+    name = _shipped_name(argument, shipped)
+    if name is not None and not Path(argument).exists():
+        if argument != name:
+            print(f"note: no file {argument} here; using the shipped spec {name}", file=sys.stderr)
+        return str(shipped[name])
     return argument
+
+
+def _shipped_name(argument: str, shipped: Mapping[str, Path]) -> str | None:
+    """The shipped spec ``argument`` names (``two_layer_relu``, ``two_layer_relu.yaml``,
+    ``specs/two_layer_relu.yaml``), or None."""
+    path = Path(argument)
+    named = path.suffix in ("", ".yaml") and path.parts in ((path.name,), ("specs", path.name))
+    return path.stem if named and path.stem in shipped else None
 
 
 def _debugging(args: argparse.Namespace) -> bool:
@@ -518,6 +527,29 @@ def _validate(args: argparse.Namespace) -> int:
     assembly = assemble(_load(args))
     print("\n".join(describe_assembly(assembly)))
     print("valid")
+    return 0
+
+
+def _specs(args: argparse.Namespace) -> int:
+    """List the shipped specs with their descriptions, or print one as it is written."""
+    shipped = shipped_specs()
+    if args.name is None:
+        width = max(map(len, shipped))
+        for name in sorted(shipped):
+            print(f"{name:<{width}}  {spec_summary(shipped[name])}".rstrip())
+        print(
+            "print one with 'toolkit specs NAME' (> my.yaml to copy it), train one with "
+            "'toolkit train NAME'"
+        )
+        return 0
+    name = _shipped_name(args.name, shipped)
+    if name is None:
+        raise UsageError(
+            f"specs: no shipped spec {quote(args.name)}; "
+            f"{did_you_mean(Path(args.name).stem, shipped)}shipped specs: "
+            + ", ".join(sorted(shipped))
+        )
+    sys.stdout.write(shipped[name].read_text(encoding="utf-8"))
     return 0
 
 

@@ -535,8 +535,8 @@ def _specs(args: argparse.Namespace) -> int:
     shipped = shipped_specs()
     if args.name is None:
         width = max(map(len, shipped))
-        for name in sorted(shipped):
-            print(f"{name:<{width}}  {spec_summary(shipped[name])}".rstrip())
+        for listed in sorted(shipped):
+            print(f"{listed:<{width}}  {spec_summary(shipped[listed])}".rstrip())
         print(
             "print one with 'toolkit specs NAME' (> my.yaml to copy it), train one with "
             "'toolkit train NAME'"

@@ -7,6 +7,7 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import shlex
 import signal
 import sys
 import traceback
@@ -25,6 +26,7 @@ from .errors import ToolkitError, ToolkitNotice, UsageError
 from .manager import ToolkitPluginManager, get_plugin_manager
 from .memory import retain_freed_memory
 from .network import Network
+from .overrides import looks_like_override
 from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
@@ -53,6 +55,14 @@ class _Parser(argparse.ArgumentParser):
     """Reports usage mistakes in one line, with exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        settings = [
+            word
+            for word in message.partition("unrecognized arguments: ")[2].split()
+            if looks_like_override(word)
+        ]
+        if settings:  # ``toolkit train spec.yaml a.b=1``
+            fix = " ".join(f"--set {shlex.quote(word)}" for word in settings)
+            self.exit(2, f"error: {message}; to change a setting, use {fix}\n")
         self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
 
 
@@ -231,6 +241,10 @@ def _spec_path(argument: str | None) -> str:
     if argument is None:
         return str(shipped[DEFAULT_SPEC])
     name = _shipped_name(argument, shipped)
+    if looks_like_override(argument) and not Path(argument).exists():
+        raise UsageError(
+            f"{argument}: no such spec file; to change a setting, use --set {shlex.quote(argument)}"
+        )
     if name is not None and not Path(argument).exists():
         if argument != name:
             print(f"note: no file {argument} here; using the shipped spec {name}", file=sys.stderr)

@@ -587,10 +587,13 @@ def _plugins(args: argparse.Namespace) -> int:
 
 
 def _gradcheck(args: argparse.Namespace) -> int:
-    """Print the gradient check of one batch; 1 if a checked estimator is out of tolerance."""
+    """Print the gradient check of one batch; 1 if a checked estimator is out of tolerance,
+    2 if every estimator refused the spec's network (nothing was compared)."""
     from .gradcheck import describe_report, gradcheck, parse_names  # only this command needs it
 
     names = parse_names(args.estimators) if args.estimators is not None else None
     report = gradcheck(_load(args), names, batch=args.batch, sample=args.sample)
     print("\n".join(describe_report(report)))
+    if report.skipped_all:
+        return 2
     return 0 if report.passed else 1

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from test_plugin_discovery import STANDARD
 
 import toolkit
+import toolkit.cli
 from conftest import SPECS, RunCli
 
 SHORT = ["--set", "train.iterations=5", "--set", "train.log_every=2"]
@@ -108,3 +110,16 @@ def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) ->
                 rf"\S+\s+\S*plugins/{plurals[kind]}\.py:\d+\s"
             )
             assert re.search(pattern, body, re.M), (kind, name)
+
+
+def test_ctrl_c_without_a_folder_exits_130_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C during a run without --out: one line, no resume hint (nothing to resume), 130."""
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(toolkit.cli, "train", interrupted)
+    assert toolkit.cli.main(["train", "-q"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["error: interrupted"]

@@ -216,7 +216,8 @@ def _show_notice(message: Warning | str, category: type[Warning], *_: object, **
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input)."""
+    """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input,
+    130 interrupted)."""
     args = _parser().parse_args(argv)
     warnings.showwarning = _show_notice
     retain_freed_memory()

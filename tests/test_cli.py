@@ -89,8 +89,9 @@ def test_validate_shows_layers_shapes_counts_and_providers(run_cli: RunCli) -> N
 
 
 def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) -> None:
-    """`toolkit plugins` lists each standard part: qualified name, distribution, file:line."""
-    result = run_cli("plugins")
+    """`toolkit plugins` lists each standard part: qualified name, distribution, file:line
+    (all of them where the terminal is wide enough)."""
+    result = run_cli("plugins", env={"COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr
     sections = re.split(r"^(\w+) \(\d+\)$", result.stdout, flags=re.M)[1:]
     listed = dict(zip(sections[::2], sections[1::2], strict=True))

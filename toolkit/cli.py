@@ -8,6 +8,7 @@ import importlib.metadata
 import json
 import os
 import shlex
+import shutil
 import signal
 import sys
 import traceback
@@ -47,6 +48,8 @@ __all__ = ["main"]
 
 _python_show_warning = warnings.showwarning
 DEFAULT_SPEC = "two_layer_sigmoid"
+PIPED_WIDTH = 100
+"""Columns of tables written anywhere but a terminal (and COLUMNS unset)."""
 DEBUG_VARIABLE = "TOOLKIT_DEBUG"
 DEBUG_HELP = f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)"
 
@@ -583,8 +586,13 @@ def _plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(catalog(registry), indent=2))
     else:
-        print("\n".join(describe_parts(registry)))
+        print("\n".join(describe_parts(registry, _terminal_width())))
     return 0
+
+
+def _terminal_width() -> int:
+    """The terminal's columns (``COLUMNS`` if set); ``PIPED_WIDTH`` when not a terminal."""
+    return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
 
 
 def _gradcheck(args: argparse.Namespace) -> int:

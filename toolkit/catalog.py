@@ -85,7 +85,7 @@ def describe_parts(registry: Registry, width: int | None = None) -> list[str]:
         rows = [list(HEADER), *(_row(registry, entry) for entry in entries)]
         conflict = any(registry.is_ambiguous(kind.name, entry.name) for entry in entries)
         plan = [step for step in FIT if not (conflict and step.column == QUALIFIED)]
-        layout = fit_columns(rows, width, plan) if width else fit_columns(rows, 0, ())
+        layout = fit_columns(rows, width, plan) if width else Layout(tuple(range(len(HEADER))))
         layouts.append(layout)
         lines.append(f"{kind.plural} ({len(entries)})")
         lines += [*table([layout.apply(row) for row in rows]), ""] if entries else ["  (none)", ""]

@@ -244,11 +244,11 @@ def _spec_path(argument: str | None) -> str:
     shipped = shipped_specs()
     if argument is None:
         return str(shipped[DEFAULT_SPEC])
-    name = _shipped_name(argument, shipped)
     if looks_like_override(argument) and not Path(argument).exists():
         raise UsageError(
             f"{argument}: no such spec file; to change a setting, use --set {shlex.quote(argument)}"
         )
+    name = _shipped_name(argument, shipped)
     if name is not None and not Path(argument).exists():
         if argument != name:
             print(f"note: no file {argument} here; using the shipped spec {name}", file=sys.stderr)

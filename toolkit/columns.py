@@ -1,9 +1,9 @@
 """Fitting a table to a width: the least important columns left out, then cells shortened.
 
-A :class:`Plan` lists, least important first, what may give way: a column dropped, or a
-column's cells shortened (with ``...``) down to a minimum. Steps are taken in order only
-until the table fits; a column the plan does not name (a part's name, say) is never cut,
-so a table can still overflow a very narrow width.
+A plan, a sequence of :class:`Step`, lists what may give way, least important first: a
+column dropped, or a column's cells shortened (with ``...``) down to a minimum. Steps
+are taken in order only until the table fits; a column the plan does not name (a part's
+name, say) is never cut, so a table can still overflow a very narrow width.
 """
 
 from __future__ import annotations

@@ -9,10 +9,12 @@ import sys
 from pathlib import Path
 
 import numpy as np
+import pytest
 import yaml
 from test_plugin_discovery import STANDARD
 
 import toolkit
+import toolkit.cli
 from conftest import SPECS, RunCli
 
 SHORT = ["--set", "train.iterations=5", "--set", "train.log_every=2"]
@@ -87,8 +89,9 @@ def test_validate_shows_layers_shapes_counts_and_providers(run_cli: RunCli) -> N
 
 
 def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) -> None:
-    """`toolkit plugins` lists each standard part: qualified name, distribution, file:line."""
-    result = run_cli("plugins")
+    """`toolkit plugins` lists each standard part: qualified name, distribution, file:line
+    (all of them where the terminal is wide enough)."""
+    result = run_cli("plugins", env={"COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr
     sections = re.split(r"^(\w+) \(\d+\)$", result.stdout, flags=re.M)[1:]
     listed = dict(zip(sections[::2], sections[1::2], strict=True))
@@ -108,3 +111,16 @@ def test_plugins_lists_every_standard_part_with_its_provider(run_cli: RunCli) ->
                 rf"\S+\s+\S*plugins/{plurals[kind]}\.py:\d+\s"
             )
             assert re.search(pattern, body, re.M), (kind, name)
+
+
+def test_ctrl_c_without_a_folder_exits_130_in_one_line(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """Ctrl-C during a run without --out: one line, no resume hint (nothing to resume), 130."""
+
+    def interrupted(*_: object, **__: object) -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(toolkit.cli, "train", interrupted)
+    assert toolkit.cli.main(["train", "-q"]) == 130
+    assert capsys.readouterr().err.splitlines() == ["error: interrupted"]

@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from conftest import SPECS, RunCli, write
+from toolkit.cli import main
 
 SHIPPED = (SPECS / "two_layer_sigmoid.yaml").read_text(encoding="utf-8")
 SPEC_NAME = "spec.yaml"
@@ -159,6 +160,43 @@ def test_missing_file_names_path_and_shipped_specs(run_cli, argument):
     assert lines[0].startswith(f"error: {argument}: no such spec file"), lines[0]
     shipped = sorted(path.stem for path in SPECS.glob("*.yaml"))
     assert "shipped specs: " + ", ".join(shipped) in lines[0]
+
+
+@pytest.mark.parametrize("command", ["train", "validate", "gradcheck"])
+@pytest.mark.parametrize(
+    ("setting", "shown"),
+    [
+        ("optimizer.learning_rate=0.5", "--set optimizer.learning_rate=0.5"),
+        ("model.layers[0].activation=relu", "--set 'model.layers[0].activation=relu'"),
+    ],
+)
+def test_a_setting_given_as_the_spec_points_to_set(capsys, tmp_path, command, setting, shown):
+    """`toolkit train optimizer.learning_rate=0.5`: no such file, and the --set that was meant."""
+    assert main([command, setting]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"error: {setting}: no such spec file; to change a setting, use {shown}"
+    ]
+
+
+def test_settings_after_the_spec_point_to_set(capsys):
+    """Settings left over after the spec are named with the --set that was meant."""
+    with pytest.raises(SystemExit) as stopped:
+        main(["train", "two_layer_relu", "optimizer.learning_rate=0.5", "seed=3"])
+    assert stopped.value.code == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "error: unrecognized arguments: optimizer.learning_rate=0.5 seed=3; "
+        "to change a setting, use --set optimizer.learning_rate=0.5 --set seed=3"
+    ]
+
+
+def test_a_file_named_like_a_setting_is_still_a_spec(capsys, tmp_path, monkeypatch):
+    """A spec file whose name has an '=' in it is read as the spec it is."""
+    monkeypatch.chdir(tmp_path)
+    write(tmp_path / "seed=3", SHIPPED)
+    assert main(["validate", "seed=3"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == "valid"
 
 
 def test_folder_given_as_spec(run_cli, tmp_path):

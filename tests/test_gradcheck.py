@@ -13,6 +13,7 @@ import toolkit
 import toolkit.gradcheck
 from conftest import SPECS, RunCli, write
 from toolkit.assembly import assemble
+from toolkit.cli import main
 from toolkit.gradcheck import gradcheck
 
 SHIPPED = ["two_layer_sigmoid.yaml", "two_layer_relu.yaml"]
@@ -206,10 +207,10 @@ def test_sample_option_sets_the_elements_per_parameter(run_cli: RunCli) -> None:
     assert "(W1 50 of 6000, b1 20 of 20, W2 50 of 200, b2 10 of 10)" in result.stdout
 
 
-def test_estimators_that_refuse_the_network_are_skipped_unless_named(
+def test_estimators_that_refuse_the_network_are_skipped_named_or_not(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
-    """With a derivative-less activation, default backprop is skipped; named, it exits 2."""
+    """With a derivative-less activation, backprop is skipped with its reason, named or not."""
     write(tmp_path / "softsign_plugin.py", SOFTSIGN_PLUGIN)
     args = ["gradcheck", "two_layer_sigmoid", "-p", "softsign_plugin"]
     args += ["--set", "model.layers.0.activation=softsign"]
@@ -218,9 +219,46 @@ def test_estimators_that_refuse_the_network_are_skipped_unless_named(
     assert default.returncode == 0, default.stdout + default.stderr
     assert "skipped backprop: backprop needs the derivative" in default.stdout
     assert "backprop" not in {name for name, _ in table_rows(default.stdout)}
-    named = run_cli(*args, "--estimators", "backprop", env=env)
-    assert named.returncode == 2
-    assert "backprop needs the derivative of activation 'softsign'" in named.stderr
+    named = run_cli(*args, "--estimators", "backprop,central_difference", env=env)
+    assert named.returncode == 0, named.stdout + named.stderr
+    assert "skipped backprop: backprop needs the derivative of activation 'softsign'" in (
+        named.stdout
+    )
+    assert {name for name, _ in table_rows(named.stdout)} == {"central_difference"}
+    assert named.stderr == ""
+
+
+def test_complex_step_named_on_relu_is_skipped_with_why(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """--estimators complex_step,backprop on relu: complex_step skipped (relu is not analytic),
+    no fix for the spec offered; backprop checked; exit 0."""
+    argv = ["gradcheck", "two_layer_relu", "--estimators", "complex_step,backprop"]
+    assert main(argv) == 0
+    captured = capsys.readouterr()
+    assert captured.err == ""
+    assert "skipped complex_step: complex_step cannot be used: activation 'relu' is not " in (
+        captured.out
+    )
+    assert "gradient:" not in captured.out  # the spec's own gradient is not the question
+    assert {name for name, _ in table_rows(captured.out)} == {"backprop"}
+    last = captured.out.splitlines()[-1]
+    assert last.startswith("gradcheck passed: 1 of 1 estimators"), last
+    assert last.endswith("; skipped: complex_step"), last
+
+
+def test_nothing_checked_is_not_a_pass(capsys: pytest.CaptureFixture[str]) -> None:
+    """Every named estimator skipped: the report says nothing was checked, and exit 2."""
+    assert main(["gradcheck", "two_layer_relu", "--estimators", "complex_step"]) == 2
+    out = capsys.readouterr().out
+    assert "passed" not in out
+    assert "skipped complex_step: " in out
+    assert out.splitlines()[-1].startswith(
+        "gradcheck checked nothing: every estimator was skipped (complex_step); "
+    )
+    report = gradcheck(SPECS / "two_layer_relu.yaml", estimators=["complex_step"])
+    assert report.skipped_all
+    assert not gradcheck(SPECS / "two_layer_relu.yaml", estimators=["backprop"]).skipped_all
 
 
 def test_python_api_matches_an_independent_computation() -> None:

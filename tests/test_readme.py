@@ -112,6 +112,13 @@ def test_readme_spec_is_the_shipped_spec() -> None:
     assert shown == shipped
 
 
+def test_readme_exit_codes_name_every_code_the_command_returns() -> None:
+    """The Commands section's exit codes: done, bad input, a failed run, and an interrupt."""
+    paragraph = README.split("Exit codes: ", 1)[1].split("\n\n", 1)[0]
+    for code in ("0 done", "2 bad input", "1 a failure during a run", "130 interrupted"):
+        assert code in paragraph.replace("\n", " "), code
+
+
 def test_readme_error_example_is_what_the_tool_says(tmp_path: Path, run_cli: RunCli) -> None:
     """The error line shown in the README is printed for that misspelling."""
     shown = re.search(r"^error: model\.layers\[0\]\.activation: .*$", README, re.M).group(0)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
 from collections.abc import Iterable
 from typing import Any
 
+from .columns import Layout, Step, fit_columns
 from .kinds import KINDS
 from .parts import REQUIRED
 from .registry import Entry, Registry, UnknownPart
@@ -56,38 +58,70 @@ def _marks(registry: Registry, entry: Entry) -> str:
     return marks + (f" [replaces {entry.part.replaces}]" if entry.part.replaces else "")
 
 
-def describe_parts(registry: Registry) -> list[str]:
-    """Every part by kind: name, parameters, qualified name, distribution, source, summary."""
+HEADER = ("  name", "parameters", "qualified name", "distribution", "defined at", "description")
+NAME, PARAMETERS, QUALIFIED, DISTRIBUTION, DEFINED_AT, DESCRIPTION = range(len(HEADER))
+FIT = (
+    Step(DEFINED_AT),
+    Step(DISTRIBUTION),
+    Step(QUALIFIED),
+    Step(DESCRIPTION, shortest=20),
+    Step(PARAMETERS, shortest=12),
+)
+"""What gives way, first to last, when a kind's table is wider than the terminal: where
+a part is defined, its distribution, its qualified name (kept where two plugins give
+one name), its description's length, its parameters' length. Names are never cut."""
+
+
+def describe_parts(registry: Registry, width: int | None = None) -> list[str]:
+    """Every part by kind: name, parameters, qualified name, distribution, source, summary.
+
+    With ``width``, each kind's table leaves out or shortens columns (``FIT``) to fit
+    that many characters, and a last line says what was left out.
+    """
     lines: list[str] = []
+    layouts: list[Layout] = []
     for kind in KINDS:
         entries = registry.entries(kind.name)
+        rows = [list(HEADER), *(_row(registry, entry) for entry in entries)]
+        conflict = any(registry.is_ambiguous(kind.name, entry.name) for entry in entries)
+        plan = [step for step in FIT if not (conflict and step.column == QUALIFIED)]
+        layout = fit_columns(rows, width, plan) if width else Layout(tuple(range(len(HEADER))))
+        layouts.append(layout)
         lines.append(f"{kind.plural} ({len(entries)})")
-        header = [
-            "  name",
-            "parameters",
-            "qualified name",
-            "distribution",
-            "defined at",
-            "description",
-        ]
-        rows = [
-            [
-                f"  {entry.name}{_marks(registry, entry)}",
-                ", ".join(f"{k}={_json_value(v)!r}" for k, v in (entry.part.params or {}).items())
-                or "-",
-                entry.qualified_name,
-                f"{entry.distribution} {entry.version}" if entry.distribution else "local module",
-                entry.defined_at,
-                entry.part.description,
-            ]
-            for entry in entries
-        ]
-        lines += [*table([header, *rows]), ""] if rows else ["  (none)", ""]
+        lines += [*table([layout.apply(row) for row in rows]), ""] if entries else ["  (none)", ""]
+    notes = []
     if any(registry.is_ambiguous(e.kind, e.name) for e in registry.entries()):
-        lines.append("[conflict]: more than one plugin gives this name; name one as 'plugin:name'")
-    for failure in registry.failures:
-        lines.append(f"skipped: {failure}")
+        notes.append("[conflict]: more than one plugin gives this name; name one as 'plugin:name'")
+    notes += [f"skipped: {failure}" for failure in registry.failures]
+    if width and any(layout.cut for layout in layouts):
+        notes.append(_fitted(layouts, width))
+    for note in notes:
+        lines += textwrap.wrap(note, width, subsequent_indent="  ") if width else [note]
     return lines[:-1] if lines and lines[-1] == "" else lines
+
+
+def _row(registry: Registry, entry: Entry) -> list[str]:
+    parameters = (entry.part.params or {}).items()
+    return [
+        f"  {entry.name}{_marks(registry, entry)}",
+        ", ".join(f"{k}={_json_value(v)!r}" for k, v in parameters) or "-",
+        entry.qualified_name,
+        f"{entry.distribution} {entry.version}" if entry.distribution else "local module",
+        entry.defined_at,
+        entry.part.description,
+    ]
+
+
+def _fitted(layouts: list[Layout], width: int) -> str:
+    """``fitted to 100 columns (left out: defined at; shortened: description); ...``."""
+    dropped = sorted({i for layout in layouts for i in layout.dropped})
+    shortened = sorted({i for layout in layouts for i in layout.caps})
+    cut = []
+    if dropped:
+        cut.append("left out: " + ", ".join(HEADER[i].strip() for i in dropped))
+    if shortened:
+        cut.append("shortened: " + ", ".join(HEADER[i].strip() for i in shortened))
+    return f"fitted to {width} columns ({'; '.join(cut)}); 'toolkit plugins --json' has it all"
 
 
 def select(registry: Registry, names: Iterable[str]) -> list[Entry]:

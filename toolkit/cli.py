@@ -1,4 +1,4 @@
-"""The ``toolkit`` command: train, validate, evaluate, predict, plot, plugins, gradcheck."""
+"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck."""
 
 from __future__ import annotations
 
@@ -7,11 +7,13 @@ import contextlib
 import importlib.metadata
 import json
 import os
+import shlex
+import shutil
 import signal
 import sys
 import traceback
 import warnings
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -25,12 +27,13 @@ from .errors import ToolkitError, ToolkitNotice, UsageError
 from .manager import ToolkitPluginManager, get_plugin_manager
 from .memory import retain_freed_memory
 from .network import Network
+from .overrides import looks_like_override
 from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
 from .saved import restore_run
-from .spec import Spec, load_spec, shipped_specs
+from .spec import Spec, load_spec, shipped_specs, spec_summary
 from .trainer import (
     Record,
     any_length,
@@ -39,11 +42,14 @@ from .trainer import (
     train,
     training_loss,
 )
+from .wording import did_you_mean, quote
 
 __all__ = ["main"]
 
 _python_show_warning = warnings.showwarning
 DEFAULT_SPEC = "two_layer_sigmoid"
+PIPED_WIDTH = 100
+"""Columns of tables written anywhere but a terminal (and COLUMNS unset)."""
 DEBUG_VARIABLE = "TOOLKIT_DEBUG"
 DEBUG_HELP = f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)"
 
@@ -52,6 +58,14 @@ class _Parser(argparse.ArgumentParser):
     """Reports usage mistakes in one line, with exit code 2."""
 
     def error(self, message: str) -> NoReturn:
+        settings = [
+            word
+            for word in message.partition("unrecognized arguments: ")[2].split()
+            if looks_like_override(word)
+        ]
+        if settings:  # ``toolkit train spec.yaml a.b=1``
+            fix = " ".join(f"--set {shlex.quote(word)}" for word in settings)
+            self.exit(2, f"error: {message}; to change a setting, use {fix}\n")
         self.exit(2, f"error: {message}; see '{self.prog} --help'\n")
 
 
@@ -141,6 +155,14 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("spec", help="spec file")
     check.set_defaults(handler=_validate)
 
+    specs = commands.add_parser(
+        "specs", help="list the shipped specs, or print one (to copy and edit)"
+    )
+    specs.add_argument(
+        "name", metavar="NAME", nargs="?", help="print this shipped spec as it is written"
+    )
+    specs.set_defaults(handler=_specs)
+
     listing = commands.add_parser(
         "plugins", parents=[plugin_option], help="list every registered part"
     )
@@ -197,7 +219,8 @@ def _show_notice(message: Warning | str, category: type[Warning], *_: object, **
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input)."""
+    """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input,
+    130 interrupted)."""
     args = _parser().parse_args(argv)
     warnings.showwarning = _show_notice
     retain_freed_memory()
@@ -221,20 +244,24 @@ def _spec_path(argument: str | None) -> str:
     shipped = shipped_specs()
     if argument is None:
         return str(shipped[DEFAULT_SPEC])
-    path = Path(argument)
-    is_shipped_name = (
-        path.stem in shipped
-        and path.suffix in ("", ".yaml")
-        and path.parts in ((path.name,), ("specs", path.name))
-    )
-    if not path.exists() and is_shipped_name:
-        if argument != path.stem:
-            print(
-                f"note: no file {argument} here; using the shipped spec {path.stem}",
-                file=sys.stderr,
-            )
-        return str(shipped[path.stem])
+    if looks_like_override(argument) and not Path(argument).exists():
+        raise UsageError(
+            f"{argument}: no such spec file; to change a setting, use --set {shlex.quote(argument)}"
+        )
+    name = _shipped_name(argument, shipped)
+    if name is not None and not Path(argument).exists():
+        if argument != name:
+            print(f"note: no file {argument} here; using the shipped spec {name}", file=sys.stderr)
+        return str(shipped[name])
     return argument
+
+
+def _shipped_name(argument: str, shipped: Mapping[str, Path]) -> str | None:
+    """The shipped spec ``argument`` names (``two_layer_relu``, ``two_layer_relu.yaml``,
+    ``specs/two_layer_relu.yaml``), or None."""
+    path = Path(argument)
+    named = path.suffix in ("", ".yaml") and path.parts in ((path.name,), ("specs", path.name))
+    return path.stem if named and path.stem in shipped else None
 
 
 def _debugging(args: argparse.Namespace) -> bool:
@@ -521,6 +548,29 @@ def _validate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _specs(args: argparse.Namespace) -> int:
+    """List the shipped specs with their descriptions, or print one as it is written."""
+    shipped = shipped_specs()
+    if args.name is None:
+        width = max(map(len, shipped))
+        for listed in sorted(shipped):
+            print(f"{listed:<{width}}  {spec_summary(shipped[listed])}".rstrip())
+        print(
+            "print one with 'toolkit specs NAME' (> my.yaml to copy it), train one with "
+            "'toolkit train NAME'"
+        )
+        return 0
+    name = _shipped_name(args.name, shipped)
+    if name is None:
+        raise UsageError(
+            f"specs: no shipped spec {quote(args.name)}; "
+            f"{did_you_mean(Path(args.name).stem, shipped)}shipped specs: "
+            + ", ".join(sorted(shipped))
+        )
+    sys.stdout.write(shipped[name].read_text(encoding="utf-8"))
+    return 0
+
+
 def _plugins(args: argparse.Namespace) -> int:
     manager = get_plugin_manager(args.plugins)
     registry = Registry.from_manager(manager)
@@ -536,15 +586,23 @@ def _plugins(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps(catalog(registry), indent=2))
     else:
-        print("\n".join(describe_parts(registry)))
+        print("\n".join(describe_parts(registry, _terminal_width())))
     return 0
 
 
+def _terminal_width() -> int:
+    """The terminal's columns (``COLUMNS`` if set); ``PIPED_WIDTH`` when not a terminal."""
+    return shutil.get_terminal_size((PIPED_WIDTH, 24)).columns
+
+
 def _gradcheck(args: argparse.Namespace) -> int:
-    """Print the gradient check of one batch; 1 if a checked estimator is out of tolerance."""
+    """Print the gradient check of one batch; 1 if a checked estimator is out of tolerance,
+    2 if every estimator refused the spec's network (nothing was compared)."""
     from .gradcheck import describe_report, gradcheck, parse_names  # only this command needs it
 
     names = parse_names(args.estimators) if args.estimators is not None else None
     report = gradcheck(_load(args), names, batch=args.batch, sample=args.sample)
     print("\n".join(describe_report(report)))
+    if report.skipped_all:
+        return 2
     return 0 if report.passed else 1

@@ -153,6 +153,11 @@ class GradcheckReport:
         return not self.failed
 
     @property
+    def skipped_all(self) -> bool:
+        """Whether every estimator refused the network, so that nothing was compared."""
+        return all(check.skipped is not None for check in self.estimators)
+
+    @property
     def failed(self) -> list[EstimatorCheck]:
         """The checked estimators outside their tolerance."""
         return [check for check in self.estimators if check.passed is False]
@@ -174,8 +179,8 @@ def gradcheck(
     """Compare gradient estimators with the element-loop reference on one batch.
 
     ``estimators`` defaults to every registered one except the reference; an
-    estimator in that default set that refuses this network (complex_step on relu,
-    say) is reported as skipped, while a named one that refuses it is an error.
+    estimator that refuses this network (complex_step on relu, say), named or not,
+    is reported as skipped with its reason (see ``GradcheckReport.skipped_all``).
     ``batch`` defaults to the spec's ``train.batch_size``; ``sample`` (elements per
     parameter where the reference is sampled) to ``DEFAULT_SAMPLE``.
     """
@@ -187,9 +192,7 @@ def gradcheck(
     x, t = _first_batch(assembly, batch_size)
     network, seed = assembly.network, spec.config["seed"]
     reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)
-    checks = tuple(
-        _check(spec, network, x, t, name, reference, optional=not estimators) for name in names
-    )
+    checks = tuple(_check(spec, network, x, t, name, reference) for name in names)
     return GradcheckReport(spec.name, seed, batch_size, sample, reference, checks)
 
 
@@ -277,16 +280,13 @@ def _check(
     t: np.ndarray,
     name: str,
     reference: Reference,
-    *,
-    optional: bool,
 ) -> EstimatorCheck:
-    """Run one estimator and compare each parameter with the reference."""
+    """Run one estimator and compare each parameter with the reference; an estimator
+    that refuses the network is skipped, with its reason (not the spec's fix)."""
     tolerance = _tolerance(spec.registry, name)
     try:
         grads, seconds = _timed_gradient(network, x, t, name)
     except SpecError as error:
-        if not optional:
-            raise
         reason = "; ".join(problem.message for problem in error.problems)
         return EstimatorCheck(name, tolerance, skipped=reason)
     checks = tuple(
@@ -373,12 +373,13 @@ def describe_report(report: GradcheckReport) -> list[str]:
     rows: list[list[Any]] = [list(COLUMNS)]
     for check in report.estimators:
         rows += _rows(check)
-    lines += table(rows)
+    if len(rows) > 1:
+        lines += [*table(rows), ""]
     skipped = [check for check in report.estimators if check.skipped is not None]
     if skipped:
-        lines.append("")
         lines += [f"skipped {check.name}: {check.skipped}" for check in skipped]
-    return [*lines, "", _summary(report)]
+        lines.append("")
+    return [*lines, _summary(report)]
 
 
 def _rows(check: EstimatorCheck) -> list[list[Any]]:
@@ -414,6 +415,11 @@ def _summary(report: GradcheckReport) -> str:
     if skipped:
         extra += f"; skipped: {', '.join(skipped)}"
     compared = f"{report.reference.compared} elements compared"
+    if report.skipped_all:
+        return (
+            f"gradcheck checked nothing: every estimator was skipped ({', '.join(skipped)}); "
+            "name others with --estimators, or leave it out to try every one"
+        )
     if report.failed:
         failed = ", ".join(
             f"{check.name} ({', '.join(p.parameter for p in check.parameters if not p.passed)})"

@@ -11,7 +11,7 @@ from .errors import Location, Problem, SpecError
 from .wording import brief, describe_value, did_you_mean, quote
 from .yamlsource import KeyPath, SourceMap, copy_tree, format_path, parse_yaml
 
-__all__ = ["apply_overrides", "parse_key", "parse_override"]
+__all__ = ["apply_overrides", "looks_like_override", "parse_key", "parse_override"]
 
 _TOKEN = re.compile(r"[^.\[\]]+|\[\d+\]", re.ASCII)
 _KEY = re.compile(r"[^.\[\]=\s]+(?:\.[^.\[\]=\s]+|\[\d+\])*", re.ASCII)
@@ -38,6 +38,12 @@ def parse_override(text: str) -> tuple[KeyPath, Any]:
             replace(problem, path=format_path(path), location=where) for problem in problems
         )
     return path, value
+
+
+def looks_like_override(text: str) -> bool:
+    """Whether ``text`` reads as ``KEY=VALUE`` (``optimizer.learning_rate=0.5``), not a path."""
+    key, sep, _ = text.partition("=")
+    return bool(sep) and "/" not in key and "\\" not in key and bool(_KEY.fullmatch(key))
 
 
 def parse_key(key: object, where: Location | None = None) -> KeyPath:

@@ -24,7 +24,7 @@ from .resolver import DEFAULTS, LAYER_PARTS, PARTS, Resolver
 from .wording import describe_value
 from .yamlsource import KeyPath, SourceMap, copy_tree, format_path, parse_yaml
 
-__all__ = ["DEFAULTS", "Spec", "load_spec", "shipped_specs"]
+__all__ = ["DEFAULTS", "Spec", "load_spec", "shipped_specs", "spec_summary"]
 
 
 @dataclass(frozen=True)
@@ -85,6 +85,20 @@ def shipped_specs() -> dict[str, Path]:
         for item in folder.iterdir()
         if item.name.endswith(".yaml")
     }
+
+
+def spec_summary(path: str | os.PathLike[str]) -> str:
+    """A spec file's one-line description: the first line of its leading comment
+    (an editor's ``# yaml-language-server: ...`` line aside), or ``""``."""
+    with open(path, encoding="utf-8") as file:
+        for line in file:
+            text = line.strip()
+            if not text.startswith("#"):
+                return ""
+            text = text.lstrip("#").strip()
+            if text and not text.startswith("yaml-language-server:"):
+                return text
+    return ""
 
 
 def load_spec(

@@ -33,6 +33,7 @@ from .registry import Registry, UnknownPart
 from .report import describe_assembly
 from .rundir import RunDirectory
 from .saved import restore_run
+from .schema import spec_schema
 from .spec import Spec, load_spec, shipped_specs, spec_summary
 from .trainer import (
     Record,
@@ -174,6 +175,13 @@ def _parser() -> argparse.ArgumentParser:
         help="run the conformance checks on the named parts (all when none are named)",
     )
     listing.set_defaults(handler=_plugins)
+
+    schema = commands.add_parser(
+        "schema",
+        parents=[plugin_option],
+        help="print a JSON Schema of the spec, from every registered part, for editors",
+    )
+    schema.set_defaults(handler=_schema)
 
     gradients = commands.add_parser(
         "gradcheck",
@@ -587,6 +595,13 @@ def _plugins(args: argparse.Namespace) -> int:
         print(json.dumps(catalog(registry), indent=2))
     else:
         print("\n".join(describe_parts(registry, _terminal_width())))
+    return 0
+
+
+def _schema(args: argparse.Namespace) -> int:
+    manager = get_plugin_manager(args.plugins)
+    _warn_about_skipped_plugins(args, manager)
+    print(json.dumps(spec_schema(Registry.from_manager(manager)), indent=2))
     return 0
 
 

@@ -124,3 +124,21 @@ def test_ctrl_c_without_a_folder_exits_130_in_one_line(
     monkeypatch.setattr(toolkit.cli, "train", interrupted)
     assert toolkit.cli.main(["train", "-q"]) == 130
     assert capsys.readouterr().err.splitlines() == ["error: interrupted"]
+
+
+def test_a_reader_that_goes_away_gets_no_traceback(tmp_path: Path) -> None:
+    """`toolkit schema | head -c 10`: the pipe closes early; the command stops without a word."""
+    toolkit_command = Path(sys.executable).with_name("toolkit")
+    process = subprocess.Popen(
+        [str(toolkit_command), "schema"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert process.stdout is not None and process.stderr is not None
+    process.stdout.read(10)
+    process.stdout.close()  # the reader is gone before the schema is all written
+    stderr = process.stderr.read()
+    assert process.wait(timeout=60) == 1
+    assert "Traceback" not in stderr and "BrokenPipeError" not in stderr, stderr

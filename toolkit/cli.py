@@ -245,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         hint = f"; continue with 'toolkit train --resume {folder}'" if folder else ""
         print(f"error: interrupted{hint}", file=sys.stderr)
         return 130
+    except BrokenPipeError:
+        # The reader went away (`toolkit schema | head`): stop without a traceback, and
+        # leave nothing for Python to flush into the closed pipe on the way out.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 1
 
 
 def _spec_path(argument: str | None) -> str:

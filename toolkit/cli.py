@@ -15,7 +15,7 @@ import traceback
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import Any, NoReturn
+from typing import NoReturn
 
 import numpy as np
 
@@ -35,14 +35,7 @@ from .rundir import RunDirectory
 from .saved import restore_run
 from .schema import spec_schema
 from .spec import Spec, load_spec, shipped_specs, spec_summary
-from .trainer import (
-    Record,
-    any_length,
-    first_difference,
-    require_same_spec,
-    train,
-    training_loss,
-)
+from .trainer import Record, require_same_spec, spec_change, train, training_loss
 from .wording import did_you_mean, quote
 
 __all__ = ["main"]
@@ -344,16 +337,11 @@ def _resume(args: argparse.Namespace) -> int:
     return _run(args, spec, out, checkpoint)
 
 
-def _plain(config: dict[str, Any]) -> dict[str, Any]:
-    """A resolved spec as JSON values."""
-    return dict(json.loads(json.dumps(config)))
-
-
 def _extended(args: argparse.Namespace, out: RunDirectory, recorded: Spec) -> Spec:
     """The run's spec with the command line's ``--set``, which may change only
     ``train.iterations``."""
     spec = _load(args, out.path / RunDirectory.SPEC, args.overrides)
-    changed = first_difference(any_length(_plain(recorded.config)), any_length(_plain(spec.config)))
+    changed = spec_change(recorded.config, spec.config)
     if changed:
         raise UsageError(
             f"train --resume DIR: --set may change only train.iterations (to extend the run), "

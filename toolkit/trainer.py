@@ -22,9 +22,8 @@ from .spec import Spec
 __all__ = [
     "CHECKPOINT_SECONDS",
     "TrainResult",
-    "any_length",
-    "first_difference",
     "require_same_spec",
+    "spec_change",
     "train",
     "training_loss",
 ]
@@ -220,31 +219,37 @@ def _plain(config: Any) -> Any:
 def require_same_spec(saved: dict[str, Any], spec: Spec) -> None:
     """A checkpoint continues only the spec it was made with; only its length
     (``train.iterations``) may differ."""
-    current = _plain(spec.config)
-    if saved and any_length(saved) != any_length(current):
-        where = first_difference(any_length(saved), any_length(current))
+    where = spec_change(saved, spec.config) if saved else ""
+    if where:
         raise UsageError(
-            f"{where or 'the spec'} differs from the spec the run was started with; "
+            f"{where} differs from the spec the run was started with; "
             "a resumed run must keep its spec.yaml as it was (start a new run for a new spec)"
         )
 
 
-def any_length(config: dict[str, Any]) -> dict[str, Any]:
+def spec_change(before: dict[str, Any], after: dict[str, Any]) -> str:
+    """Where a resolved spec changed, its length (``train.iterations``) aside: the first
+    key path that differs, "the spec" if none can be named, or "" for no change."""
+    old, new = _any_length(_plain(before)), _any_length(_plain(after))
+    return "" if old == new else _first_difference(old, new) or "the spec"
+
+
+def _any_length(config: dict[str, Any]) -> dict[str, Any]:
     """A resolved spec (as JSON values) with ``train.iterations`` left out."""
     train = {key: value for key, value in config.get("train", {}).items() if key != "iterations"}
     return {**config, "train": train}
 
 
-def first_difference(a: Any, b: Any, path: str = "") -> str:
+def _first_difference(a: Any, b: Any, path: str = "") -> str:
     """The first key path where two JSON values differ."""
     if isinstance(a, dict) and isinstance(b, dict):
         for key in [*a, *(k for k in b if k not in a)]:
             if a.get(key) != b.get(key):
-                return first_difference(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
+                return _first_difference(a.get(key), b.get(key), f"{path}.{key}".lstrip("."))
     if isinstance(a, list) and isinstance(b, list) and len(a) == len(b):
         for index, (left, right) in enumerate(zip(a, b, strict=True)):
             if left != right:
-                return first_difference(left, right, f"{path}[{index}]")
+                return _first_difference(left, right, f"{path}[{index}]")
     return path
 
 

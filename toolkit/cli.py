@@ -135,7 +135,9 @@ def _parser() -> argparse.ArgumentParser:
         help="write outputs y and classes to this file (default: print one class per line)",
     )
     prediction.add_argument(
-        "--force", action="store_true", help="replace the --out file if it exists"
+        "--force",
+        action="store_true",
+        help="replace the --out file if it exists (never a run's own file)",
     )
     prediction.set_defaults(handler=_predict)
 
@@ -145,7 +147,10 @@ def _parser() -> argparse.ArgumentParser:
         "--out", metavar="FILE.png", help="where to write the picture (default RUN_DIR/curves.png)"
     )
     plotting.add_argument(
-        "--force", action="store_true", help="replace the --out file if it exists"
+        "--force",
+        action="store_true",
+        help="replace the --out file if it exists, or a curves.png in a folder that holds "
+        "no run (never a run's own file)",
     )
     plotting.set_defaults(handler=_plot)
 

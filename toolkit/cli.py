@@ -570,14 +570,13 @@ def _check_features(x: np.ndarray, network: Network, where: str) -> None:
 
 def _plot(args: argparse.Namespace) -> int:
     """Draw a run's curves; into the run folder only while holding its lock."""
-    from .plot import plot_run
+    from .plot import draws_into_run, plot_run
 
     _refuse_empty(args.out, "plot --out", "a file ending in .png")
     folder = Path(args.run)
-    own = folder / RunDirectory.CURVES
-    into_run = args.out is None or Path(args.out).resolve() == own.resolve()
     run = RunDirectory(folder) if folder.is_dir() else None
-    with run.locked() if run and into_run and run.written_by_train else contextlib.nullcontext():
+    into_run = run and run.written_by_train and draws_into_run(folder, args.out)
+    with run.locked() if run and into_run else contextlib.nullcontext():
         print(f"wrote {plot_run(folder, args.out, force=args.force)}")
     return 0
 

@@ -31,6 +31,7 @@ __all__ = [
     "Curve",
     "curves",
     "draw",
+    "draws_into_run",
     "matplotlib_available",
     "plot_run",
     "plot_target",
@@ -285,7 +286,7 @@ def plot_target(
     own = folder / RunDirectory.CURVES
     if out is not None and str(out) == "":
         raise UsageError("--out: an empty file name; give a file name ending in .png")
-    if out is not None and _output_path(Path(out)).resolve() != own.resolve():
+    if out is not None and not draws_into_run(folder, _output_path(Path(out))):
         target = _output_path(Path(out))
         check_output(target, force=force, runs=[folder])
         return target
@@ -295,6 +296,16 @@ def plot_target(
             "toolkit's to replace; give --out FILE.png, or add --force to replace it"
         )
     return _output_path(own)
+
+
+def draws_into_run(folder: Path, out: str | os.PathLike[str] | None) -> bool:
+    """Whether ``plot_run(folder, out)`` draws the run's own ``folder/curves.png``."""
+    if out is None:
+        return True
+    try:
+        return Path(out).resolve() == (folder / RunDirectory.CURVES).resolve()
+    except (OSError, RuntimeError):  # a loop of links, a name too long: not the run's file
+        return False
 
 
 def _written_by_train(folder: Path) -> bool:

@@ -202,6 +202,7 @@ def test_two_trains_on_a_new_folder_exactly_one_proceeds(tmp_path: Path) -> None
     spec trained without a folder); the other is refused in one line, writing nothing."""
     expected = _reference_params(SHORT)
     command = ["train", str(SIGMOID), *_sets(SHORT), "-q", "--out"]
+    overlapped = 0
     for round_ in range(ROUNDS):
         folder = tmp_path / f"race{round_}"
         both = [_start([*command, folder.name], tmp_path) for _ in range(2)]
@@ -213,9 +214,11 @@ def test_two_trains_on_a_new_folder_exactly_one_proceeds(tmp_path: Path) -> None
         in_use = f"error: {folder.name} is in use by process {both[winner].pid}; wait for it"
         after = f"error: output folder {folder.name} already holds a run"  # it came too late
         assert error.startswith((in_use, after)), error
+        overlapped += error.startswith(in_use)
         assert results[loser][1] == ""
         assert results[winner][2] == "", results[winner][2]
         _assert_whole_run(folder, SHORT, expected)
+    assert overlapped, "the two commands never ran at the same time: nothing was raced"
 
 
 def test_commands_on_a_live_run_are_refused_and_it_finishes_whole(

@@ -86,7 +86,7 @@ def main() -> int:
     def drawing() -> float:
         folder = work / "run0"
         start = time.perf_counter()
-        plot_run(folder, work / "again.png")
+        plot_run(folder, work / "again.png", force=True)
         return time.perf_counter() - start
 
     cases: dict[str, Callable[[], float]] = {"without --out": without, "with --out": with_out}

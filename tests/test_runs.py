@@ -178,7 +178,7 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     assert victim.returncode == -signal.SIGKILL
 
     # Right after the kill: each file under its final name is whole; the rest is temporary.
-    names = {path.name for path in killed.iterdir()}
+    names = {path.name for path in killed.iterdir()} - {".toolkit.lock"}  # no longer held
     final = {name for name in names if not TEMPORARY.fullmatch(name)}
     assert final == {"spec.yaml", "metrics.jsonl", "checkpoint.npz"}, names
     expected_spec = toolkit.load_spec(SIGMOID, list(KILL_OVERRIDES)).config
@@ -216,6 +216,7 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     assert f"resuming two_layer_sigmoid at iteration {checkpoint.iteration}/40" in resumed.stdout
     assert "Traceback" not in resumed.stderr
     assert not list(killed.glob(".*.tmp"))
+    assert not (killed / ".toolkit.lock").exists()  # taken over, and removed when done
 
     _, stderr = reference.communicate(timeout=600)
     assert reference.returncode == 0, stderr

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -12,7 +12,7 @@ import numpy as np
 
 from .data import Dataset, as_dataset
 from .errors import UsageError
-from .rundir import write_atomically
+from .rundir import check_output, write_atomically
 
 __all__ = ["read_arrays", "read_dataset", "write_arrays"]
 
@@ -52,11 +52,22 @@ def read_dataset(path: str | os.PathLike[str]) -> Dataset:
         raise UsageError(f"{path}: {error}") from None
 
 
-def write_arrays(path: str | os.PathLike[str], arrays: Mapping[str, np.ndarray]) -> None:
-    """Write arrays to an ``.npz`` file, whole or not at all."""
+def write_arrays(
+    path: str | os.PathLike[str],
+    arrays: Mapping[str, np.ndarray],
+    *,
+    force: bool = False,
+    runs: Iterable[str | os.PathLike[str]] = (),
+) -> None:
+    """Write arrays to an ``.npz`` file, whole or not at all (as a run writes its files).
+
+    Never over a run's own file (see ``check_output``; ``runs`` are run folders whose files
+    a hard link may name); an existing file is replaced only with ``force``.
+    """
     target = Path(path)
     if not target.parent.is_dir():
         raise UsageError(f"{target}: folder {target.parent} does not exist")
     if target.is_dir():
         raise UsageError(f"{target} is a folder; give a file name ending in .npz")
-    write_atomically(target, lambda f: np.savez(f, **dict[str, Any](arrays)))
+    check_output(target, force=force, runs=[Path(run) for run in runs])
+    write_atomically(target, lambda f: np.savez(f, **dict[str, Any](arrays)), replace=force)

@@ -31,7 +31,7 @@ from .overrides import looks_like_override
 from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
-from .rundir import RunDirectory
+from .rundir import RunDirectory, check_output
 from .saved import restore_run
 from .schema import spec_schema
 from .spec import Spec, load_spec, shipped_specs, spec_summary
@@ -134,12 +134,23 @@ def _parser() -> argparse.ArgumentParser:
         metavar="FILE.npz",
         help="write outputs y and classes to this file (default: print one class per line)",
     )
+    prediction.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the --out file if it exists (never a run's own file)",
+    )
     prediction.set_defaults(handler=_predict)
 
     plotting = commands.add_parser("plot", help="draw a run's loss and accuracy curves")
     plotting.add_argument("run", metavar="RUN_DIR", help="a folder written by train --out")
     plotting.add_argument(
         "--out", metavar="FILE.png", help="where to write the picture (default RUN_DIR/curves.png)"
+    )
+    plotting.add_argument(
+        "--force",
+        action="store_true",
+        help="replace the --out file if it exists, or a curves.png in a folder that holds "
+        "no run (never a run's own file)",
     )
     plotting.set_defaults(handler=_plot)
 
@@ -298,20 +309,39 @@ def _load(
 def _train(args: argparse.Namespace) -> int:
     if args.resume is not None:
         return _resume(args)
+    _refuse_empty(args.out, "train --out", "a folder")
     spec = _load(args)
-    out = RunDirectory(args.out) if args.out else None
-    if out and out.holds_run:
-        out.start(spec)  # refuses, saying how to resume instead
-    return _run(args, spec, out)
+    if args.out is None:
+        return _run(args, spec, None)
+    out = RunDirectory(args.out)
+    with out.locked(create=True):  # one writer: a second command on DIR is refused
+        if out.holds_run:
+            out.start(spec)  # refuses, saying how to resume instead
+        return _run(args, spec, out)
+
+
+def _refuse_empty(path: str | None, option: str, kind: str) -> None:
+    """An empty path on the command line names nothing: refused, not taken as "none"."""
+    if path == "":
+        raise UsageError(f"{option} '': an empty path; give the name of {kind}")
 
 
 def _resume(args: argparse.Namespace) -> int:
-    if args.spec or args.out:
+    if args.spec or args.out is not None:
         raise UsageError(
             "train --resume DIR continues with the run's own spec.yaml and folder; "
             "drop the spec and --out"
         )
+    _refuse_empty(args.resume, "train --resume", "a run folder")
     out = RunDirectory(args.resume)
+    if not out.path.is_dir():
+        out.load_checkpoint()  # refuses: nothing to resume
+    with out.locked():  # refused while another command writes the folder
+        return _continue(args, out)
+
+
+def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
+    """Resume the run in ``out``, whose lock this process holds."""
     checkpoint = out.load_checkpoint()
     recorded = _load(args, out.path / RunDirectory.SPEC)
     spec = _extended(args, out, recorded) if args.overrides else recorded
@@ -511,6 +541,9 @@ def _evaluate(args: argparse.Namespace) -> int:
 
 def _predict(args: argparse.Namespace) -> int:
     """Print (or write) a run's predicted classes for the inputs x in a file."""
+    _refuse_empty(args.out, "predict --out", "a file")
+    if args.out is not None:  # refused before any work: a run's file, or one that exists
+        check_output(Path(args.out), force=args.force, runs=[Path(args.run)])
     assembly = _saved_network(args)
     network = assembly.network
     x = read_arrays(args.input, ["x"])["x"]
@@ -519,8 +552,8 @@ def _predict(args: argparse.Namespace) -> int:
     _check_features(x, network, args.input)
     y = network.predict(x)
     classes = np.argmax(y, axis=1)
-    if args.out:
-        write_arrays(args.out, {"y": y, "classes": classes})
+    if args.out is not None:
+        write_arrays(args.out, {"y": y, "classes": classes}, force=args.force, runs=[args.run])
         print(f"wrote outputs y and classes for {_count(len(x), 'sample')} to {args.out}")
     else:
         print("\n".join(str(int(c)) for c in classes))
@@ -536,9 +569,15 @@ def _check_features(x: np.ndarray, network: Network, where: str) -> None:
 
 
 def _plot(args: argparse.Namespace) -> int:
-    from .plot import plot_run
+    """Draw a run's curves; into the run folder only while holding its lock."""
+    from .plot import draws_into_run, plot_run
 
-    print(f"wrote {plot_run(args.run, args.out)}")
+    _refuse_empty(args.out, "plot --out", "a file ending in .png")
+    folder = Path(args.run)
+    run = RunDirectory(folder) if folder.is_dir() else None
+    into_run = run and run.written_by_train and draws_into_run(folder, args.out)
+    with run.locked() if run and into_run else contextlib.nullcontext():
+        print(f"wrote {plot_run(folder, args.out, force=args.force)}")
     return 0
 
 

@@ -19,7 +19,7 @@ import numpy as np
 import yaml
 
 from .errors import RunError, UsageError
-from .rundir import RunDirectory, write_atomically
+from .rundir import RunDirectory, check_output, write_atomically
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -31,8 +31,10 @@ __all__ = [
     "Curve",
     "curves",
     "draw",
+    "draws_into_run",
     "matplotlib_available",
     "plot_run",
+    "plot_target",
     "read_metrics",
     "smoothed",
 ]
@@ -70,12 +72,22 @@ def matplotlib_available() -> bool:
         return True
 
 
-def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None = None) -> Path:
-    """Draw the curves of the run in ``run_dir`` to ``out`` (default ``run_dir/curves.png``)."""
+def plot_run(
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+) -> Path:
+    """Draw the curves of the run in ``run_dir`` to ``out`` (default ``run_dir/curves.png``).
+
+    The default replaces the run's curves.png, in a folder toolkit train wrote only; ``out``
+    is never a run's own file, and an existing ``out`` is replaced only with ``force``.
+    """
     figure_class = _figure_class()
     folder = Path(run_dir)
     records = read_metrics(folder)
-    target = _output_path(folder / RunDirectory.CURVES if out is None else Path(out))
+    target = plot_target(folder, out, force=force)
+    replace = force or (target == folder / RunDirectory.CURVES and _written_by_train(folder))
     figure = figure_class(figsize=FIGURE_SIZE, dpi=DPI)
     draw(figure, records, title=_spec_name(folder))
     # A full-figure box, so a user's savefig.bbox = tight cannot change the size.
@@ -86,6 +98,7 @@ def plot_run(run_dir: str | os.PathLike[str], out: str | os.PathLike[str] | None
             lambda file: figure.savefig(
                 file, format="png", dpi=DPI, bbox_inches=box, pil_kwargs={"compress_level": 1}
             ),
+            replace=replace,
         )
     except OSError as error:
         raise RunError(f"{target}: cannot write ({error.strerror or error})") from None
@@ -261,6 +274,42 @@ def _number(value: object, key: str, where: str) -> float:
         )
     number = float(value)
     return number if math.isfinite(number) else math.nan
+
+
+def plot_target(
+    folder: Path, out: str | os.PathLike[str] | None = None, *, force: bool = False
+) -> Path:
+    """Where ``plot_run`` draws: the run's own curves.png (``out`` None, or naming that
+    file), or ``out``. Refused: ``out`` where it is a run's own file, or exists (unless
+    ``force``); a curves.png that exists in a folder toolkit train did not write (unless
+    ``force``): it is not the run's to replace."""
+    own = folder / RunDirectory.CURVES
+    if out is not None and str(out) == "":
+        raise UsageError("--out: an empty file name; give a file name ending in .png")
+    if out is not None and not draws_into_run(folder, _output_path(Path(out))):
+        target = _output_path(Path(out))
+        check_output(target, force=force, runs=[folder])
+        return target
+    if not force and not _written_by_train(folder) and os.path.lexists(own):
+        raise UsageError(
+            f"{own} exists and {folder} holds no run (no {RunDirectory.SPEC}): it is not "
+            "toolkit's to replace; give --out FILE.png, or add --force to replace it"
+        )
+    return _output_path(own)
+
+
+def draws_into_run(folder: Path, out: str | os.PathLike[str] | None) -> bool:
+    """Whether ``plot_run(folder, out)`` draws the run's own ``folder/curves.png``."""
+    if out is None:
+        return True
+    try:
+        return Path(out).resolve() == (folder / RunDirectory.CURVES).resolve()
+    except (OSError, RuntimeError):  # a loop of links, a name too long: not the run's file
+        return False
+
+
+def _written_by_train(folder: Path) -> bool:
+    return folder.is_dir() and RunDirectory(folder).written_by_train
 
 
 def _output_path(path: Path) -> Path:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import tempfile
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
 
@@ -15,9 +16,10 @@ import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
 from .errors import RunError, UsageError
+from .lock import LOCK_NAME, FolderLock
 from .spec import Spec
 
-__all__ = ["METRICS_FLUSH_SECONDS", "RunDirectory", "write_atomically"]
+__all__ = ["METRICS_FLUSH_SECONDS", "RunDirectory", "check_output", "write_atomically"]
 
 METRICS_FLUSH_SECONDS = 0.5
 """The longest a logged record waits before it is written to metrics.jsonl."""
@@ -30,7 +32,8 @@ class RunDirectory:
     ``checkpoint.npz`` (everything needed to continue), ``params.npz`` (the final
     parameters) and, where matplotlib is installed, ``curves.png``. A kill at any
     instant leaves each of them as it was or whole (metrics.jsonl grows by whole lines);
-    only temporary ``.*.tmp`` files can be left, and resuming removes them.
+    only temporary files named ``.{file name}.{random}.tmp`` can be left, and resuming
+    removes them (those only). A command that writes the folder holds its lock (``locked``).
     """
 
     SPEC, METRICS, CHECKPOINT, PARAMS, CURVES = (
@@ -40,12 +43,15 @@ class RunDirectory:
         "params.npz",
         "curves.png",
     )
+    NAMES = (SPEC, METRICS, CHECKPOINT, PARAMS, CURVES)
+    """Every file of a run; no other command writes over them."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
         self._metrics: IO[bytes] | None = None  # metrics.jsonl, open for appending
         self._pending: list[str] = []  # its lines not yet written
         self._flushed = time.monotonic()
+        self._lock = FolderLock(self.path)
         for folder in (self.path, *self.path.parents):
             if folder.exists() and not folder.is_dir():
                 raise UsageError(
@@ -58,6 +64,44 @@ class RunDirectory:
         """Whether a run was started here (any of its files is present)."""
         names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS)
         return any((self.path / name).exists() for name in names)
+
+    @property
+    def written_by_train(self) -> bool:
+        """Whether toolkit train wrote this folder: its spec.yaml or checkpoint.npz is here
+        (a metrics.jsonl alone may be anyone's)."""
+        return any((self.path / name).exists() for name in (self.SPEC, self.CHECKPOINT))
+
+    @contextlib.contextmanager
+    def locked(self, *, create: bool = False) -> Iterator[None]:
+        """Hold the folder's lock inside the block; another process holding it is a
+        one-line UsageError naming its process id.
+
+        With ``create``, a missing folder (and its missing parents) is created first, and
+        removed again at the end if nothing was written into it (a command refused before
+        it wrote anything).
+        """
+        created: list[Path] = []
+        if create and not self.path.is_dir():
+            missing = [folder for folder in (self.path, *self.path.parents) if not folder.exists()]
+            try:
+                self.path.mkdir(parents=True)
+                created = missing
+            except FileExistsError:  # another command created it just now: lock it
+                pass
+            except OSError as error:
+                raise RunError(
+                    f"output folder {self.path}: cannot create ({error.strerror})"
+                ) from None
+        self._lock.acquire()
+        try:
+            yield
+        finally:
+            self._lock.release()
+            for folder in created:  # the folder first, then its parents
+                try:
+                    folder.rmdir()
+                except OSError:  # not empty: the run's files stay
+                    break
 
     @property
     def has_checkpoint(self) -> bool:
@@ -173,8 +217,12 @@ class RunDirectory:
         write_atomically(self.path / self.PARAMS, lambda f: np.savez(f, **dict[str, Any](params)))
 
     def remove_temporary_files(self) -> list[Path]:
-        """Delete temporary files a killed run left behind; return them."""
-        left = sorted(self.path.glob(".*.tmp"))
+        """Delete the temporary files a killed run left behind (``.{run file}.{random}.tmp``,
+        as ``write_atomically`` names them, and no other); return them. Only while holding
+        the folder's lock, so that no live run's temporary file is among them."""
+        if not self._lock.held:
+            raise RuntimeError(f"{self.path}: remove temporary files only while holding the lock")
+        left = sorted(path for path in self.path.iterdir() if _TEMPORARY.fullmatch(path.name))
         for path in left:
             with contextlib.suppress(OSError):  # not ours to remove: harmless where it is
                 path.unlink(missing_ok=True)
@@ -185,6 +233,45 @@ class RunDirectory:
         """The run's files that exist, in a fixed order."""
         names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS, self.CURVES)
         return [self.path / name for name in names if (self.path / name).exists()]
+
+
+_TEMPORARY = re.compile(
+    r"\.(?:" + "|".join(map(re.escape, RunDirectory.NAMES)) + r")\.[A-Za-z0-9_]+\.tmp"
+)
+
+
+def check_output(target: Path, *, force: bool, runs: Iterable[Path] = ()) -> None:
+    """Refuse to write ``target`` where it is a run's own file, or exists and not ``force``.
+
+    A run's own file is one of ``RunDirectory.NAMES`` (or its lock file) in a folder that
+    holds a run, compared by resolved path (so ``RUN/./params.npz`` and symbolic links
+    count), or any existing file that is one of the files of the run folders ``runs``
+    (hard links count too).
+    """
+    try:
+        resolved = target.resolve()
+        folder = RunDirectory(resolved.parent) if resolved.parent.is_dir() else None
+    except (OSError, RuntimeError) as error:  # a name too long; a loop of links
+        reason = error.strerror if isinstance(error, OSError) else None
+        raise UsageError(f"{target}: {reason or error}; give another file name") from None
+    own = (*RunDirectory.NAMES, LOCK_NAME)
+    if folder is not None and resolved.name in own and folder.holds_run:
+        raise UsageError(
+            f"{target}: that is the run's own {resolved.name} in {folder.path}; toolkit never "
+            "writes over a run's files; give another file name"
+        )
+    if not os.path.lexists(target):
+        return
+    for run in runs:
+        for name in RunDirectory.NAMES:
+            with contextlib.suppress(OSError):
+                if os.path.samefile(target, Path(run) / name):
+                    raise UsageError(
+                        f"{target}: that is the run's own {name} in {run} (a link to it); "
+                        "toolkit never writes over a run's files; give another file name"
+                    )
+    if not force:
+        raise _exists(target)
 
 
 def _records_up_to(text: str, iteration: int) -> list[dict[str, Any]]:
@@ -203,9 +290,14 @@ def _records_up_to(text: str, iteration: int) -> list[dict[str, Any]]:
     return records
 
 
-def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
+def write_atomically(
+    target: Path, write: Callable[[IO[bytes]], Any], *, replace: bool = True
+) -> None:
     """Write ``target`` through a temporary file in its folder, then rename it: the file
-    is whole under its name or as it was. A failure to write is a one-line RunError."""
+    is whole under its name or as it was. A failure to write is a one-line RunError.
+
+    With ``replace=False`` an existing ``target`` (one that appeared since it was checked)
+    is left as it is and refused, a UsageError."""
     try:
         handle, temporary = tempfile.mkstemp(
             dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"
@@ -218,12 +310,36 @@ def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
             file.flush()
             os.fsync(file.fileno())
         os.chmod(temporary, 0o666 & ~_umask())
-        os.replace(temporary, target)
+        if replace:
+            os.replace(temporary, target)
+        else:
+            _move_without_replacing(Path(temporary), target)
     except BaseException as error:
         Path(temporary).unlink(missing_ok=True)
         if isinstance(error, OSError):
             raise _cannot_write(target, error) from None
         raise
+
+
+def _move_without_replacing(temporary: Path, target: Path) -> None:
+    """Give the temporary file the name ``target`` unless that name exists (a hard link then
+    an unlink, atomic where renaming over it would not be)."""
+    try:
+        os.link(temporary, target)
+    except FileExistsError:
+        raise _exists(target) from None
+    except OSError:  # a file system without hard links: check, then rename
+        if os.path.lexists(target):
+            raise _exists(target) from None
+        os.rename(temporary, target)
+        return
+    temporary.unlink()
+
+
+def _exists(target: Path) -> UsageError:
+    return UsageError(
+        f"{target} already exists; give another file name, or add --force to replace it"
+    )
 
 
 def _cannot_write(target: Path, error: OSError) -> RunError:

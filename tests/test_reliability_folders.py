@@ -29,7 +29,14 @@ from toolkit.rundir import write_atomically
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-RUN_FILES = {"spec.yaml", "metrics.jsonl", "checkpoint.npz", "params.npz", "curves.png"}
+RUN_FILES = {
+    "spec.yaml",
+    "inputs.json",
+    "metrics.jsonl",
+    "checkpoint.npz",
+    "params.npz",
+    "curves.png",
+}
 SHORT = ("train.iterations=20", "train.log_every=5", "train.checkpoint_every=5")
 SLOW = (  # about 45 ms an iteration: a run that stays alive while others try its folder
     "gradient.name=central_difference_loop",

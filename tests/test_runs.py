@@ -180,7 +180,7 @@ def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path:
     # Right after the kill: each file under its final name is whole; the rest is temporary.
     names = {path.name for path in killed.iterdir()} - {".toolkit.lock"}  # no longer held
     final = {name for name in names if not TEMPORARY.fullmatch(name)}
-    assert final == {"spec.yaml", "metrics.jsonl", "checkpoint.npz"}, names
+    assert final == {"spec.yaml", "inputs.json", "metrics.jsonl", "checkpoint.npz"}, names
     expected_spec = toolkit.load_spec(SIGMOID, list(KILL_OVERRIDES)).config
     assert yaml.safe_load((killed / "spec.yaml").read_text()) == expected_spec
     text = (killed / "metrics.jsonl").read_text()
@@ -444,6 +444,7 @@ def test_train_cli_guards_a_run_folder(run_cli: RunCli, tmp_path: Path) -> None:
     before = _snapshot(run)
     assert set(before) == {
         "spec.yaml",
+        "inputs.json",
         "metrics.jsonl",
         "checkpoint.npz",
         "params.npz",

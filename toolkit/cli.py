@@ -98,7 +98,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument(
         "--out",
         metavar="DIR",
-        help="write spec.yaml, metrics.jsonl, checkpoint.npz, params.npz (and curves.png) here",
+        help="write spec.yaml, inputs.json, metrics.jsonl, checkpoint.npz, params.npz "
+        "(and curves.png) here",
     )
     run.add_argument(
         "--resume",
@@ -343,10 +344,12 @@ def _resume(args: argparse.Namespace) -> int:
 def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
     """Resume the run in ``out``, whose lock this process holds."""
     checkpoint = out.load_checkpoint()
+    out.check_inputs()  # the data the run read, unchanged, or refused
     recorded = _load(args, out.path / RunDirectory.SPEC)
     spec = _extended(args, out, recorded) if args.overrides else recorded
     total = spec.config["train"]["iterations"]
     require_same_spec(checkpoint.spec, spec)  # all but the length
+    out.check_named(recorded)
     if checkpoint.iteration > total:
         raise UsageError(
             f"train.iterations={total}: the run in {out.path} is already at iteration "

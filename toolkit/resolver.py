@@ -82,6 +82,8 @@ class Resolver:
         self.sources = sources
         self.folder = folder
         self.problems: list[Problem] = []
+        self.files: dict[str, str] = {}
+        """The files parts' settings name, by dotted key path (``data.path``), absolute."""
 
     def report(
         self,
@@ -347,7 +349,9 @@ class Resolver:
         where = self.sources.locate(path)
         in_file = self.folder is not None and where is not None and where.line is not None
         folder = self.folder if in_file and self.folder is not None else Path.cwd()
-        return os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
+        absolute = os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
+        self.files[format_path(path)] = absolute
+        return absolute
 
 
 def _plugins(top: dict[str, Any]) -> list[Any]:

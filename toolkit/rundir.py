@@ -8,6 +8,7 @@ import os
 import re
 import tempfile
 import time
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import IO, Any
@@ -15,7 +16,8 @@ from typing import IO, Any
 import numpy as np
 
 from .checkpoint import Checkpoint, load_checkpoint
-from .errors import RunError, UsageError
+from .errors import RunError, ToolkitNotice, UsageError
+from .inputs import Pin, check_inputs, check_named, pin_inputs
 from .lock import LOCK_NAME, FolderLock
 from .spec import Spec
 
@@ -36,14 +38,15 @@ class RunDirectory:
     removes them (those only). A command that writes the folder holds its lock (``locked``).
     """
 
-    SPEC, METRICS, CHECKPOINT, PARAMS, CURVES = (
+    SPEC, METRICS, CHECKPOINT, PARAMS, CURVES, INPUTS = (
         "spec.yaml",
         "metrics.jsonl",
         "checkpoint.npz",
         "params.npz",
         "curves.png",
+        "inputs.json",
     )
-    NAMES = (SPEC, METRICS, CHECKPOINT, PARAMS, CURVES)
+    NAMES = (SPEC, INPUTS, METRICS, CHECKPOINT, PARAMS, CURVES)
     """Every file of a run; no other command writes over them."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -62,7 +65,7 @@ class RunDirectory:
     @property
     def holds_run(self) -> bool:
         """Whether a run was started here (any of its files is present)."""
-        names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS)
+        names = (self.SPEC, self.INPUTS, self.METRICS, self.CHECKPOINT, self.PARAMS)
         return any((self.path / name).exists() for name in names)
 
     @property
@@ -126,6 +129,7 @@ class RunDirectory:
         try:
             self.path.mkdir(parents=True, exist_ok=True)
             self.write_spec(spec)
+            self.write_inputs(spec)
             write_atomically(self.path / self.METRICS, lambda f: None)
         except OSError as error:
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
@@ -133,6 +137,31 @@ class RunDirectory:
     def write_spec(self, spec: Spec) -> None:
         """Write spec.yaml: the resolved spec the run follows."""
         write_atomically(self.path / self.SPEC, lambda f: f.write(spec.to_yaml().encode()))
+
+    def write_inputs(self, spec: Spec) -> None:
+        """Write inputs.json: each file the spec's parts read, with its size and digest."""
+        text = json.dumps(pin_inputs(spec.files), indent=2, sort_keys=True) + "\n"
+        write_atomically(self.path / self.INPUTS, lambda f: f.write(text.encode()))
+
+    def check_inputs(self) -> None:
+        """Refuse (UsageError) if a file the run read is gone or changed since."""
+        path = self.path / self.INPUTS
+        if path.exists():
+            check_inputs(_read_pins(path), self.path)
+
+    def check_named(self, spec: Spec) -> None:
+        """Refuse (UsageError) if the run's spec names other files than the run read; a
+        run without inputs.json (from before runs recorded their files) gets a notice."""
+        path = self.path / self.INPUTS
+        if path.exists():
+            check_named(_read_pins(path), spec.files, self.path)
+        elif spec.files:
+            warnings.warn(
+                f"{self.path} has no {self.INPUTS} (an older run): cannot check that "
+                f"{', '.join(sorted(spec.files.values()))} is what it read",
+                ToolkitNotice,
+                stacklevel=2,
+            )
 
     def append_metrics(self, record: Mapping[str, Any]) -> None:
         """Add one log point's record to metrics.jsonl.
@@ -231,8 +260,7 @@ class RunDirectory:
     @property
     def files(self) -> list[Path]:
         """The run's files that exist, in a fixed order."""
-        names = (self.SPEC, self.METRICS, self.CHECKPOINT, self.PARAMS, self.CURVES)
-        return [self.path / name for name in names if (self.path / name).exists()]
+        return [self.path / name for name in self.NAMES if (self.path / name).exists()]
 
 
 _TEMPORARY = re.compile(
@@ -272,6 +300,26 @@ def check_output(target: Path, *, force: bool, runs: Iterable[Path] = ()) -> Non
                     )
     if not force:
         raise _exists(target)
+
+
+def _read_pins(path: Path) -> dict[str, Pin]:
+    """inputs.json's records; a damaged file is a UsageError."""
+    try:
+        pins = json.loads(path.read_bytes()[: 1 << 20].decode("utf-8"))
+    except (OSError, ValueError) as error:
+        raise UsageError(f"{path}: damaged ({error}); train the run again") from None
+    if not isinstance(pins, dict) or not all(_is_pin(pin) for pin in pins.values()):
+        raise UsageError(f"{path}: damaged (not a record of files); train the run again")
+    return pins
+
+
+def _is_pin(pin: object) -> bool:
+    return (
+        isinstance(pin, dict)
+        and isinstance(pin.get("path"), str)
+        and isinstance(pin.get("sha256"), str)
+        and type(pin.get("bytes")) is int
+    )
 
 
 def _records_up_to(text: str, iteration: int) -> list[dict[str, Any]]:

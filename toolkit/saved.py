@@ -46,7 +46,10 @@ def restore_run(
             f"{run.path} holds a run that stopped before its first checkpoint: there are no "
             "parameters to use; train it again in a new folder"
         )
-    assembly = assemble(load_spec(run.path / RunDirectory.SPEC, manager=manager))
+    run.check_inputs()  # the data the run read, unchanged, or refused
+    spec = load_spec(run.path / RunDirectory.SPEC, manager=manager)
+    run.check_named(spec)
+    assembly = assemble(spec)
     for key, value in _saved_params(run, list(assembly.network.params)).items():
         if value.shape != assembly.network.params[key].shape:
             raise UsageError(

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -36,6 +36,8 @@ class Spec:
     registry: Registry
     sources: SourceMap
     source: str | None = None
+    files: Mapping[str, str] = field(default_factory=dict)
+    """The files parts' settings name (``{"data.path": "/abs/data.npz"}``), absolute."""
 
     @property
     def name(self) -> str:
@@ -134,7 +136,7 @@ def load_spec(
         raise SpecError(sorted(problems, key=_reading_order))
     named = [module for module in manager.requested if module not in config["plugins"]]
     config["plugins"] += named  # so the resolved spec names every module it needs
-    return Spec(config, registry, sources, label)
+    return Spec(config, registry, sources, label, dict(resolver.files))
 
 
 def _reading_order(problem: Problem) -> tuple[int, int, int]:

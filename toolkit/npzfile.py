@@ -157,8 +157,8 @@ class NpzReader:
         if size > self._budget:
             before = "" if size > MAX_NPZ_BYTES else " with the arrays read before it"
             raise self._error(
-                f"array '{name}' declares shape {shape} of {dtype}, {_size(size)}{before}: over "
-                f"the cap of {_size(MAX_NPZ_BYTES)} read from one .npz file",
+                f"array '{name}' declares shape {shape} of {dtype} ({size} bytes){before}: over "
+                f"the cap of {_cap(MAX_NPZ_BYTES)} read from one .npz file",
                 "save smaller arrays, or split them over files",
             )
         if info.file_size < member.tell() + size:
@@ -272,6 +272,12 @@ def _size(size: int) -> str:
         if size >= scale:
             return f"{size / scale:.3g} {unit}"
     return f"{size} bytes"
+
+
+def _cap(size: int) -> str:
+    """A cap in its largest unit, and exactly."""
+    text = _size(size)
+    return text if text.endswith(" bytes") else f"{text} ({size} bytes)"
 
 
 def _reason(error: BaseException) -> str:

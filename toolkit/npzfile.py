@@ -41,7 +41,7 @@ MAX_NPZ_DIRECTORY_BYTES = 4 * 1024**2
 NUMBERS = "biuf"
 """numpy dtype kinds of real numbers: booleans, integers, floats."""
 _SAVE_HINT = "save it with numpy.savez(path, name=array)"
-_CHUNK = 16 * 1024**2
+_CHUNK = 2**18  # bytes inflated and copied at a time, as numpy reads
 _ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 _UNREADABLE = (
     OSError,

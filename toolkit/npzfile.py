@@ -98,7 +98,7 @@ class NpzReader:
         return list(self._members)
 
     def read(self, name: str) -> np.ndarray:
-        """The array ``name``, after checking its header against the caps."""
+        """The array ``name`` (one of ``names``; KeyError if not), its header checked first."""
         info = self._members[name]
         try:
             with self._zip.open(info) as member:

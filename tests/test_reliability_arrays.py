@@ -211,6 +211,16 @@ def test_a_bomb_behind_a_small_array_inflates_only_the_array(run: Path, tmp_path
     assert result.stdout.split() == [str(c) for c in expected]
 
 
+def test_an_array_within_the_cap_but_beyond_memory_is_one_line(run: Path, tmp_path) -> None:
+    """1.6 GB of zeros declared and present (a 1.6 MB deflated file), read within a 1 GiB
+    address space: one line saying memory ran short, exit 2, not a MemoryError traceback."""
+    head = npy((200_000_000,), payload=b"")
+    bomb = deflate_bomb(tmp_path / "inputs.npz", head)
+    line = _error_line(_capped("predict", str(run), "--input", str(bomb)))
+    assert "array 'x' declares shape (200000000,) of float64 (1600000000 bytes)" in line, line
+    assert "more memory than can be had now" in line, line
+
+
 @pytest.mark.parametrize(
     "shape", [(10**6, 10**6), (2**62, 2**62), (2**28 + 1,)], ids=["8 TB", "overflowing", "2 GiB+8"]
 )

@@ -168,7 +168,14 @@ class NpzReader:
                 "save it again",
             )
         self._budget -= size
-        data = np.empty(count, dtype=dtype)
+        try:
+            data = np.empty(count, dtype=dtype)
+        except MemoryError:
+            raise self._error(
+                f"array '{name}' declares shape {shape} of {dtype} ({size} bytes), more memory "
+                "than can be had now",
+                "free some memory, or save smaller arrays",
+            ) from None
         flat = data.view(np.uint8).reshape(-1)
         for start in range(0, size, _CHUNK):
             chunk = member.read(min(_CHUNK, size - start))

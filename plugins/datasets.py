@@ -2,17 +2,25 @@
 
 from __future__ import annotations
 
-import zipfile
-
 import numpy as np
 
-from toolkit import Dataset, MissingDependency, Part, SettingError, hookimpl
+from toolkit import (
+    Dataset,
+    MissingDependency,
+    NpzError,
+    NpzReader,
+    Part,
+    SettingError,
+    hookimpl,
+)
 
 DIGITS_SAMPLES = 1797
 """Rows of scikit-learn's 8x8 digits."""
 MAX_SAMPLES = 2**63 - 1
 """The most rows numpy can index."""
-_ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
+MAX_CLASS = 2**31 - 1
+"""The largest class index a 1-D ``t`` may hold (the data's output layer has one unit per class)."""
+_ARRAYS = ("x", "t", "x_test", "t_test")
 _SAVE_HINT = "save it with numpy.savez(path, x=x, t=t)"
 
 
@@ -81,16 +89,16 @@ def npz(rng, path, test_path=None, test_fraction=0.0):
     ``held_out_rows(samples, test_fraction)`` rows after ``rng.permutation(samples)`` (the
     only draw; none when ``test_fraction`` is 0).
     """
-    arrays = _load_npz("path", path)
-    x, t = _pair("path", path, arrays, "x", "t")
-    if "x_test" in arrays or "t_test" in arrays:
+    loaded = _load_npz("path", path)
+    x, t = _pair("path", path, loaded, "x", "t")
+    if "x_test" in loaded[0] or "t_test" in loaded[0]:
         for setting, value, fix in (
             ("test_path", test_path is not None, "leave test_path out"),
             ("test_fraction", test_fraction > 0, "set test_fraction: 0"),
         ):
             if value:
                 raise SettingError(setting, f"is set but {path} holds x_test, t_test; {fix}")
-        x_test, t_test = _pair("path", path, arrays, "x_test", "t_test")
+        x_test, t_test = _pair("path", path, loaded, "x_test", "t_test")
         _match("path", path, x, t, x_test, t_test)
         return Dataset(x, t, x_test, t_test)
     if test_path is not None:
@@ -119,47 +127,24 @@ def _held_out(x, t, rows):
 
 
 def _load_npz(setting, path):
-    """The arrays in the .npz file at ``path``, by name; SettingError for ``setting`` if not."""
+    """The arrays ``x``, ``t``, ``x_test``, ``t_test`` the .npz file at ``path`` holds, and the
+    names of all its arrays; SettingError for ``setting`` if it cannot be read."""
+    hint = "check the path (relative to the spec file's folder)"
     try:
-        with open(path, "rb") as file:
-            magic = file.read(4)
-    except FileNotFoundError:
-        raise SettingError(
-            setting, f"{path}: no such file; check the path (relative to the spec file's folder)"
-        ) from None
-    except IsADirectoryError:
-        raise SettingError(setting, f"{path}: is a folder; name the .npz file inside it") from None
-    except OSError as error:
-        raise SettingError(setting, f"{path}: cannot be read ({error.strerror})") from None
-    if magic not in _ZIP_MAGIC:
-        raise SettingError(setting, f"{path}: is not an .npz file; {_SAVE_HINT}")
-    try:
-        with np.load(path, allow_pickle=False) as archive:
-            return {name: _array(setting, path, archive, name) for name in archive.files}
-    except SettingError:
-        raise
-    except (zipfile.BadZipFile, EOFError, OSError, ValueError) as error:
-        raise SettingError(
-            setting, f"{path}: is not a readable .npz file ({error}); {_SAVE_HINT}"
-        ) from None
+        with NpzReader(path, save_hint=_SAVE_HINT, path_hint=hint) as archive:
+            arrays = {name: archive.read(name) for name in _ARRAYS if name in archive.names}
+            return arrays, archive.names
+    except NpzError as error:
+        raise SettingError(setting, str(error)) from None
 
 
-def _array(setting, path, archive, name):
-    try:
-        return archive[name]
-    except ValueError:  # numpy refuses object arrays without allow_pickle
-        raise SettingError(
-            setting,
-            f"{path}: array '{name}' holds Python objects (pickled data), which are refused; "
-            "save arrays of numbers",
-        ) from None
-
-
-def _pair(setting, path, arrays, x_name, t_name):
-    """Arrays ``x_name`` and ``t_name`` checked: numbers, shapes, finite, class indices."""
+def _pair(setting, path, loaded, x_name, t_name):
+    """Arrays ``x_name`` and ``t_name`` of ``loaded`` (arrays, all names) checked: shapes,
+    finite numbers, class indices."""
+    arrays, names = loaded
     missing = [name for name in (x_name, t_name) if name not in arrays]
     if missing:
-        has = ", ".join(sorted(arrays)) or "none"
+        has = ", ".join(sorted(names)) or "none"
         raise SettingError(
             setting,
             f"{path}: no array '{missing[0]}' (it has: {has}); {_SAVE_HINT}",
@@ -169,11 +154,11 @@ def _pair(setting, path, arrays, x_name, t_name):
     def bad(problem):
         return SettingError(setting, f"{path}: {problem}")
 
-    for name, value in ((x_name, x), (t_name, t)):
-        if value.dtype.kind not in "biuf":
-            raise bad(f"array '{name}' holds {value.dtype} values; save real numbers")
-    if x.ndim != 2 or x.shape[0] == 0:
-        raise bad(f"'{x_name}' has shape {x.shape}; it must be 2-D (samples x features), non-empty")
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
+        raise bad(
+            f"'{x_name}' has shape {x.shape}; it must be 2-D (samples x features), with at least "
+            "one sample and one feature"
+        )
     if t.ndim not in (1, 2):
         raise bad(
             f"'{t_name}' has shape {t.shape}; it must be one-hot rows (2-D) or class indices (1-D)"
@@ -192,12 +177,12 @@ def _pair(setting, path, arrays, x_name, t_name):
                 f"{first[0] if len(first) == 1 else first}); remove or replace them"
             )
     if t.ndim == 1:
-        wrong = (t < 0) | (t != np.round(t))
+        wrong = (t < 0) | (t != np.round(t)) | (t > MAX_CLASS)
         if wrong.any():
             first = int(np.argmax(wrong))
             raise bad(
                 f"'{t_name}' holds {int(wrong.sum())} class indices that are not whole numbers "
-                f"from 0 (first at index {first}: {t[first]}); use 0, 1, 2, ..."
+                f"from 0 (first at index {first}: {t[first]}); use 0, 1, 2, ... up to {MAX_CLASS}"
             )
     return x, t
 

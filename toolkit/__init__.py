@@ -22,6 +22,7 @@ from .errors import (
 from .hookspecs import hookimpl
 from .manager import get_plugin_manager
 from .network import Network
+from .npzfile import NpzError, NpzReader, read_npz
 from .objective import Objective
 from .parts import REQUIRED, Part
 from .saved import load_run
@@ -35,6 +36,8 @@ __all__ = [
     "Location",
     "MissingDependency",
     "Network",
+    "NpzError",
+    "NpzReader",
     "Objective",
     "Part",
     "PluginError",
@@ -54,5 +57,6 @@ __all__ = [
     "load_data",
     "load_run",
     "load_spec",
+    "read_npz",
     "train",
 ]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import zipfile
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -12,35 +11,28 @@ import numpy as np
 
 from .data import Dataset, as_dataset
 from .errors import UsageError
+from .npzfile import NpzReader
 from .rundir import check_output, write_atomically
+from .wording import one_line
 
 __all__ = ["read_arrays", "read_dataset", "write_arrays"]
+
+_SAVE_HINT = "save it with np.savez"
 
 
 def read_arrays(
     path: str | os.PathLike[str], required: Sequence[str], optional: Sequence[str] = ()
 ) -> dict[str, np.ndarray]:
-    """The named arrays of an ``.npz`` file (never unpickling anything)."""
-    where = Path(path)
-    if not where.is_file():
-        raise UsageError(f"{where}: no such file; give the path of an .npz file")
-    try:
-        file = np.load(where, allow_pickle=False)
-        if not isinstance(file, np.lib.npyio.NpzFile):
-            raise ValueError("an .npy array, not an .npz archive")
-        with file:
-            names = list(file.files)
-            missing = [name for name in required if name not in names]
-            if missing:
-                has = ", ".join(names) or "none"
-                raise UsageError(
-                    f"{where}: no array {', '.join(missing)} (arrays in the file: {has}); "
-                    f"save it with np.savez(path, {', '.join(f'{m}=...' for m in missing)})"
-                )
-            return {name: file[name] for name in [*required, *optional] if name in names}
-    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as error:
-        reason = "it holds Python objects" if "pickle" in str(error) else "not an .npz file"
-        raise UsageError(f"{where}: cannot read arrays ({reason}); save it with np.savez") from None
+    """The named arrays of an ``.npz`` file, read within bounds (see ``toolkit.npzfile``)."""
+    with NpzReader(path, save_hint=_SAVE_HINT, path_hint="give the path of an .npz file") as file:
+        missing = [name for name in required if name not in file.names]
+        if missing:
+            has = one_line(", ".join(file.names)) or "none"
+            raise UsageError(
+                f"{path}: no array {', '.join(missing)} (arrays in the file: {has}); "
+                f"save it with np.savez(path, {', '.join(f'{m}=...' for m in missing)})"
+            )
+        return {name: file.read(name) for name in [*required, *optional] if name in file.names}
 
 
 def read_dataset(path: str | os.PathLike[str]) -> Dataset:

@@ -20,6 +20,7 @@ import numpy as np
 from . import interpolation, perturbation
 from .errors import RunError, UsageError
 from .network import Network
+from .npzfile import NpzError, read_npz
 from .rng import Rng
 
 __all__ = ["FORMAT", "Checkpoint", "capture", "load_checkpoint", "restore"]
@@ -131,12 +132,15 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     """Read a checkpoint written by ``RunDirectory.save_checkpoint``."""
     path = Path(path)
     try:
-        with np.load(path, allow_pickle=False) as file:
-            arrays = {key: file[key] for key in file.files}
+        arrays = read_npz(path, numbers="biufc")
         meta = json.loads(arrays.pop(_META).tobytes().decode())
         if meta.get("format") != FORMAT:
             raise ValueError(f"format {meta.get('format')}, expected {FORMAT}")
         return _checkpoint(meta, arrays)
+    except NpzError as error:  # refused before anything was read in full
+        raise UsageError(
+            f"{path}: not a readable checkpoint ({error.problem}); remove it to start the run again"
+        ) from None
     except Exception as error:  # truncated, corrupt, or not a checkpoint at all
         reason = f"{type(error).__name__}: {error}" if str(error) else type(error).__name__
         raise UsageError(

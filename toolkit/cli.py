@@ -553,6 +553,7 @@ def _predict(args: argparse.Namespace) -> int:
     if x.ndim == 1:
         x = x[None]
     _check_features(x, network, args.input)
+    _check_inputs(x, args.input)
     y = network.predict(x)
     classes = np.argmax(y, axis=1)
     if args.out is not None:
@@ -568,6 +569,18 @@ def _check_features(x: np.ndarray, network: Network, where: str) -> None:
     if x.ndim != 2 or x.shape[1] != expected:
         raise UsageError(
             f"{where}: x has shape {x.shape}, the network takes rows of {expected} features"
+        )
+
+
+def _check_inputs(x: np.ndarray, where: str) -> None:
+    """Rows to predict: at least one, each of finite numbers (no class is right for a nan)."""
+    if len(x) == 0:
+        raise UsageError(f"{where}: x has no rows; give at least one sample to predict")
+    broken = ~np.isfinite(x).all(axis=1)
+    if broken.any():
+        raise UsageError(
+            f"{where}: x has {_count(int(broken.sum()), 'row')} holding nan or infinite values "
+            f"(first: row {int(np.argmax(broken))}); remove or replace them"
         )
 
 

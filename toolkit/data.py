@@ -6,7 +6,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Dataset", "as_dataset"]
+__all__ = ["MAX_CLASS", "Dataset", "as_dataset"]
+
+MAX_CLASS = 2**31 - 1
+"""The largest class index 1-D targets may hold (a network has one output per class)."""
 
 
 @dataclass(frozen=True)
@@ -70,9 +73,10 @@ def _pair(
     t = np.asarray(t_value)
     if t.dtype.kind not in "biuf":
         raise ValueError(f"{t_name} must hold numbers, got {t.dtype} values")
-    if x.ndim != 2 or x.shape[0] == 0:
+    if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
         raise ValueError(
-            f"{x_name} must be a non-empty 2-D array (samples x features), got shape {x.shape}"
+            f"{x_name} must be a non-empty 2-D array (samples x features, at least one of "
+            f"each), got shape {x.shape}"
         )
     if t.ndim not in (1, 2) or t.shape[0] != x.shape[0]:
         raise ValueError(
@@ -80,8 +84,13 @@ def _pair(
         )
     if not (np.all(np.isfinite(x)) and np.all(np.isfinite(t))):
         raise ValueError(f"{x_name} and {t_name} must hold finite numbers only")
-    if t.ndim == 1 and (np.any(t < 0) or np.any(t != np.round(t))):
-        raise ValueError(f"class indices in a 1-D {t_name} must be whole numbers from 0")
+    wrong = (t < 0) | (t != np.round(t)) | (t > MAX_CLASS) if t.ndim == 1 else None
+    if wrong is not None and wrong.any():
+        first = int(np.argmax(wrong))
+        raise ValueError(
+            f"class indices in a 1-D {t_name} must be whole numbers from 0 to {MAX_CLASS}, got "
+            f"{t[first]} at index {first}"
+        )
     if t.ndim == 1:
         t = t.astype(np.int64)
     return x, t

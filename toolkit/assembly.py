@@ -12,6 +12,7 @@ import numpy as np
 from .data import Dataset, as_dataset
 from .errors import RunError, SettingError, SpecError
 from .network import Dense, Network
+from .parts import describe_exit
 from .rng import Rng, make_rng
 from .spec import Spec, load_spec
 from .yamlsource import KeyPath, format_path
@@ -108,7 +109,7 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     """Call the part at ``path``.
 
     A SettingError is a bad setting, reported at that setting's place (exit 2);
-    anything else the part raises is a failure of the part (exit 1).
+    anything else the part raises, SystemExit included, is a failure of the part (exit 1).
     """
     bound = spec.bind(path, kind)
     label = kind.replace("_", " ")
@@ -123,3 +124,5 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
             f"{format_path(path)}: {label} '{bound.name}' from {provider} failed: "
             f"{type(error).__name__}: {error}"
         ) from error
+    except SystemExit as exit:  # a PartExit, naming the part
+        raise RunError(f"{format_path(path)}: {describe_exit(exit)}") from exit

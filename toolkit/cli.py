@@ -28,6 +28,7 @@ from .manager import ToolkitPluginManager, get_plugin_manager
 from .memory import retain_freed_memory
 from .network import Network
 from .overrides import looks_like_override
+from .parts import describe_exit
 from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
@@ -233,6 +234,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return error.exit_code
+    except SystemExit as exit:  # only plugin code raises it here: argparse's came before
+        if _debugging(args):
+            traceback.print_exc()
+        print(f"error: {describe_exit(exit)}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         folder = getattr(args, "resume", None) or getattr(args, "out", None)
         hint = f"; continue with 'toolkit train --resume {folder}'" if folder else ""

@@ -17,6 +17,7 @@ from .checkpoint import Checkpoint, capture, restore
 from .data import Dataset
 from .errors import RunError, ToolkitError, UsageError
 from .network import Network
+from .parts import describe_exit
 from .spec import Spec
 
 __all__ = [
@@ -124,6 +125,8 @@ def train(
             raise
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
+        except SystemExit as exit:  # a part (or the optimizer's code) that ends the process
+            raise RunError(f"iteration {iteration}: {describe_exit(exit)}") from exit
         if iteration == 1 and on_log and result.start is not None:
             on_log(result.start)
         _stop_if_diverged(iteration, network, loss, reference)

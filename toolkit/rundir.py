@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import tempfile
@@ -84,6 +85,8 @@ class RunDirectory:
             self.write_spec(spec)
             write_atomically(self.path / self.METRICS, lambda f: None)
         except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:  # the user's name: the command line says so
+                raise
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
     def write_spec(self, spec: Spec) -> None:
@@ -226,7 +229,9 @@ def write_atomically(target: Path, write: Callable[[IO[bytes]], Any]) -> None:
         raise
 
 
-def _cannot_write(target: Path, error: OSError) -> RunError:
+def _cannot_write(target: Path, error: OSError) -> Exception:
+    if error.errno == errno.ENAMETOOLONG:  # the user's name, not the temporary file's
+        return OSError(error.errno, error.strerror, str(target))
     return RunError(
         f"{target}: cannot write ({error.strerror or error}); free some space or fix the "
         "folder's permissions, then continue with 'toolkit train --resume' if it was a run"

@@ -10,7 +10,7 @@ from typing import Any
 import numpy as np
 
 from .data import Dataset, as_dataset
-from .errors import RunError, SettingError, SpecError
+from .errors import RunError, SettingError, SpecError, UsageError
 from .network import Dense, Network
 from .parts import describe_exit
 from .rng import Rng, make_rng
@@ -118,6 +118,11 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     except SettingError as error:
         blamed = (*path, error.setting) if error.setting in bound.settings else path
         raise SpecError([spec.problem(blamed, f"{label} '{bound.name}': {error}")]) from None
+    except MemoryError as error:  # the spec asked for more than this machine holds
+        raise UsageError(
+            f"{format_path(path)}: {label} '{bound.name}' ran out of memory ({error}); "
+            "make the spec's sizes smaller (the data, the layers' units)"
+        ) from None
     except Exception as error:
         provider = spec.entry(path, kind).provider
         raise RunError(

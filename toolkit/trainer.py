@@ -123,6 +123,8 @@ def train(
                 record = objective.record(iteration, x, t, loss) if logged else None
         except ToolkitError:
             raise
+        except MemoryError as error:
+            raise _out_of_memory(iteration, iteration == first, settings, error) from None
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
         except SystemExit as exit:  # a part (or the optimizer's code) that ends the process
@@ -284,6 +286,18 @@ def _stop_if_diverged(
         f"iteration {iteration}: the {what}; try a smaller optimizer.learning_rate, and check "
         "that the output layer's activation suits the loss"
     )
+
+
+def _out_of_memory(
+    iteration: int, first: bool, settings: dict[str, Any], error: MemoryError
+) -> ToolkitError:
+    """The run's sizes don't fit in memory: the spec's fault (exit 2) if its first iteration
+    failed, else the machine's (exit 1); either way, what to make smaller."""
+    message = (
+        f"iteration {iteration}: out of memory ({error}); lower train.batch_size (now "
+        f"{settings['batch_size']}) or the layers' units"
+    )
+    return UsageError(message) if first else RunError(message + ", or free memory")
 
 
 def _describe(error: Exception) -> str:

@@ -6,13 +6,14 @@ import json
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .assembly import Assembly, SpecLike, as_spec, assemble, call_part
+from .blame import non_finite_cause
 from .checkpoint import Checkpoint, capture, restore
 from .data import Dataset
 from .errors import RunError, ToolkitError, UsageError
@@ -115,10 +116,14 @@ def train(
                 x, t = data.x[batch], data.t[batch]
                 if reference is None:
                     reference = objective.loss(x, t)  # where the run starts, for the guard
+                    _stop_if_not_finite(iteration, network, x, t, start=True)
                 if iteration == 1:
                     result.start = objective.record(0, x, t, reference)
                     result.start["seconds"] = time.perf_counter() - start
-                optimizer.update(network.params, objective.gradient(x, t))
+                grads = objective.gradient(x, t)
+                if not _finite(grads.values()):  # the loss part's nan, before it reaches W?
+                    _stop_if_not_finite(iteration, network, x, t, start=False)
+                optimizer.update(network.params, grads)
                 loss = objective.loss(x, t)
                 record = objective.record(iteration, x, t, loss) if logged else None
         except ToolkitError:
@@ -131,7 +136,7 @@ def train(
             raise RunError(f"iteration {iteration}: {describe_exit(exit)}") from exit
         if iteration == 1 and on_log and result.start is not None:
             on_log(result.start)
-        _stop_if_diverged(iteration, network, loss, reference)
+        _stop_if_diverged(iteration, network, loss, reference, (x, t))
         seconds = offset + time.perf_counter() - start
         if record is not None:
             record["seconds"] = seconds
@@ -263,13 +268,38 @@ DIVERGED = 1e6
 1) has diverged."""
 
 
+def _finite(arrays: Iterable[np.ndarray]) -> bool:
+    """Whether every element is finite, tested through sums (nan or inf if any element is,
+    or where huge finite ones add up to inf: then each is looked at)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        arrays = list(arrays)
+        if all(np.isfinite(np.sum(value)) for value in arrays):
+            return True
+    return all(np.isfinite(value).all() for value in arrays)
+
+
+def _stop_if_not_finite(
+    iteration: int, network: Network, x: np.ndarray, t: np.ndarray, *, start: bool
+) -> None:
+    """Stop the run, naming the part or setting, where the forward pass or the loss part
+    turns finite numbers into nan or inf (see ``toolkit.blame``)."""
+    cause = non_finite_cause(network, x, t, start=start)
+    if isinstance(cause, UsageError):  # the spec's starting point: no iteration to name
+        raise cause
+    if cause is not None:
+        raise RunError(f"iteration {iteration}: {cause}")
+
+
 def _stop_if_diverged(
-    iteration: int, network: Network, loss: float, reference: float | None
+    iteration: int,
+    network: Network,
+    loss: float,
+    reference: float | None,
+    batch: tuple[np.ndarray, np.ndarray],
 ) -> None:
     """Stop the run where the parameters or the loss stop being numbers, or the loss
     grows a millionfold."""
-    sums = [float(value.sum()) for value in network.params.values()]  # nan or inf if any is
-    finite = all(math.isfinite(total) for total in sums) and math.isfinite(loss)
+    finite = _finite(network.params.values()) and math.isfinite(loss)
     limit = math.inf if reference is None else DIVERGED * max(1.0, abs(reference))
     if finite and abs(loss) <= limit:
         return
@@ -277,6 +307,7 @@ def _stop_if_diverged(
     if broken:
         what = f"parameters {', '.join(broken)} became nan or infinite"
     elif not np.isfinite(loss):
+        _stop_if_not_finite(iteration, network, *batch, start=False)  # a part's doing?
         what = f"loss is {loss}"
     elif abs(loss) > limit:
         what = f"loss grew from {reference:.4g} to {loss:.4g}"

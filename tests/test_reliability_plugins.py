@@ -11,6 +11,7 @@ import re
 import resource
 import subprocess
 import textwrap
+import warnings
 from pathlib import Path
 
 import pytest
@@ -26,7 +27,7 @@ from conftest import (
 )
 from toolkit import load_spec, train
 from toolkit.cli import main
-from toolkit.errors import PluginError, RunError
+from toolkit.errors import PluginError, RunError, ToolkitNotice
 from toolkit.manager import get_plugin_manager
 from toolkit.registry import Registry
 from toolkit.testing import conformance
@@ -287,3 +288,155 @@ def test_a_module_that_exits_is_refused_in_process(plugin_folder: Path) -> None:
     write(plugin_folder / "quits.py", "raise SystemExit('bye')\n")
     with pytest.raises(PluginError, match=r"SystemExit from sys.exit\('bye'\)"):
         get_plugin_manager(["quits"])
+
+
+# --------------------------------------------- numbers that stop being numbers, and whose doing
+
+MISBEHAVING = """\
+import numpy as np
+
+from toolkit import Part
+
+
+def nan_loss(y, t):
+    return float("nan")
+
+
+def nan_later(y, t):
+    nan_later.calls = getattr(nan_later, "calls", 0) + 1
+    if nan_later.calls > 30:
+        return float("nan")
+    return float(np.mean((y - t) ** 2))
+
+
+def nan_activation(x):
+    return np.where(x > 0, np.nan, x)
+
+
+def complex_init(shape, rng):
+    return np.full(shape, 0.01 + 0.01j)
+
+
+def complex_data(rng):
+    return rng.random((12, 4)) + 1j, np.eye(3)[rng.integers(0, 3, 12)]
+
+
+def complex_activation(x):
+    return np.tanh(x) + 0j
+
+
+def complex_gradient(objective):
+    return {key: np.zeros_like(value) + 1j for key, value in objective.params.items()}
+
+
+def toolkit_losses():
+    return {"nan_loss": nan_loss, "nan_later": nan_later}
+
+
+def toolkit_activations():
+    return {
+        "nan_activation": Part(nan_activation, derivative=np.ones_like),
+        "complex_activation": Part(complex_activation, derivative=np.ones_like),
+    }
+
+
+def toolkit_initializers():
+    return {"complex_init": complex_init}
+
+
+def toolkit_datasets():
+    return {"complex_data": complex_data}
+
+
+def toolkit_gradient_estimators():
+    return {"complex_gradient": complex_gradient}
+"""
+
+
+def misbehaving(plugin_folder: Path, *settings: str):
+    write(plugin_folder / "misbehaving.py", MISBEHAVING)
+    spec = write(plugin_folder / "spec.yaml", "plugins: [misbehaving]\n" + small_spec())
+    return load_spec(spec, list(settings))
+
+
+@pytest.mark.parametrize("loss", ["nan_loss", "nan_later"])
+def test_a_loss_part_returning_nan_is_named_not_the_learning_rate(
+    plugin_folder: Path, loss: str
+) -> None:
+    """It used to say "the parameters became nan; try a smaller learning_rate"."""
+    with warnings.catch_warnings(), pytest.raises(RunError) as raised:
+        warnings.simplefilter("ignore", ToolkitNotice)  # the slower path, for a scalar loss
+        train(misbehaving(plugin_folder, f"loss={loss}"))
+    message = str(raised.value)
+    assert f"loss: loss '{loss}' returned nan for finite predictions" in message
+    assert "learning_rate" not in message
+
+
+def test_an_activation_returning_nan_on_finite_input_is_named(plugin_folder: Path) -> None:
+    with pytest.raises(RunError) as raised:
+        train(misbehaving(plugin_folder, "model.layers[0].activation=nan_activation"))
+    message = str(raised.value)
+    assert "model.layers[0].activation: activation 'nan_activation' returned nan or inf" in message
+    assert "learning_rate" not in message
+
+
+def test_diverging_weights_are_still_the_learning_rate(plugin_folder: Path) -> None:
+    """A loss that overflows because the predictions grew is not the loss part's fault."""
+    settings = ["model.layers[1].activation=identity", "loss=mean_squared_error"]
+    spec = misbehaving(plugin_folder, *settings, "optimizer.learning_rate=1e6")
+    with pytest.raises(RunError, match=r"try a smaller optimizer\.learning_rate"):
+        train(spec)
+
+
+def test_an_init_scale_that_overflows_is_refused_at_its_key(tmp_path: Path) -> None:
+    """``init: {scale: 1e308}`` used to print numpy's RuntimeWarning and train on infinite
+    sums; the sums overflow (100 features of up to 1e308 each), so the setting is refused."""
+    result = toolkit(
+        "train",
+        "two_layer_sigmoid",
+        "-q",
+        "--set",
+        "model.layers[0].init.scale=1e308",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 2, result.stderr
+    (line,) = errors(result.stderr)
+    assert line.startswith("error: model.layers[0].init: the starting weights")
+    assert "smaller init scale" in line
+    assert "RuntimeWarning" not in result.stderr and "overflow encountered" not in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("setting", "named"),
+    [
+        (
+            "model.layers[0].init=complex_init",
+            "model.layers[0].init: initializer 'complex_init' returned complex values",
+        ),
+        ("data={name: complex_data}", "x holds complex numbers"),
+        (
+            "model.layers[0].activation=complex_activation",
+            "activation 'complex_activation' returned complex values for real input",
+        ),
+        ("gradient=complex_gradient", "estimator 'complex_gradient' returned complex values"),
+    ],
+)
+def test_complex_numbers_from_a_part_are_refused(
+    plugin_folder: Path, setting: str, named: str
+) -> None:
+    """They used to be cast to real with a ComplexWarning (or a numpy casting error)."""
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no ComplexWarning (nor any other) on the way
+        with pytest.raises(RunError) as raised:
+            train(misbehaving(plugin_folder, setting))
+    assert named in str(raised.value)
+
+
+def test_any_other_warning_is_one_located_line(capsys) -> None:
+    """A warning the toolkit does not turn into an error still prints as one line."""
+    from toolkit.cli import _show_notice
+
+    _show_notice(RuntimeWarning("overflow encountered\nin reduce"), RuntimeWarning, "m.py", 49)
+    assert capsys.readouterr().err == (
+        "warning: overflow encountered\\nin reduce (RuntimeWarning at m.py:49)\n"
+    )

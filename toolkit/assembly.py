@@ -91,12 +91,18 @@ def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.
     result = call_part(spec, path, "initializer", shape, rng)
     name = spec.bind(path, "initializer").name
     try:
-        values = np.array(result, dtype=np.float64, order="C")
+        complex_values = np.iscomplexobj(result)  # cast to float, they'd lose their imaginary part
+        values = np.array(result, dtype=np.float64, order="C") if not complex_values else None
     except (TypeError, ValueError) as error:
         raise RunError(
             f"{format_path(path)}: initializer '{name}' returned {type(result).__name__}, "
             f"not an array of numbers ({error})"
         ) from None
+    if values is None:
+        raise RunError(
+            f"{format_path(path)}: initializer '{name}' returned complex values; an "
+            "initializer must return real numbers"
+        )
     if values.shape != shape:
         raise RunError(
             f"{format_path(path)}: initializer '{name}' returned shape {values.shape}, "

@@ -17,7 +17,7 @@ import traceback
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import numpy as np
 
@@ -43,7 +43,6 @@ from .wording import brief, did_you_mean, one_line, quote
 
 __all__ = ["main"]
 
-_python_show_warning = warnings.showwarning
 DEFAULT_SPEC = "two_layer_sigmoid"
 PIPED_WIDTH = 100
 """Columns of tables written anywhere but a terminal (and COLUMNS unset)."""
@@ -214,12 +213,21 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _show_notice(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-    """Notices print as one ``note:`` line; other warnings as Python shows them."""
+def _show_notice(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Notices print as one ``note:`` line; other warnings (numpy's, a plugin's) as one
+    ``warning:`` line saying where they were raised."""
     if issubclass(category, ToolkitNotice):
         print(f"note: {message}", file=sys.stderr)
     else:
-        _python_show_warning(message, category, *_, **__)  # type: ignore[arg-type]
+        text = one_line(str(message))
+        print(f"warning: {text} ({category.__name__} at {filename}:{lineno})", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -125,6 +125,7 @@ def train(
                     _stop_if_not_finite(iteration, network, x, t, start=False)
                 optimizer.update(network.params, grads)
                 loss = objective.loss(x, t)
+                finite = _finite(network.params.values()) and math.isfinite(loss)
                 record = objective.record(iteration, x, t, loss) if logged else None
         except ToolkitError:
             raise
@@ -136,7 +137,7 @@ def train(
             raise RunError(f"iteration {iteration}: {describe_exit(exit)}") from exit
         if iteration == 1 and on_log and result.start is not None:
             on_log(result.start)
-        _stop_if_diverged(iteration, network, loss, reference, (x, t))
+        _stop_if_diverged(iteration, network, loss, reference, (x, t), finite)
         seconds = offset + time.perf_counter() - start
         if record is not None:
             record["seconds"] = seconds
@@ -270,11 +271,11 @@ DIVERGED = 1e6
 
 def _finite(arrays: Iterable[np.ndarray]) -> bool:
     """Whether every element is finite, tested through sums (nan or inf if any element is,
-    or where huge finite ones add up to inf: then each is looked at)."""
-    with np.errstate(over="ignore", invalid="ignore"):
-        arrays = list(arrays)
-        if all(np.isfinite(np.sum(value)) for value in arrays):
-            return True
+    or where huge finite ones add up to inf: then each is looked at). Call it where numpy's
+    overflow warnings are off."""
+    arrays = list(arrays)
+    if all(math.isfinite(float(value.sum())) for value in arrays):  # real: checked by Network
+        return True
     return all(np.isfinite(value).all() for value in arrays)
 
 
@@ -296,10 +297,10 @@ def _stop_if_diverged(
     loss: float,
     reference: float | None,
     batch: tuple[np.ndarray, np.ndarray],
+    finite: bool,
 ) -> None:
-    """Stop the run where the parameters or the loss stop being numbers, or the loss
-    grows a millionfold."""
-    finite = _finite(network.params.values()) and math.isfinite(loss)
+    """Stop the run where the parameters or the loss stop being numbers (``finite`` says
+    whether all are), or the loss grows a millionfold."""
     limit = math.inf if reference is None else DIVERGED * max(1.0, abs(reference))
     if finite and abs(loss) <= limit:
         return

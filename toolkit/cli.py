@@ -48,6 +48,9 @@ PIPED_WIDTH = 100
 """Columns of tables written anywhere but a terminal (and COLUMNS unset)."""
 DEBUG_VARIABLE = "TOOLKIT_DEBUG"
 DEBUG_HELP = f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)"
+MEMORY_FIX = "make the sizes smaller (train.batch_size, the layers' units, the data) or free memory"
+NAME_MAX = 255
+"""The longest file name most file systems take, in bytes."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -282,9 +285,6 @@ def _command(args: argparse.Namespace) -> int:
         return 130
 
 
-MEMORY_FIX = "make the sizes smaller (train.batch_size, the layers' units, the data) or free memory"
-
-
 def _escape_unwritable_characters() -> None:
     """Text the terminal's encoding can't hold (a lone surrogate in a name, say) is written
     escaped (``\\ud800``), never a UnicodeEncodeError."""
@@ -327,10 +327,6 @@ def _output_failed(error: OSError, *, debug: bool) -> int:
     else:
         print(f"error: {brief(error.filename)}: {reason}", file=sys.stderr)
     return 1
-
-
-NAME_MAX = 255
-"""The longest file name most file systems take, in bytes."""
 
 
 def _discard_output() -> None:

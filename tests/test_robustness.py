@@ -121,8 +121,9 @@ def test_empty_units_is_one_problem(run_cli: RunCli, tmp_path: Path) -> None:
 def test_minimal_spec_with_identity_output_stops_with_a_hint(
     run_cli: RunCli, tmp_path: Path
 ) -> None:
-    """Only data and model.layers: iteration 1 stops with one line naming learning_rate and
-    the output activation (the core names no concrete part in its hint)."""
+    """Only data and model.layers: iteration 1 stops with one line naming the loss part,
+    which returns nan for the identity output's negative predictions, and the output
+    activation (not the learning rate: no update has been made)."""
     write(
         tmp_path / "minimal.yaml",
         "data: {name: random, samples: 20, features: 4, classes: 3}\n"
@@ -131,7 +132,9 @@ def test_minimal_spec_with_identity_output_stops_with_a_hint(
     result = run_cli("train", "minimal.yaml")
     line = one_error(result, 1)
     assert line.startswith("error: iteration 1: "), line
-    assert "learning_rate" in line and "output layer's activation suits the loss" in line
+    assert "loss 'cross_entropy' returned nan for finite predictions" in line
+    assert "output layer's activation 'identity' suits the loss" in line
+    assert "learning_rate" not in line
     assert "RuntimeWarning" not in result.stderr
 
 

@@ -10,8 +10,9 @@ from typing import Any
 import numpy as np
 
 from .data import Dataset, as_dataset
-from .errors import RunError, SettingError, SpecError
+from .errors import RunError, SettingError, SpecError, UsageError
 from .network import Dense, Network
+from .parts import describe_exit
 from .rng import Rng, make_rng
 from .spec import Spec, load_spec
 from .yamlsource import KeyPath, format_path
@@ -90,12 +91,18 @@ def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.
     result = call_part(spec, path, "initializer", shape, rng)
     name = spec.bind(path, "initializer").name
     try:
-        values = np.array(result, dtype=np.float64, order="C")
+        complex_values = np.iscomplexobj(result)  # cast to float, they'd lose their imaginary part
+        values = np.array(result, dtype=np.float64, order="C") if not complex_values else None
     except (TypeError, ValueError) as error:
         raise RunError(
             f"{format_path(path)}: initializer '{name}' returned {type(result).__name__}, "
             f"not an array of numbers ({error})"
         ) from None
+    if values is None:
+        raise RunError(
+            f"{format_path(path)}: initializer '{name}' returned complex values; an "
+            "initializer must return real numbers"
+        )
     if values.shape != shape:
         raise RunError(
             f"{format_path(path)}: initializer '{name}' returned shape {values.shape}, "
@@ -108,7 +115,7 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     """Call the part at ``path``.
 
     A SettingError is a bad setting, reported at that setting's place (exit 2);
-    anything else the part raises is a failure of the part (exit 1).
+    anything else the part raises, SystemExit included, is a failure of the part (exit 1).
     """
     bound = spec.bind(path, kind)
     label = kind.replace("_", " ")
@@ -117,9 +124,16 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     except SettingError as error:
         blamed = (*path, error.setting) if error.setting in bound.settings else path
         raise SpecError([spec.problem(blamed, f"{label} '{bound.name}': {error}")]) from None
+    except MemoryError as error:  # the spec asked for more than this machine holds
+        raise UsageError(
+            f"{format_path(path)}: {label} '{bound.name}' ran out of memory ({error}); "
+            "make the spec's sizes smaller (the data, the layers' units)"
+        ) from None
     except Exception as error:
         provider = spec.entry(path, kind).provider
         raise RunError(
             f"{format_path(path)}: {label} '{bound.name}' from {provider} failed: "
             f"{type(error).__name__}: {error}"
         ) from error
+    except SystemExit as exit:  # a PartExit, naming the part
+        raise RunError(f"{format_path(path)}: {describe_exit(exit)}") from exit

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import errno
 import importlib.metadata
+import io
 import json
 import os
 import shlex
@@ -15,7 +17,7 @@ import traceback
 import warnings
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TextIO
 
 import numpy as np
 
@@ -28,6 +30,7 @@ from .manager import ToolkitPluginManager, get_plugin_manager
 from .memory import retain_freed_memory
 from .network import Network
 from .overrides import looks_like_override
+from .parts import describe_exit
 from .progress import Progress, bar_available
 from .registry import Registry, UnknownPart
 from .report import describe_assembly
@@ -36,16 +39,18 @@ from .saved import restore_run
 from .schema import spec_schema
 from .spec import Spec, load_spec, shipped_specs, spec_summary
 from .trainer import Record, require_same_spec, spec_change, train, training_loss
-from .wording import did_you_mean, quote
+from .wording import brief, did_you_mean, one_line, quote
 
 __all__ = ["main"]
 
-_python_show_warning = warnings.showwarning
 DEFAULT_SPEC = "two_layer_sigmoid"
 PIPED_WIDTH = 100
 """Columns of tables written anywhere but a terminal (and COLUMNS unset)."""
 DEBUG_VARIABLE = "TOOLKIT_DEBUG"
 DEBUG_HELP = f"show tracebacks for errors (or set {DEBUG_VARIABLE}=1)"
+MEMORY_FIX = "make the sizes smaller (train.batch_size, the layers' units, the data) or free memory"
+NAME_MAX = 255
+"""The longest file name most file systems take, in bytes."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -223,20 +228,49 @@ def _count(number: int, noun: str) -> str:
     return f"{number} {noun}" if number == 1 else f"{number} {noun}s"
 
 
-def _show_notice(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
-    """Notices print as one ``note:`` line; other warnings as Python shows them."""
+def _show_notice(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """Notices print as one ``note:`` line; other warnings (numpy's, a plugin's) as one
+    ``warning:`` line saying where they were raised."""
     if issubclass(category, ToolkitNotice):
         print(f"note: {message}", file=sys.stderr)
     else:
-        _python_show_warning(message, category, *_, **__)  # type: ignore[arg-type]
+        text = one_line(str(message))
+        print(f"warning: {text} ({category.__name__} at {filename}:{lineno})", file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (0 done, 1 failed run, 2 bad input,
     130 interrupted)."""
-    args = _parser().parse_args(argv)
+    _escape_unwritable_characters()
+    try:
+        args = _parser().parse_args(argv)
+    except SystemExit:  # --help and --version printed, or a usage error: flush here too
+        try:
+            _flush_output()
+        except OSError as error:
+            return _output_failed(error, debug=False)
+        raise
+    except OSError as error:
+        return _output_failed(error, debug=False)
     warnings.showwarning = _show_notice
     retain_freed_memory()
+    try:
+        code = _command(args)
+        _flush_output()  # now, not as Python exits: a closed pipe or a full device is seen
+        return code
+    except OSError as error:
+        return _output_failed(error, debug=_debugging(args))
+
+
+def _command(args: argparse.Namespace) -> int:
+    """Run the chosen command, turning what it raises into ``error:`` lines and a code."""
     try:
         return int(args.handler(args) or 0)
     except ToolkitError as error:
@@ -245,16 +279,72 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in str(error).splitlines():
             print(f"error: {line}", file=sys.stderr)
         return error.exit_code
+    except SystemExit as exit:  # only plugin code raises it here: argparse's came before
+        if _debugging(args):
+            traceback.print_exc()
+        print(f"error: {describe_exit(exit)}", file=sys.stderr)
+        return 1
+    except MemoryError as error:
+        if _debugging(args):
+            traceback.print_exc()
+        what = one_line(str(error)) or "a request for memory failed"
+        print(f"error: out of memory ({what}); {MEMORY_FIX}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         folder = getattr(args, "resume", None) or getattr(args, "out", None)
         hint = f"; continue with 'toolkit train --resume {folder}'" if folder else ""
         print(f"error: interrupted{hint}", file=sys.stderr)
         return 130
-    except BrokenPipeError:
-        # The reader went away (`toolkit schema | head`): stop without a traceback, and
-        # leave nothing for Python to flush into the closed pipe on the way out.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+
+def _escape_unwritable_characters() -> None:
+    """Text the terminal's encoding can't hold (a lone surrogate in a name, say) is written
+    escaped (``\\ud800``), never a UnicodeEncodeError."""
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            with contextlib.suppress(ValueError, io.UnsupportedOperation):
+                reconfigure(errors="backslashreplace")
+
+
+def _flush_output() -> None:
+    if sys.stdout is not None:
+        sys.stdout.flush()
+
+
+def _output_failed(error: OSError, *, debug: bool) -> int:
+    """One line (none for a reader that went away) for an OSError that reached main: exit 2
+    for a path name too long, else 1.
+
+    Standard output is then pointed at the null device, so that nothing is left for Python
+    to flush into a closed pipe or a full device as it exits.
+    """
+    if debug and not isinstance(error, BrokenPipeError):
+        traceback.print_exc()
+    if isinstance(error, BrokenPipeError):  # `toolkit plugins | head`: quietly, as Unix tools do
+        _discard_output()
         return 1
+    if error.errno == errno.ENAMETOOLONG:
+        named = f"{brief(error.filename)}: " if error.filename is not None else ""
+        print(
+            f"error: {named}the path, or a name in it, is longer than the file system allows "
+            f"(usually {NAME_MAX} bytes a name); choose a shorter name",
+            file=sys.stderr,
+        )
+        return 2
+    reason = error.strerror or str(error)
+    if error.filename is None:  # standard output: a full device, a disk quota, an I/O error
+        print(f"error: cannot write the output: {reason}", file=sys.stderr)
+        _discard_output()
+    else:
+        print(f"error: {brief(error.filename)}: {reason}", file=sys.stderr)
+    return 1
+
+
+def _discard_output() -> None:
+    """Send what standard output still holds, and will be given, to the null device."""
+    with contextlib.suppress(OSError, ValueError, AttributeError):
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
 
 
 def _spec_path(argument: str | None) -> str:
@@ -508,7 +598,8 @@ def _draw_curves(out: RunDirectory) -> None:
     try:
         plot_run(out.path)
     except Exception as error:  # the run itself is done and saved
-        print(f"warning: no {RunDirectory.CURVES}: {error}", file=sys.stderr)
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        print(f"warning: no {RunDirectory.CURVES}: {one_line(reason)}", file=sys.stderr)
 
 
 def _saved_network(args: argparse.Namespace) -> Assembly:

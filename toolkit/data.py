@@ -67,9 +67,12 @@ def _pair(
 ) -> tuple[np.ndarray, np.ndarray]:
     """``x`` as float64 and ``t`` (1-D as int64), checked on their own and against each other."""
     try:
-        x = np.array(x_value, dtype=np.float64)
+        complex_values = np.iscomplexobj(x_value)  # type: ignore[arg-type]
+        x = np.array(x_value, dtype=np.float64) if not complex_values else np.empty(0)
     except (TypeError, ValueError):
         raise ValueError(f"{x_name} must be an array of numbers") from None
+    if complex_values:  # cast to float, it would lose its imaginary part unsaid
+        raise ValueError(f"{x_name} holds complex numbers; give real numbers")
     t = np.asarray(t_value)
     if t.dtype.kind not in "biuf":
         raise ValueError(f"{t_name} must hold numbers, got {t.dtype} values")

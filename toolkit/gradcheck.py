@@ -189,10 +189,17 @@ def gradcheck(
     sample = _positive("--sample", sample, DEFAULT_SAMPLE)
     names = _requested(spec.registry, estimators) if estimators else _defaults(spec.registry)
     assembly = assemble(spec)
-    x, t = _first_batch(assembly, batch_size)
     network, seed = assembly.network, spec.config["seed"]
-    reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)
-    checks = tuple(_check(spec, network, x, t, name, reference) for name in names)
+    try:
+        x, t = _first_batch(assembly, batch_size)
+        reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)
+        checks = tuple(_check(spec, network, x, t, name, reference) for name in names)
+    except MemoryError as error:
+        given = f"--batch {batch_size}" if batch is not None else f"train.batch_size={batch_size}"
+        raise UsageError(
+            f"gradcheck {given}: a batch of {batch_size} samples does not fit in memory "
+            f"({error}); give a smaller --batch"
+        ) from None
     return GradcheckReport(spec.name, seed, batch_size, sample, reference, checks)
 
 
@@ -326,7 +333,7 @@ def _failures(what: str) -> Iterator[None]:
     try:
         with np.errstate(all="ignore"):
             yield
-    except ToolkitError:
+    except (ToolkitError, MemoryError):  # out of memory: the batch is too large, said above
         raise
     except Exception as error:
         raise RunError(f"gradcheck: {what} failed: {type(error).__name__}: {error}") from error

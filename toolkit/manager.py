@@ -22,7 +22,7 @@ import pluggy
 
 from . import hookspecs
 from .errors import PluginError
-from .wording import did_you_mean
+from .wording import did_you_mean, raised
 
 __all__ = [
     "AUTOLOAD_VARIABLE",
@@ -135,7 +135,7 @@ def register_module(
                 f"'{error.name}'); check the name, and that the module is {_where(folders)}"
             ) from error
         raise _import_failed(module_name, error) from error
-    except Exception as error:
+    except (Exception, SystemExit) as error:  # a module that exits as it loads is broken too
         raise _import_failed(module_name, error) from error
     if manager.is_registered(module):
         manager.requested.add(str(manager.get_name(module)))
@@ -166,7 +166,7 @@ def _where(folders: Sequence[Path]) -> str:
     return "".join(f"in '{folder}' or " for folder in folders) + "on PYTHONPATH"
 
 
-def _import_failed(module_name: str, error: Exception) -> PluginError:
+def _import_failed(module_name: str, error: BaseException) -> PluginError:
     """The module was found, and its own code raised while it was imported."""
     return PluginError(
         f"plugin module '{module_name}': importing it raised {_one_line(error)}; "
@@ -196,7 +196,7 @@ def _load_entry_points(manager: ToolkitPluginManager, *, only_standard: bool) ->
             manager.distributions[entry_point.name] = (dist_name, dist.version)
             try:
                 plugin = entry_point.load()
-            except Exception as error:
+            except (Exception, SystemExit) as error:
                 _skip(manager, entry_point.name, f"cannot import {entry_point.value}", error)
                 continue
             if manager.is_registered(plugin):  # one module under two entry points: one plugin
@@ -248,6 +248,8 @@ def _skip(
 
 
 def _one_line(error: BaseException) -> str:
+    if isinstance(error, SystemExit):  # the module's own code ended the process
+        return raised(error)
     message = str(error).strip().splitlines()
     return f"{type(error).__name__}: {message[0]}" if message else type(error).__name__
 

@@ -67,6 +67,11 @@ class Network:
             inputs.append(x)
             pre.append(a)
             x = layer.activation(a)
+            if np.iscomplexobj(x) and not np.iscomplexobj(a):
+                raise RunError(
+                    f"model.layers[{index}].activation: activation '{layer.activation.name}' "
+                    "returned complex values for real input; it must return real numbers"
+                )
             if np.shape(x) != a.shape:
                 raise RunError(
                     f"model.layers[{index}].activation: activation '{layer.activation.name}' "
@@ -122,11 +127,13 @@ class Network:
     def _checked(self, bound: BoundPart, grads: Any, key: str) -> np.ndarray:
         """The estimator's gradient for ``key``, which must be shaped like the parameter."""
         grad = np.asarray(grads[key]) if isinstance(grads, Mapping) and key in grads else None
-        if grad is None or grad.shape != self.params[key].shape:
+        if grad is None or grad.shape != self.params[key].shape or grad.dtype.kind == "c":
             got = "nothing" if grad is None else f"shape {grad.shape}"
+            if grad is not None and grad.dtype.kind == "c":
+                got = f"complex values ({grad.dtype})"
             raise RunError(
-                f"gradient: estimator '{bound.name}' returned {got} for {key}, expected shape "
-                f"{self.params[key].shape}"
+                f"gradient: estimator '{bound.name}' returned {got} for {key}, expected real "
+                f"numbers of shape {self.params[key].shape}"
             )
         return grad
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import math
+import traceback
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -11,9 +12,18 @@ from typing import Any
 import numpy as np
 
 from .kinds import Kind
-from .wording import describe_value, did_you_mean, quote
+from .wording import describe_value, did_you_mean, exit_call, quote
 
-__all__ = ["REQUIRED", "BoundPart", "Part", "as_float", "as_part", "check_settings"]
+__all__ = [
+    "REQUIRED",
+    "BoundPart",
+    "Part",
+    "PartExit",
+    "as_float",
+    "as_part",
+    "check_settings",
+    "describe_exit",
+]
 
 
 class _Required:
@@ -140,16 +150,52 @@ def _first_doc_line(fn: Callable[..., Any]) -> str:
     return doc.strip().splitlines()[0] if doc.strip() else ""
 
 
+EXIT_FIX = "plugin code must raise an exception to fail, not end the process"
+
+
+class PartExit(SystemExit):
+    """A part called ``sys.exit`` (raised SystemExit): its failure, naming the part.
+
+    Still a SystemExit, so code that catches ``Exception`` to try another way does not
+    take it for a refusal; the command line reports it as a failed run (exit 1), and a
+    script that does not catch it ends with this message.
+    """
+
+    def __init__(self, kind: str, name: str, exit: SystemExit) -> None:
+        self.message = f"{kind.replace('_', ' ')} '{name}' called {exit_call(exit)}; {EXIT_FIX}"
+        super().__init__(self.message)
+
+
+def describe_exit(exit: SystemExit) -> str:
+    """One line for plugin code that ended the process: the part that did (a PartExit),
+    else where ``sys.exit`` was called."""
+    if isinstance(exit, PartExit):
+        return exit.message
+    frames = traceback.extract_tb(exit.__traceback__)
+    where = f" at {frames[-1].filename}:{frames[-1].lineno}" if frames else ""
+    return f"code{where} called {exit_call(exit)}; {EXIT_FIX}"
+
+
 @dataclass(frozen=True)
 class BoundPart:
-    """A registered part with its settings: calling it calls the part's function."""
+    """A registered part with its settings: calling it calls the part's function.
+
+    ``kind`` names the part in a message. A part that calls ``sys.exit`` raises
+    :class:`PartExit`, naming it.
+    """
 
     name: str
     part: Part
     settings: Mapping[str, Any] = field(default_factory=dict)
+    kind: str = "part"
 
     def __call__(self, *inputs: Any) -> Any:
-        return self.part.fn(*inputs, **self.settings)
+        try:
+            return self.part.fn(*inputs, **self.settings)
+        except PartExit:
+            raise
+        except SystemExit as exit:
+            raise PartExit(self.kind, self.name, exit) from exit
 
     @property
     def has_derivative(self) -> bool:
@@ -160,16 +206,26 @@ class BoundPart:
         """The part's derivative at ``inputs``, with its settings."""
         if self.part.derivative is None:
             raise LookupError(f"part '{self.name}' gives no derivative")
-        return self.part.derivative(*inputs, **self.settings)
+        try:
+            return self.part.derivative(*inputs, **self.settings)
+        except PartExit:
+            raise
+        except SystemExit as exit:
+            raise PartExit(self.kind, self.name, exit) from exit
 
     def vjp(self, x: Any, g: Any) -> Any:
         """The gradient with respect to ``x`` given ``g`` with respect to the output.
 
         From the part's ``vjp`` where it has one, else its elementwise derivative.
         """
-        if self.part.vjp is not None:
+        if self.part.vjp is None:
+            return self.derivative(x) * g
+        try:
             return self.part.vjp(x, g, **self.settings)
-        return self.derivative(x) * g
+        except PartExit:
+            raise
+        except SystemExit as exit:
+            raise PartExit(self.kind, self.name, exit) from exit
 
 
 def check_settings(

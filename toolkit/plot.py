@@ -20,6 +20,7 @@ import yaml
 
 from .errors import RunError, UsageError
 from .rundir import RunDirectory, check_output, write_atomically
+from .wording import one_line
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -331,4 +332,4 @@ def _spec_name(folder: Path) -> str:
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
         spec = None
     name = spec.get("name") if isinstance(spec, dict) else None
-    return name if isinstance(name, str) and name else folder.resolve().name
+    return one_line(name) if isinstance(name, str) and name else folder.resolve().name

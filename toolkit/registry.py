@@ -19,7 +19,7 @@ from .errors import PluginError
 from .kinds import KINDS, Kind
 from .manager import PluginFailure
 from .parts import Part, as_part
-from .wording import did_you_mean
+from .wording import did_you_mean, raised
 
 __all__ = ["DEFAULT_KEYS", "Default", "Entry", "Registry", "UnknownPart"]
 
@@ -215,8 +215,8 @@ def _plugin_defaults(manager: pluggy.PluginManager, name: str, plugin: object) -
         where = f"plugin '{name}', hook toolkit_defaults"
         try:
             given = impl.function()
-        except Exception as error:
-            raise PluginError(f"{where} raised {type(error).__name__}: {error}") from error
+        except (Exception, SystemExit) as error:  # a hook that exits is the plugin's failure
+            raise PluginError(f"{where} raised {raised(error)}") from error
         if not isinstance(given, Mapping):
             raise PluginError(f"{where} returned {type(given).__name__}; return {{key: part name}}")
         for key, part in given.items():
@@ -233,8 +233,8 @@ def _table(impl: pluggy.HookImpl, kind: Kind) -> dict[str, Part]:
     where = f"plugin '{impl.plugin_name}', hook {kind.hook}"
     try:
         table = impl.function()
-    except Exception as error:
-        raise PluginError(f"{where} raised {type(error).__name__}: {error}") from error
+    except (Exception, SystemExit) as error:  # a hook that exits is the plugin's failure
+        raise PluginError(f"{where} raised {raised(error)}") from error
     if not isinstance(table, Mapping):
         raise PluginError(
             f"{where} returned {type(table).__name__}; return a dict of name -> {kind.name}"

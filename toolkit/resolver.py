@@ -66,7 +66,7 @@ def bind_part(
         raise SpecError(resolver.problems)
     entry = registry.lookup(kind, resolved["name"])
     settings = {key: value for key, value in resolved.items() if key != "name"}
-    return BoundPart(resolved["name"], entry.part, settings)
+    return BoundPart(resolved["name"], entry.part, settings, kind)
 
 
 class Resolver:
@@ -149,7 +149,8 @@ class Resolver:
         """
         ref = config["data"]
         settings = {key: value for key, value in ref.items() if key != "name"}
-        bound = BoundPart(ref["name"], self.registry.lookup("dataset", ref["name"]).part, settings)
+        entry = self.registry.lookup("dataset", ref["name"])
+        bound = BoundPart(ref["name"], entry.part, settings, "dataset")
         try:
             data = as_dataset(bound(make_rng(config["rng"], config["seed"])))
         except SettingError as error:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import errno
 import json
 import os
 import re
@@ -132,6 +133,8 @@ class RunDirectory:
             self.write_inputs(spec)
             write_atomically(self.path / self.METRICS, lambda f: None)
         except OSError as error:
+            if error.errno == errno.ENAMETOOLONG:  # the user's name: the command line says so
+                raise
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
     def write_spec(self, spec: Spec) -> None:
@@ -390,7 +393,9 @@ def _exists(target: Path) -> UsageError:
     )
 
 
-def _cannot_write(target: Path, error: OSError) -> RunError:
+def _cannot_write(target: Path, error: OSError) -> Exception:
+    if error.errno == errno.ENAMETOOLONG:  # the user's name, not the temporary file's
+        return OSError(error.errno, error.strerror, str(target))
     return RunError(
         f"{target}: cannot write ({error.strerror or error}); free some space or fix the "
         "folder's permissions, then continue with 'toolkit train --resume' if it was a run"

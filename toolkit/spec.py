@@ -58,7 +58,7 @@ class Spec:
         """The part at ``path`` with its settings, ready to call."""
         ref = self.value_at(path)
         settings = {key: value for key, value in ref.items() if key != "name"}
-        return BoundPart(ref["name"], self.entry(path, kind).part, settings)
+        return BoundPart(ref["name"], self.entry(path, kind).part, settings, kind)
 
     def to_yaml(self) -> str:
         """The resolved spec, defaults and overrides included, as YAML."""

@@ -25,7 +25,7 @@ from .errors import MissingDependency, ToolkitNotice
 from .kinds import kind_named
 from .network import Dense, Network
 from .objective import Objective
-from .parts import REQUIRED, BoundPart, Part, as_part
+from .parts import REQUIRED, BoundPart, Part, as_part, describe_exit
 
 __all__ = [
     "Check",
@@ -93,6 +93,8 @@ def conformance(kind: str, part: Any, settings: Mapping[str, Any] | None = None)
         ]
     except Exception as error:  # a part that crashes on ordinary input fails, with the reason
         return [Check("runs on ordinary input", False, f"{type(error).__name__}: {error}")]
+    except SystemExit as exit:  # so does one that ends the process
+        return [Check("runs on ordinary input", False, describe_exit(exit))]
 
 
 def _asserting(kind: str) -> Callable[..., list[Check]]:

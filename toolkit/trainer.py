@@ -6,17 +6,19 @@ import json
 import math
 import time
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from .assembly import Assembly, SpecLike, as_spec, assemble, call_part
+from .blame import non_finite_cause
 from .checkpoint import Checkpoint, capture, restore
 from .data import Dataset
 from .errors import RunError, ToolkitError, UsageError
 from .network import Network
+from .parts import describe_exit
 from .spec import Spec
 
 __all__ = [
@@ -114,19 +116,28 @@ def train(
                 x, t = data.x[batch], data.t[batch]
                 if reference is None:
                     reference = objective.loss(x, t)  # where the run starts, for the guard
+                    _stop_if_not_finite(iteration, network, x, t, start=True)
                 if iteration == 1:
                     result.start = objective.record(0, x, t, reference)
                     result.start["seconds"] = time.perf_counter() - start
-                optimizer.update(network.params, objective.gradient(x, t))
+                grads = objective.gradient(x, t)
+                if not _finite(grads.values()):  # the loss part's nan, before it reaches W?
+                    _stop_if_not_finite(iteration, network, x, t, start=False)
+                optimizer.update(network.params, grads)
                 loss = objective.loss(x, t)
+                finite = _finite(network.params.values()) and math.isfinite(loss)
                 record = objective.record(iteration, x, t, loss) if logged else None
         except ToolkitError:
             raise
+        except MemoryError as error:
+            raise _out_of_memory(iteration, iteration == first, settings, error) from None
         except Exception as error:
             raise RunError(f"iteration {iteration}: {_describe(error)}") from error
+        except SystemExit as exit:  # a part (or the optimizer's code) that ends the process
+            raise RunError(f"iteration {iteration}: {describe_exit(exit)}") from exit
         if iteration == 1 and on_log and result.start is not None:
             on_log(result.start)
-        _stop_if_diverged(iteration, network, loss, reference)
+        _stop_if_diverged(iteration, network, loss, reference, (x, t), finite)
         seconds = offset + time.perf_counter() - start
         if record is not None:
             record["seconds"] = seconds
@@ -258,13 +269,38 @@ DIVERGED = 1e6
 1) has diverged."""
 
 
-def _stop_if_diverged(
-    iteration: int, network: Network, loss: float, reference: float | None
+def _finite(arrays: Iterable[np.ndarray]) -> bool:
+    """Whether every element is finite, tested through sums (nan or inf if any element is,
+    or where huge finite ones add up to inf: then each is looked at). Call it where numpy's
+    overflow warnings are off."""
+    arrays = list(arrays)
+    if all(math.isfinite(float(value.sum())) for value in arrays):  # real: checked by Network
+        return True
+    return all(np.isfinite(value).all() for value in arrays)
+
+
+def _stop_if_not_finite(
+    iteration: int, network: Network, x: np.ndarray, t: np.ndarray, *, start: bool
 ) -> None:
-    """Stop the run where the parameters or the loss stop being numbers, or the loss
-    grows a millionfold."""
-    sums = [float(value.sum()) for value in network.params.values()]  # nan or inf if any is
-    finite = all(math.isfinite(total) for total in sums) and math.isfinite(loss)
+    """Stop the run, naming the part or setting, where the forward pass or the loss part
+    turns finite numbers into nan or inf (see ``toolkit.blame``)."""
+    cause = non_finite_cause(network, x, t, start=start)
+    if isinstance(cause, UsageError):  # the spec's starting point: no iteration to name
+        raise cause
+    if cause is not None:
+        raise RunError(f"iteration {iteration}: {cause}")
+
+
+def _stop_if_diverged(
+    iteration: int,
+    network: Network,
+    loss: float,
+    reference: float | None,
+    batch: tuple[np.ndarray, np.ndarray],
+    finite: bool,
+) -> None:
+    """Stop the run where the parameters or the loss stop being numbers (``finite`` says
+    whether all are), or the loss grows a millionfold."""
     limit = math.inf if reference is None else DIVERGED * max(1.0, abs(reference))
     if finite and abs(loss) <= limit:
         return
@@ -272,6 +308,7 @@ def _stop_if_diverged(
     if broken:
         what = f"parameters {', '.join(broken)} became nan or infinite"
     elif not np.isfinite(loss):
+        _stop_if_not_finite(iteration, network, *batch, start=False)  # a part's doing?
         what = f"loss is {loss}"
     elif abs(loss) > limit:
         what = f"loss grew from {reference:.4g} to {loss:.4g}"
@@ -281,6 +318,18 @@ def _stop_if_diverged(
         f"iteration {iteration}: the {what}; try a smaller optimizer.learning_rate, and check "
         "that the output layer's activation suits the loss"
     )
+
+
+def _out_of_memory(
+    iteration: int, first: bool, settings: dict[str, Any], error: MemoryError
+) -> ToolkitError:
+    """The run's sizes don't fit in memory: the spec's fault (exit 2) if its first iteration
+    failed, else the machine's (exit 1); either way, what to make smaller."""
+    message = (
+        f"iteration {iteration}: out of memory ({error}); lower train.batch_size (now "
+        f"{settings['batch_size']}) or the layers' units"
+    )
+    return UsageError(message) if first else RunError(message + ", or free memory")
 
 
 def _describe(error: Exception) -> str:

@@ -15,8 +15,10 @@ __all__ = [
     "count_digits",
     "describe_value",
     "did_you_mean",
+    "exit_call",
     "one_line",
     "quote",
+    "raised",
 ]
 
 SHOWN_DIGITS = 20
@@ -93,6 +95,18 @@ def brief(value: Any) -> str:
     """``value`` as Python writes it, cut short: long text and lists are elided and a long
     whole number is described (``a whole number of 401 digits``)."""
     return one_line(_BRIEF.repr(value))
+
+
+def exit_call(exit: SystemExit) -> str:
+    """How code ended the process, as it was written: ``sys.exit(3)``, ``sys.exit()``."""
+    return "sys.exit()" if exit.code is None else f"sys.exit({brief(exit.code)})"
+
+
+def raised(error: BaseException) -> str:
+    """What code raised, for a message: ``ValueError: bad``, ``SystemExit from sys.exit(3)``."""
+    if isinstance(error, SystemExit):
+        return f"SystemExit from {exit_call(error)}"
+    return f"{type(error).__name__}: {error}"
 
 
 def one_line(text: str) -> str:

@@ -12,6 +12,7 @@ line naming the file, the member and the fix.
 
 from __future__ import annotations
 
+import errno
 import math
 import os
 import stat
@@ -61,7 +62,7 @@ class NpzError(UsageError):
         self.path = os.fspath(path)
         self.problem = one_line(problem)
         self.fix = fix
-        super().__init__(f"{one_line(self.path)}: {self.problem}; {fix}")
+        super().__init__(f"{_shortened(one_line(self.path))}: {self.problem}; {fix}")
 
 
 class NpzReader:
@@ -237,6 +238,11 @@ def read_npz(
         return {name: file.read(name) for name in wanted}
 
 
+def _shortened(path: str, keep: int = 80) -> str:
+    """A path as a message shows it: whole, or its two ends around ``...`` when long."""
+    return path if len(path) <= 2 * keep + 3 else f"{path[:keep]}...{path[-keep:]}"
+
+
 def _open_regular(path: str | os.PathLike[str], path_hint: str) -> IO[bytes]:
     """The file at ``path`` opened for reading, if it is a regular file (never blocking)."""
     try:
@@ -246,6 +252,10 @@ def _open_regular(path: str | os.PathLike[str], path_hint: str) -> IO[bytes]:
     except IsADirectoryError:
         raise NpzError(path, "is a folder", "name the .npz file inside it") from None
     except (OSError, ValueError) as error:
+        if getattr(error, "errno", None) == errno.ENAMETOOLONG:
+            raise NpzError(
+                path, "a name in the path is longer than the file system allows", path_hint
+            ) from None
         raise NpzError(path, f"cannot be read ({_reason(error)})", path_hint) from None
     mode = os.fstat(descriptor).st_mode
     if not stat.S_ISREG(mode):

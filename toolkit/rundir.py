@@ -93,6 +93,8 @@ class RunDirectory:
             except FileExistsError:  # another command created it just now: lock it
                 pass
             except OSError as error:
+                if error.errno == errno.ENAMETOOLONG:  # the command line says so
+                    raise
                 raise RunError(
                     f"output folder {self.path}: cannot create ({error.strerror})"
                 ) from None

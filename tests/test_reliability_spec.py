@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 
 import toolkit
+import toolkit.cli
 from conftest import SPECS, write
 from toolkit import yamlsource
 
@@ -240,3 +241,53 @@ def test_plot_titles_do_not_read_a_fifo_spec(tmp_path: Path) -> None:
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
     )
     assert result.stdout == f"{tmp_path.name}\n", result
+
+
+# -- A step h that rounding would erase ------------------------------------------------------
+
+
+@pytest.mark.parametrize("estimator", ["central_difference", "central_difference_loop"])
+@pytest.mark.parametrize("h", ["1e-320", "1e-17", "1.1e-16"])
+def test_a_real_step_lost_in_rounding_is_refused(estimator: str, h: str) -> None:
+    """`gradient.h: 1e-320` was accepted and every difference was 0 (1.0 + h == 1.0 in
+    float64, and so for any parameter of size 1 or more): refused, with the reason."""
+    (line,) = problem_lines(SIGMOID, [f"gradient={estimator}", f"gradient.h={h}"])
+    assert line.startswith(f"gradient.h: gradient estimator '{estimator}': 1.0 + h == 1.0"), line
+    assert "lost in rounding" in line
+
+
+def test_the_smallest_step_that_survives_rounding_is_accepted() -> None:
+    """2**-52 (machine epsilon): 1.0 + h is the next float after 1.0, so it is accepted."""
+    spec = toolkit.load_spec(SIGMOID, [f"gradient.h={2.0**-52!r}"])
+    assert spec.config["gradient"]["h"] == 2.0**-52
+
+
+@pytest.mark.parametrize("setting", ["gradient.h=1e300", "gradient.h=1.5"])
+def test_a_step_over_one_is_refused(setting: str) -> None:
+    """`gradient.h: 1e300` gave a difference quotient that is no derivative: refused."""
+    (line,) = problem_lines(SIGMOID, [setting])
+    assert "gradient.h: gradient estimator 'central_difference': must be at most 1" in line
+
+
+def test_forward_difference_and_spsa_are_held_to_the_same_rule() -> None:
+    """forward_difference's h and spsa's c are real steps too."""
+    (line,) = problem_lines(SIGMOID, ["gradient=forward_difference", "gradient.h=1e-320"])
+    assert "1.0 + h == 1.0" in line
+    (line,) = problem_lines(SIGMOID, ["gradient=spsa", "gradient.c=1e-17"])
+    assert line.startswith("gradient.c: gradient estimator 'spsa': 1.0 + c == 1.0"), line
+
+
+def test_a_subnormal_complex_step_is_refused() -> None:
+    """complex_step adds h to the imaginary part, so 1e-20 (its default) is fine; a
+    subnormal h (below 2.2250738585072014e-308) carries too few digits."""
+    assert toolkit.load_spec(SIGMOID, ["gradient=complex_step"]).config["gradient"]["h"] == 1e-20
+    (line,) = problem_lines(SIGMOID, ["gradient=complex_step", "gradient.h=1e-320"])
+    assert "h = 1e-320 is subnormal" in line
+
+
+def test_validate_refuses_the_step_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    """`toolkit validate SPEC --set gradient.h=1e-320` is exit 2 and one located line."""
+    assert toolkit.cli.main(["validate", str(SIGMOID), "--set", "gradient.h=1e-320"]) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: gradient.h: "), lines
+    assert lines[0].endswith("(--set gradient.h=1e-320)"), lines

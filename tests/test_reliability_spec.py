@@ -291,3 +291,103 @@ def test_validate_refuses_the_step_in_one_line(capsys: pytest.CaptureFixture[str
     lines = capsys.readouterr().err.splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: gradient.h: "), lines
     assert lines[0].endswith("(--set gradient.h=1e-320)"), lines
+
+
+# -- User text escaped wherever it is echoed -------------------------------------------------
+
+
+RAW_NAME = "a\nb\x00c\x1b[31m"
+SHOWN_NAME = "a\\nb\\x00c\\x1b[31m"  # as Python's repr escapes it, quotes aside
+CONTROL = [chr(code) for code in range(32) if chr(code) != "\n"]
+
+
+def named_spec(tmp_path: Path) -> Path:
+    """two_layer_sigmoid, 2 iterations, named RAW_NAME (written as YAML escapes)."""
+    text = SIGMOID.read_text(encoding="utf-8").replace(
+        "name: two_layer_sigmoid", 'name: "a\\nb\\0c\\e[31m"'
+    )
+    text = text.replace("iterations: 300", "iterations: 2")
+    text = text.replace("log_every: 100", "log_every: 1")
+    path = write(tmp_path / "named.yaml", text)
+    assert toolkit.load_spec(path).name == RAW_NAME
+    return path
+
+
+def assert_escaped(text: str) -> None:
+    """No control character (a NUL, an escape) in ``text``, and no line break in the name."""
+    assert not any(char in text for char in CONTROL), repr(text)
+    assert "a\nb" not in text, text
+
+
+@pytest.mark.parametrize(
+    ("command", "heading"),
+    [
+        (["validate"], f"spec {SHOWN_NAME} ("),
+        (["train", "--quiet"], f"training {SHOWN_NAME}: 2 layers, 2 iterations"),
+        (["gradcheck"], f"gradcheck {SHOWN_NAME}: one batch"),
+    ],
+)
+def test_the_spec_name_is_printed_escaped(
+    tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    command: list[str],
+    heading: str,
+) -> None:
+    """`name: "a\\nb\\0c"` was printed raw: a line break, a NUL and a terminal escape
+    reached the output. Now they are escaped, as Python writes them."""
+    monkeypatch.chdir(tmp_path)
+    spec = named_spec(tmp_path)
+    assert toolkit.cli.main([command[0], str(spec), *command[1:]]) == 0
+    captured = capsys.readouterr()
+    assert heading in captured.out.splitlines()[0], captured.out
+    assert_escaped(captured.out + captured.err)
+
+
+PLUGIN = """
+import numpy as np
+from toolkit import Part, hookimpl
+
+
+def broken(x):
+    raise ValueError("no\\nway")
+
+
+@hookimpl
+def toolkit_activations():
+    return {"ev\\nil\\x00": Part(broken, derivative=lambda x: np.ones_like(x))}
+"""
+
+
+def test_a_part_name_from_a_plugin_is_listed_escaped(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A plugin's part named with a line break and a NUL: `toolkit plugins` listed it raw,
+    breaking its table; a spec using it showed it raw in validate's table."""
+    write(tmp_path / "escaping_parts.py", PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert toolkit.cli.main(["plugins", "-p", "escaping_parts"]) == 0
+    listed = capsys.readouterr().out
+    assert "  ev\\nil\\x00  " in listed
+    assert_escaped(listed)
+    using = ["-p", "escaping_parts", "--set", 'model.layers.0.activation="ev\\nil\\0"']
+    assert toolkit.cli.main(["validate", str(SIGMOID), *using]) == 0
+    shown = capsys.readouterr().out
+    assert "model.layers[0].activation  ev\\nil\\x00  " in shown, shown
+    assert not any(char in shown for char in CONTROL)
+
+
+def test_a_run_failure_with_a_line_break_is_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A part that fails during a run with a line break in its error: one `error:` line,
+    exit 1, not two."""
+    write(tmp_path / "failing_parts.py", PLUGIN)
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.chdir(tmp_path)
+    using = ["-p", "failing_parts", "--set", 'model.layers.0.activation="ev\\nil\\0"']
+    assert toolkit.cli.main(["train", str(SIGMOID), "--quiet", *using]) == 1
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith("error: "), lines
+    assert "no\\nway" in lines[0], lines
+    assert not any(char in lines[0] for char in CONTROL)

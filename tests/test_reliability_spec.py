@@ -144,6 +144,15 @@ def test_too_many_values_stop_the_reading_where_the_limit_is_passed(tmp_path: Pa
     assert "alias" not in line
 
 
+def test_alias_references_count_as_they_are_composed(tmp_path: Path) -> None:
+    """20,000 references to one anchor, then a syntax error: each reference is a value,
+    so reading stops at the limit instead of composing them all first."""
+    aliases = "a: &a 1\nx: [" + "*a, " * 20_000 + "*a\n"  # no closing bracket
+    path = write(tmp_path / "spec.yaml", BASE + aliases)
+    (line,) = problem_lines(path)
+    assert line.startswith("the spec is too large: more than 10000 values"), line
+
+
 def test_plain_deep_nesting_blames_no_alias(tmp_path: Path) -> None:
     """Lists nested 60 deep, no alias in sight: said to be nested too deep, not an alias."""
     path = write(tmp_path / "spec.yaml", BASE + "name: " + "[" * 60 + "]" * 60 + "\n")

@@ -109,13 +109,13 @@ class _Loader(yaml.SafeLoader):
         self.depth = 0
 
     def compose_node(self, parent: yaml.Node | None, index: Any) -> yaml.Node | None:
-        if self.check_event(yaml.AliasEvent):
-            return super().compose_node(parent, index)
         mark = self.peek_event().start_mark  # type: ignore[no-untyped-call]
         is_key = isinstance(parent, yaml.MappingNode) and index is None
-        self.composed += 0 if is_key else 1
+        self.composed += 0 if is_key else 1  # an alias (*name) is a value too
         if self.composed > MAX_NODES:
             raise _TooLarge(mark, _MANY, _DATA_HINT)
+        if self.check_event(yaml.AliasEvent):
+            return super().compose_node(parent, index)
         if self.depth > MAX_DEPTH:
             raise _TooLarge(mark, _DEEP, _LIMITS)
         self.depth += 1

@@ -164,16 +164,61 @@ def _no_derivative(what, where):
     )
 
 
+SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
+"""2.2e-308: an imaginary step below it is subnormal."""
+
+
 def check_step(h):
-    if not h > 0:
-        yield "h", f"must be a positive step, got {h}"
+    """A real step: positive, not lost in rounding, small enough to give a derivative."""
+    yield from _step("h", h, _lost_in_rounding)
+
+
+def check_complex_step(h):
+    """An imaginary step is never added to the real part: only underflow bounds it below."""
+    yield from _step("h", h, _subnormal)
 
 
 def check_spsa(samples, c):
     if samples < 1:
         yield "samples", f"must be at least 1, got {samples}"
-    if not c > 0:
-        yield "c", f"must be positive, got {c}"
+    yield from _step("c", c, _lost_in_rounding)
+
+
+def _step(setting, step, too_small):
+    """Problems with a step: positive, not ``too_small``, at most 1."""
+    if not step > 0:
+        yield setting, f"must be a positive step, got {step}"
+    elif too_small(setting, step):
+        yield setting, too_small(setting, step)
+    elif step > 1:
+        yield (
+            setting,
+            (
+                f"must be at most 1, got {step}: the difference over a step that large "
+                "is no derivative (0.0001 is usual)"
+            ),
+        )
+
+
+def _lost_in_rounding(setting, step):
+    """Why a real step is too small, or ``""``: ``1.0 + step == 1.0`` in float64."""
+    if 1.0 + step != 1.0:
+        return ""
+    return (
+        f"1.0 + {setting} == 1.0 for {setting} = {step}, so the perturbation is lost in "
+        f"rounding and nothing is learned; use at least {np.finfo(np.float64).eps:.2g} "
+        "(0.0001 is usual)"
+    )
+
+
+def _subnormal(setting, step):
+    """Why an imaginary step is too small, or ``""``: below the smallest normal float."""
+    if step >= SMALLEST_NORMAL:
+        return ""
+    return (
+        f"{setting} = {step} is subnormal (below {SMALLEST_NORMAL:.2g}), so the derivative "
+        "it carries loses its digits or underflows to 0; the default 1e-20 is usual"
+    )
 
 
 @hookimpl
@@ -184,7 +229,7 @@ def toolkit_gradient_estimators():
             central_difference_loop, validate=check_step, tolerance=1e-7
         ),
         "forward_difference": Part(forward_difference, validate=check_step, tolerance=1e-3),
-        "complex_step": Part(complex_step, validate=check_step, tolerance=1e-7),
+        "complex_step": Part(complex_step, validate=check_complex_step, tolerance=1e-7),
         "spsa": Part(spsa, validate=check_spsa, tolerance=math.inf),
         "backprop": Part(backprop, tolerance=1e-7),
     }

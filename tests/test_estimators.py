@@ -387,12 +387,14 @@ def test_complex_step_and_backprop_match_the_loop_on_a_small_network():
 
 
 def test_complex_step_default_step_is_far_below_what_differences_could_use():
-    """complex_step's default h = 1e-20 still gives the gradient; differences would give 0."""
+    """complex_step's default h = 1e-20 still gives the gradient; differences would give 0,
+    so central_difference refuses that h."""
     network = small_network()
     x, t = batch()
     before = {key: value.tobytes() for key, value in network.params.items()}
     grads = network.gradient(x, t, "complex_step")
-    assert not network.gradient(x, t, {"name": "central_difference", "h": 1e-20})["W1"].any()
+    with pytest.raises(toolkit.SpecError, match=r"1\.0 \+ h == 1\.0"):
+        network.gradient(x, t, {"name": "central_difference", "h": 1e-20})
     reference = network.gradient(x, t, "central_difference_loop")
     assert relative_error(grads["W1"], reference["W1"]) <= 1e-7
     assert all(grads[key].dtype == np.float64 for key in grads)

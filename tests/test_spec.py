@@ -184,7 +184,11 @@ def problem_lines(source: Any, overrides: Any = None) -> list[str]:
         ("!!int ''", "cannot read !!int '' as a whole number", "remove the tag"),
         ("!!float abc", "cannot read !!float 'abc' as a number", "remove the tag"),
         ("!!bool maybe", "cannot read !!bool 'maybe' as true or false", "remove the tag"),
-        ("0x_", "cannot read '0x_' as a whole number", "put it in quotes"),
+        (
+            "017",
+            "'017' has a leading zero, so it is ambiguous (17 in YAML 1.2, octal 15 in YAML 1.1)",
+            "put it in quotes",
+        ),
         ("9" * 4301, "cannot read a whole number of 4301 digits", "at most 4300 digits"),
     ],
 )

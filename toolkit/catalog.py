@@ -12,7 +12,7 @@ from .parts import REQUIRED
 from .registry import Entry, Registry, UnknownPart
 from .report import table
 from .testing import Check, conformance
-from .wording import did_you_mean
+from .wording import did_you_mean, one_line
 
 __all__ = ["catalog", "check_parts", "describe_checks", "describe_parts", "select"]
 
@@ -102,7 +102,7 @@ def describe_parts(registry: Registry, width: int | None = None) -> list[str]:
 
 def _row(registry: Registry, entry: Entry) -> list[str]:
     parameters = (entry.part.params or {}).items()
-    return [
+    cells = [
         f"  {entry.name}{_marks(registry, entry)}",
         ", ".join(f"{k}={_json_value(v)!r}" for k, v in parameters) or "-",
         entry.qualified_name,
@@ -110,6 +110,7 @@ def _row(registry: Registry, entry: Entry) -> list[str]:
         entry.defined_at,
         entry.part.description,
     ]
+    return [one_line(cell) for cell in cells]  # a name with a line break stays one row
 
 
 def _fitted(layouts: list[Layout], width: int) -> str:
@@ -163,7 +164,7 @@ def describe_checks(results: list[tuple[Entry, list[Check]]]) -> list[str]:
         if install and not bad:
             status = "skipped: install " + ", ".join(f"'{name}'" for name in install)
         label = entry.kind.replace("_", " ")
-        lines.append(f"{label} {entry.name} ({entry.qualified_name}): {status}")
+        lines.append(one_line(f"{label} {entry.name} ({entry.qualified_name}): {status}"))
         lines += [f"  {check}" for check in checks]
     passed = len(results) - failed - skipped
     summary = f"checked {len(results)} parts: {passed} passed, {failed} failed"

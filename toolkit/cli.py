@@ -25,7 +25,7 @@ from .arrays import read_arrays, read_dataset, write_arrays
 from .assembly import Assembly, assemble
 from .catalog import catalog, check_parts, describe_checks, describe_parts, select
 from .checkpoint import Checkpoint
-from .errors import ToolkitError, ToolkitNotice, UsageError
+from .errors import SpecError, ToolkitError, ToolkitNotice, UsageError
 from .manager import ToolkitPluginManager, get_plugin_manager
 from .memory import retain_freed_memory
 from .network import Network
@@ -239,7 +239,7 @@ def _show_notice(
     """Notices print as one ``note:`` line; other warnings (numpy's, a plugin's) as one
     ``warning:`` line saying where they were raised."""
     if issubclass(category, ToolkitNotice):
-        print(f"note: {message}", file=sys.stderr)
+        print(f"note: {one_line(str(message))}", file=sys.stderr)
     else:
         text = one_line(str(message))
         print(f"warning: {text} ({category.__name__} at {filename}:{lineno})", file=sys.stderr)
@@ -276,8 +276,9 @@ def _command(args: argparse.Namespace) -> int:
     except ToolkitError as error:
         if _debugging(args):
             traceback.print_exc()
-        for line in str(error).splitlines():
-            print(f"error: {line}", file=sys.stderr)
+        lines = [str(p) for p in error.problems] if isinstance(error, SpecError) else [str(error)]
+        for line in lines:  # one line each, whatever user text they carry
+            print(f"error: {one_line(line)}", file=sys.stderr)
         return error.exit_code
     except SystemExit as exit:  # only plugin code raises it here: argparse's came before
         if _debugging(args):
@@ -359,7 +360,8 @@ def _spec_path(argument: str | None) -> str:
     name = _shipped_name(argument, shipped)
     if name is not None and not Path(argument).exists():
         if argument != name:
-            print(f"note: no file {argument} here; using the shipped spec {name}", file=sys.stderr)
+            note = f"note: no file {one_line(argument)} here; using the shipped spec {name}"
+            print(note, file=sys.stderr)
         return str(shipped[name])
     return argument
 
@@ -378,7 +380,7 @@ def _debugging(args: argparse.Namespace) -> bool:
 
 def _warn_about_skipped_plugins(args: argparse.Namespace, manager: ToolkitPluginManager) -> None:
     for failure in manager.failures:
-        print(f"warning: {failure}", file=sys.stderr)
+        print(f"warning: {one_line(str(failure))}", file=sys.stderr)
         if failure.details and _debugging(args):
             print(failure.details, file=sys.stderr, end="")
 
@@ -487,10 +489,11 @@ def _run(
 
     def on_start(assembly: Assembly) -> None:
         layers = _count(len(assembly.network.layers), "layer")
+        name = one_line(spec.name)
         if checkpoint:
-            progress.start(f"resuming {spec.name} at iteration {done}/{total}: {layers}")
+            progress.start(f"resuming {name} at iteration {done}/{total}: {layers}")
         else:
-            progress.start(f"training {spec.name}: {layers}, {_count(total, 'iteration')}")
+            progress.start(f"training {name}: {layers}, {_count(total, 'iteration')}")
         if out and not checkpoint:
             out.start(spec)
         elif out and checkpoint:
@@ -533,7 +536,7 @@ def _run(
     session = f" ({total - done} after resuming)" if checkpoint else ""
     print(f"done: {_count(total, 'iteration')}{session} in {result.seconds:.1f} s, final {final}")
     if out:
-        print("wrote " + ", ".join(str(path) for path in out.files))
+        print("wrote " + ", ".join(one_line(str(path)) for path in out.files))
     return 0
 
 
@@ -649,7 +652,7 @@ def _predict(args: argparse.Namespace) -> int:
     classes = np.argmax(y, axis=1)
     if args.out is not None:
         write_arrays(args.out, {"y": y, "classes": classes}, force=args.force, runs=[args.run])
-        print(f"wrote outputs y and classes for {_count(len(x), 'sample')} to {args.out}")
+        print(f"wrote outputs y and classes for {_count(len(x), 'sample')} to {one_line(args.out)}")
     else:
         print("\n".join(str(int(c)) for c in classes))
     return 0
@@ -684,7 +687,7 @@ def _plot(args: argparse.Namespace) -> int:
     run = RunDirectory(folder) if folder.is_dir() else None
     into_run = run and run.written_by_train and draws_into_run(folder, args.out)
     with run.locked() if run and into_run else contextlib.nullcontext():
-        print(f"wrote {plot_run(folder, args.out, force=args.force)}")
+        print(f"wrote {one_line(str(plot_run(folder, args.out, force=args.force)))}")
     return 0
 
 

@@ -25,6 +25,7 @@ from .objective import Objective
 from .registry import Registry, UnknownPart
 from .report import table
 from .spec import Spec
+from .wording import one_line
 
 __all__ = [
     "DEFAULT_SAMPLE",
@@ -372,7 +373,7 @@ def _compare(
 def describe_report(report: GradcheckReport) -> list[str]:
     """The report as text: a heading, the reference, the table, skipped estimators, a summary."""
     lines = [
-        f"gradcheck {report.spec_name}: one batch of {report.batch_size} samples "
+        f"gradcheck {one_line(report.spec_name)}: one batch of {report.batch_size} samples "
         f"(seed {report.seed}, the first iteration's draw)",
         report.reference.describe(report.sample, report.seed),
         "",

@@ -16,11 +16,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
-import yaml
 
-from .errors import RunError, UsageError
+from .errors import RunError, SpecError, UsageError
 from .rundir import RunDirectory, check_output, write_atomically
 from .wording import one_line
+from .yamlsource import parse_yaml, read_spec_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -326,10 +326,12 @@ def _output_path(path: Path) -> Path:
 
 
 def _spec_name(folder: Path) -> str:
-    """The ``name:`` in the run's spec.yaml (read as data only), else the folder's name."""
+    """The ``name:`` in the run's spec.yaml (read as data only, as a spec is read: a
+    regular file within the size cap), else the folder's name."""
+    path = folder / RunDirectory.SPEC
     try:
-        spec = yaml.safe_load((folder / RunDirectory.SPEC).read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, yaml.YAMLError):
+        spec, _, _ = parse_yaml(read_spec_text(path), str(path))
+    except SpecError:
         spec = None
     name = spec.get("name") if isinstance(spec, dict) else None
     return one_line(name) if isinstance(name, str) and name else folder.resolve().name

@@ -7,14 +7,16 @@ from typing import Any
 
 from .assembly import Assembly
 from .spec import Spec
+from .wording import one_line
 from .yamlsource import KeyPath, format_path
 
 __all__ = ["describe_assembly", "table"]
 
 
 def table(rows: Sequence[Sequence[Any]]) -> list[str]:
-    """Left-aligned columns, two spaces apart."""
-    cells = [[str(cell) for cell in row] for row in rows]
+    """Left-aligned columns, two spaces apart; line breaks and control characters in a
+    cell (a name a plugin or a spec gave) are escaped, so each row stays one line."""
+    cells = [[one_line(str(cell)) for cell in row] for row in rows]
     widths = [
         max(len(row[i]) for row in cells if i < len(row)) for i in range(max(map(len, cells)))
     ]
@@ -50,7 +52,7 @@ def describe_assembly(assembly: Assembly) -> list[str]:
     spec, network, data = assembly.spec, assembly.network, assembly.data
     config = spec.config
     lines = [
-        f"spec {spec.name} ({spec.source or 'mapping'})",
+        f"spec {one_line(spec.name)} ({one_line(spec.source or 'mapping')})",
         f"seed {config['seed']}, rng {config['rng']}",
         f"data: {data.samples} samples, {data.features} features, {data.classes} classes",
         "",

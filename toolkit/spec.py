@@ -13,8 +13,6 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from .errors import Location, PluginError, Problem, SpecError
 from .manager import ToolkitPluginManager, get_plugin_manager, register_module
 from .overrides import apply_overrides
@@ -22,7 +20,15 @@ from .parts import BoundPart
 from .registry import Entry, Registry
 from .resolver import DEFAULTS, LAYER_PARTS, PARTS, Resolver
 from .wording import describe_value
-from .yamlsource import KeyPath, SourceMap, copy_tree, format_path, parse_yaml
+from .yamlsource import (
+    KeyPath,
+    SourceMap,
+    copy_tree,
+    dump_yaml,
+    format_path,
+    parse_yaml,
+    read_spec_text,
+)
 
 __all__ = ["DEFAULTS", "Spec", "load_spec", "shipped_specs", "spec_summary"]
 
@@ -62,7 +68,7 @@ class Spec:
 
     def to_yaml(self) -> str:
         """The resolved spec, defaults and overrides included, as YAML."""
-        return str(yaml.safe_dump(self.config, sort_keys=False))
+        return dump_yaml(self.config)
 
     def value_at(self, path: KeyPath) -> Any:
         """The resolved value at a key path, such as ``("model", "layers", 0, "units")``."""
@@ -212,30 +218,8 @@ def _read(
     if isinstance(source, Mapping):
         tree, refused, problems = copy_tree(source)
         return tree, SourceMap(refused=refused), None, problems
-    path = Path(source)
     label = os.fspath(source)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise SpecError(
-            [
-                Problem(
-                    label,
-                    "no such spec file",
-                    None,
-                    "check the path; shipped specs: " + ", ".join(sorted(shipped_specs())),
-                )
-            ]
-        ) from None
-    except IsADirectoryError:
-        raise SpecError(
-            [Problem(label, "is a folder, not a spec file", None, "name the .yaml file inside it")]
-        ) from None
-    except UnicodeDecodeError as error:
-        raise SpecError(
-            [Problem(label, f"is not UTF-8 text ({error.reason})", None, "save the spec as UTF-8")]
-        ) from None
-    except OSError as error:
-        raise SpecError([Problem(label, f"cannot be read: {error.strerror}", None, "")]) from None
+    hint = "check the path; shipped specs: " + ", ".join(sorted(shipped_specs()))
+    text = read_spec_text(source, hint)
     tree, sources, problems = parse_yaml(text, label)
     return tree, sources, label, problems

@@ -99,7 +99,8 @@ def train(
                 f"train.iterations={total}: the run is already at iteration "
                 f"{resume.iteration}; give at least that many"
             )
-        restore(resume, network, optimizer, rng)
+        optimizer_settings = [key for key in spec.config["optimizer"] if key != "name"]
+        restore(resume, network, optimizer, rng, settings=optimizer_settings)
         result.history = [dict(record) for record in resume.history]
         first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
     if on_start:

@@ -299,3 +299,38 @@ def test_the_library_refuses_another_learning_rate_too(finished: Path) -> None:
         toolkit.train(spec, resume=checkpoint)
     checkpoint.optimizer["learning_rate"] = 0.01
     assert toolkit.train(spec, resume=checkpoint).history[-1]["iteration"] == 5
+
+
+def test_a_run_killed_after_its_last_checkpoint_writes_no_damaged_params(run: Path, capsys):
+    """A run at its end without params.npz writes the checkpoint's parameters as its
+    params.npz on resume: not those of a damaged checkpoint."""
+    (run / "params.npz").unlink()
+    damage(run, _array("param/W1", lambda a: a[:5]))
+    code = main(["train", "--resume", str(run), "-q"])
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert code == 2 and len(lines) == 1, (code, captured.out, captured.err)
+    assert "checkpoint.npz: damaged checkpoint (parameter 'W1' is float64 (5, 10)" in lines[0]
+    assert not (run / "params.npz").exists()
+
+
+@pytest.mark.parametrize("train", ["every 2", ["iterations"]])
+def test_a_damaged_spec_in_a_checkpoint_is_one_line(run: Path, train: Any, capsys) -> None:
+    """The spec a checkpoint keeps, its train settings text or a list: one line naming
+    train (it used to be an AttributeError)."""
+    damage(run, setter("spec", "train", value=train))
+    code, out, err = resume(run, capsys)
+    assert code == 2 and err.splitlines() == [
+        "error: train differs from the spec the run was started with; a resumed run must "
+        "keep its spec.yaml as it was (start a new run for a new spec)"
+    ], (code, out, err)
+
+
+def test_a_line_break_in_a_checkpoints_spec_is_shown_escaped(run: Path, capsys) -> None:
+    """A key holding a line break, in the checkpoint's spec: named on one line, escaped."""
+    damage(run, setter("spec", "model", "\n", value=1))
+    code, out, err = resume(run, capsys)
+    assert code == 2 and err.splitlines() == [
+        "error: model.\\n differs from the spec the run was started with; a resumed run "
+        "must keep its spec.yaml as it was (start a new run for a new spec)"
+    ], (code, out, err)

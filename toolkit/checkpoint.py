@@ -18,11 +18,13 @@ from typing import Any
 import numpy as np
 
 from . import interpolation, perturbation
-from .checkpoint_check import Damaged, check_arrays, check_meta, shown
+from .checkpoint_check import Damaged, check_arrays, check_meta
 from .errors import RunError, UsageError
 from .network import Network
 from .npzfile import NpzError, read_npz
 from .rng import Rng
+from .wording import brief as shown
+from .wording import one_line
 
 __all__ = ["FORMAT", "Checkpoint", "capture", "load_checkpoint", "restore"]
 
@@ -140,7 +142,9 @@ def restore(
 
 def damaged(source: str, problem: str) -> UsageError:
     """The one-line error for a checkpoint whose contents are damaged."""
-    return UsageError(f"{source}: damaged checkpoint ({problem}); remove it to start the run again")
+    return UsageError(
+        f"{source}: damaged checkpoint ({one_line(problem)}); remove it to start the run again"
+    )
 
 
 def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:

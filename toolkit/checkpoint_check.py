@@ -16,7 +16,9 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["KEYS", "RECORD_KEYS", "Damaged", "check_arrays", "check_meta", "shown"]
+from .wording import brief as shown
+
+__all__ = ["KEYS", "RECORD_KEYS", "Damaged", "check_arrays", "check_meta"]
 
 KEYS = (
     "format",
@@ -70,7 +72,8 @@ def check_meta(meta: Any) -> None:
 
 def check_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Raise :class:`Damaged` unless the arrays are exactly those ``meta`` names:
-    finite floating-point parameters, and the optimizer's arrays."""
+    finite floating-point parameters, and the optimizer's arrays, finite too (a run
+    stops before its parameters, which they move, stop being finite)."""
     expected = {f"param/{name}" for name in meta["params"]}
     for name in meta["params"]:
         array = arrays.get(f"param/{name}")
@@ -85,18 +88,17 @@ def check_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
             expected.add(f"optimizer/{attribute}/{key}")
             if f"optimizer/{attribute}/{key}" not in arrays:
                 raise Damaged(f"optimizer state '{attribute}' has no array '{key}'")
+    for name, array in arrays.items():
+        if name.startswith("optimizer/") and not np.isfinite(array).all():
+            raise Damaged(
+                f"optimizer array '{name[len('optimizer/') :]}' holds nan or infinite values"
+            )
     for name in arrays:
         loose = name.startswith("optimizer/") and "/" not in name[len("optimizer/") :]
         if loose and name[len("optimizer/") :] in meta["optimizer"]:
             raise Damaged(f"optimizer state '{name[len('optimizer/') :]}' is saved twice")
         if name not in expected and not loose:
             raise Damaged(f"array '{name}' is not one meta.json names")
-
-
-def shown(value: Any) -> str:
-    """A value as a message shows it: its repr, cut short."""
-    text = repr(value)
-    return text if len(text) <= 40 else text[:37] + "..."
 
 
 def _check_history(history: Any, iteration: int) -> None:

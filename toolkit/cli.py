@@ -38,7 +38,14 @@ from .rundir import RunDirectory, check_output
 from .saved import restore_run
 from .schema import spec_schema
 from .spec import Spec, load_spec, shipped_specs, spec_summary
-from .trainer import Record, require_same_spec, spec_change, train, training_loss
+from .trainer import (
+    Record,
+    check_checkpoint,
+    require_same_spec,
+    spec_change,
+    train,
+    training_loss,
+)
 from .wording import brief, did_you_mean, one_line, quote
 
 __all__ = ["main"]
@@ -448,6 +455,7 @@ def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
     out.remove_temporary_files()
     extended = spec.config != recorded.config
     if checkpoint.iteration >= total:
+        check_checkpoint(spec, checkpoint)  # its parameters become params.npz
         if extended:
             _extend(out, spec)
         if not (out.path / RunDirectory.PARAMS).exists():  # killed after its last checkpoint

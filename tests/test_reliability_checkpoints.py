@@ -334,3 +334,21 @@ def test_a_line_break_in_a_checkpoints_spec_is_shown_escaped(run: Path, capsys) 
         "error: model.\\n differs from the spec the run was started with; a resumed run "
         "must keep its spec.yaml as it was (start a new run for a new spec)"
     ], (code, out, err)
+
+
+def test_an_unfinished_runs_checkpoint_without_a_parameter_is_damage(run: Path, capsys):
+    """evaluate on a run without params.npz uses its checkpoint's parameters: one that
+    lacks W1 (meta.json and array alike) is refused, not evaluated with a fresh W1."""
+    (run / "params.npz").unlink()
+
+    def without_w1(meta: Meta, arrays: Arrays) -> None:
+        meta["params"].remove("W1")
+        del arrays["param/W1"]
+
+    damage(run, without_w1)
+    code = main(["evaluate", str(run)])
+    captured = capsys.readouterr()
+    assert code == 2 and captured.err.splitlines() == [
+        f"error: {run / 'checkpoint.npz'}: damaged checkpoint (its parameters are b1, W2, b2, "
+        "the spec's network has W1, b1, W2, b2); remove it to start the run again"
+    ], (code, captured.out, captured.err)

@@ -155,6 +155,18 @@ DAMAGES = {
         lambda meta, arrays: meta["history"][0].pop("loss"),
         "history[0] has no 'loss'",
     ),
+    "a record's number beyond floats": (
+        setter("history", 0, "loss", value=10**400),
+        "history[0].loss is a whole number of 401 digits, not a number",
+    ),
+    "seconds beyond floats": (
+        setter("seconds", value=10**400),
+        "seconds is a whole number of 401 digits, not a number >= 0",
+    ),
+    "reference loss beyond floats": (
+        setter("reference_loss", value=-(10**400)),
+        "reference_loss is a negative whole number of 401 digits, not a number",
+    ),
     "iteration text": (setter("iteration", value="4"), "iteration is '4', not a whole number"),
     "iteration fractional": (setter("iteration", value=4.5), "iteration is 4.5, not a whole"),
     "seconds text": (setter("seconds", value="0.1"), "seconds is '0.1', not a number >= 0"),
@@ -171,6 +183,13 @@ DAMAGES = {
             *(arrays.pop(f"optimizer/v/{key}") for key in ("W1", "b1", "W2", "b2")),
         ],
         "its optimizer state has no 'v'",
+    ),
+    "no velocities at all": (
+        lambda meta, arrays: [
+            meta["optimizer"].update(v={"arrays": []}),
+            *(arrays.pop(f"optimizer/v/{key}") for key in ("W1", "b1", "W2", "b2")),
+        ],
+        "optimizer state 'v' is not one array for each of the parameters W1, b1, W2, b2",
     ),
     "optimizer setting text": (
         setter("optimizer", "momentum", "value", value="0.9"),

@@ -18,7 +18,7 @@ from typing import Any
 import numpy as np
 
 from . import interpolation, perturbation
-from .checkpoint_check import Damaged, check_arrays, check_meta
+from .checkpoint_check import Damaged, check_arrays, check_meta, finite_number
 from .errors import RunError, UsageError
 from .network import Network
 from .npzfile import NpzError, read_npz
@@ -323,8 +323,8 @@ def _unfit(value: Any, fresh: Any, params: Mapping[str, np.ndarray]) -> str:
 
     A fresh array (or dict of arrays) is replaced by one of the same shape and dtype; a
     number by a finite number, text by text, true/false by true/false; a None (state the
-    optimizer makes at its first update) by anything, but a dict of arrays by parameter
-    name holds one array shaped like each parameter, of its dtype.
+    optimizer makes at its first update) by anything, but a dict of arrays that is empty
+    or names a parameter holds one array shaped like each parameter, of its dtype.
     """
     if isinstance(fresh, np.ndarray):
         return _unlike(value, fresh)
@@ -333,16 +333,12 @@ def _unfit(value: Any, fresh: Any, params: Mapping[str, np.ndarray]) -> str:
             return f"is not arrays named {', '.join(fresh)}"
         return _first_unlike(value, fresh)
     if fresh is None:  # made at the first update: per parameter, or the optimizer's own
-        if isinstance(value, dict) and set(value) & set(params):
+        if isinstance(value, dict) and (not value or set(value) & set(params)):
             if set(value) != set(params):
                 return f"is not one array for each of the parameters {', '.join(params)}"
             return _first_unlike(value, params)
         return ""
-    if isinstance(fresh, (bool, str)):
-        fits = type(value) is type(fresh)
-    else:
-        fits = isinstance(value, (int, float)) and not isinstance(value, bool)
-        fits = fits and bool(np.isfinite(value))
+    fits = type(value) is type(fresh) if isinstance(fresh, (bool, str)) else finite_number(value)
     return "" if fits else f"is {shown(value)}, where the optimizer holds {shown(fresh)}"
 
 

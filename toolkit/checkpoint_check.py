@@ -18,7 +18,7 @@ import numpy as np
 
 from .wording import brief as shown
 
-__all__ = ["KEYS", "RECORD_KEYS", "Damaged", "check_arrays", "check_meta"]
+__all__ = ["KEYS", "RECORD_KEYS", "Damaged", "check_arrays", "check_meta", "finite_number"]
 
 KEYS = (
     "format",
@@ -56,10 +56,10 @@ def check_meta(meta: Any) -> None:
         raise Damaged(f"iteration is {shown(iteration)}, not a whole number >= 0")
     _check_history(meta["history"], iteration)
     seconds = meta["seconds"]
-    if not _is_number(seconds) or not 0 <= seconds < math.inf:
+    if not finite_number(seconds) or seconds < 0:
         raise Damaged(f"seconds is {shown(seconds)}, not a number >= 0")
     reference = meta["reference_loss"]
-    if reference is not None and not (_is_number(reference) and math.isfinite(reference)):
+    if reference is not None and not finite_number(reference):
         raise Damaged(f"reference_loss is {shown(reference)}, not a number")
     if not isinstance(meta["spec"], dict):
         raise Damaged(f"spec is {_kind(meta['spec'])}, not an object")
@@ -115,7 +115,7 @@ def _check_history(history: Any, iteration: int) -> None:
             if key not in record:
                 raise Damaged(f"{where} has no '{key}'")
         for key, value in record.items():
-            if not (_is_number(value) and math.isfinite(value)):
+            if not finite_number(value):
                 raise Damaged(f"{where}.{key} is {shown(value)}, not a number")
         at = record["iteration"]
         if not _is_int(at) or not last < at <= iteration:
@@ -171,8 +171,7 @@ def _check_rng(key: str, state: Any) -> None:
         and 0 <= position <= _MT_WORDS
         and has_gauss in (0, 1)
         and _is_int(has_gauss)
-        and _is_number(cached)
-        and math.isfinite(cached)
+        and finite_number(cached)
     )
     if not valid:  # numpy would read outside the state (or crash) on such a one
         raise Damaged(f"{key} is not a valid MT19937 state")
@@ -185,6 +184,16 @@ def _check_engines(engines: Any) -> None:
     for name in ENGINES:
         if not isinstance(engines.get(name), dict):
             raise Damaged(f"engines.{name} is {shown(engines.get(name))}, not an object")
+
+
+def finite_number(value: Any) -> bool:
+    """Whether ``value`` is a number (not true/false) that a float holds, finite."""
+    if not _is_number(value):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:  # a whole number beyond any float
+        return False
 
 
 def _is_int(value: Any) -> bool:

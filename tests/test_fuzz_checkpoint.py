@@ -3,12 +3,12 @@ resumes or refuses it in one line, exit 2.
 
 Each example takes the checkpoint of a real short run (two_layer_sigmoid with momentum,
 4 iterations) and changes it: its ``meta.json`` at the JSON level (a value replaced by one
-of another type or a nearby one, a key or element dropped, two values swapped) and its
-arrays (another dtype or shape, other contents, one dropped, renamed or made text), then
-writes it back with ``np.savez`` and runs ``toolkit train --resume DIR --set
-train.iterations=6`` in this process through ``toolkit.cli.main``. Allowed: exit 0 (a
-valid resume, or a run already at its end) with nothing on stderr, or exit 2 with a
-single ``error:`` line; never a traceback, an exit 1 or more lines.
+of another type or a nearby one, a number moved a little, a key or element dropped, two
+values swapped) and its arrays (another dtype or shape, other contents, one dropped,
+renamed or made text), then writes it back with ``np.savez`` and runs ``toolkit train
+--resume DIR --set train.iterations=6`` in this process through ``toolkit.cli.main``.
+Allowed: exit 0 (a valid resume, or a run already at its end) with nothing on stderr, or
+exit 2 with a single ``error:`` line; never a traceback, an exit 1 or more lines.
 
 The property runs at CI size with a fixed derandomized search; the same property runs
 again with many more examples under ``pytest -m slow``.
@@ -121,6 +121,10 @@ def near(draw: st.DrawFn, value: Any) -> Any:
     return draw(st.sampled_from(options))
 
 
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def at(meta: Any, path: Path_) -> Any:
     for key in path:
         meta = meta[key]
@@ -131,10 +135,15 @@ def at(meta: Any, path: Path_) -> Any:
 def meta_change(draw: st.DrawFn, meta: dict[str, Any]) -> str:
     """Change ``meta`` in place; say how (for the statistics)."""
     places = paths(meta)
+    how = draw(st.sampled_from(["drop", "replace", "near", "swap", "number"]))
+    if how == "number":  # a number nearby, in place of one: often still a valid checkpoint
+        places = [path for path in places if _is_number(at(meta, path))]
     path = draw(st.sampled_from(places))
     parent, key = at(meta, path[:-1]), path[-1]
-    how = draw(st.sampled_from(["drop", "replace", "near", "swap"]))
-    if how == "drop":
+    if how == "number":
+        value = parent[key]
+        parent[key] = draw(st.sampled_from([value + 1, value - 1, -value, 2 * value, 0, 0.5]))
+    elif how == "drop":
         del parent[key]
     elif how == "replace":
         parent[key] = draw(JSON)

@@ -37,6 +37,7 @@ KEYS = (
 RECORD_KEYS = ("iteration", "loss", "accuracy", "seconds")
 """What every record of a checkpoint's history holds (besides the test split's)."""
 ENGINES = ("interpolation", "perturbation")
+_OPTIMIZER = "optimizer/"  # its arrays: optimizer/NAME (an array) or optimizer/NAME/KEY
 _MT_WORDS = 624  # the legacy generator's (MT19937's) state: 624 words and a position in them
 
 
@@ -89,16 +90,15 @@ def check_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
             if f"optimizer/{attribute}/{key}" not in arrays:
                 raise Damaged(f"optimizer state '{attribute}' has no array '{key}'")
     for name, array in arrays.items():
-        if name.startswith("optimizer/") and not np.isfinite(array).all():
-            raise Damaged(
-                f"optimizer array '{name[len('optimizer/') :]}' holds nan or infinite values"
-            )
-    for name in arrays:
-        loose = name.startswith("optimizer/") and "/" not in name[len("optimizer/") :]
-        if loose and name[len("optimizer/") :] in meta["optimizer"]:
-            raise Damaged(f"optimizer state '{name[len('optimizer/') :]}' is saved twice")
-        if name not in expected and not loose:
+        attribute = name.removeprefix(_OPTIMIZER)
+        if attribute == name:  # not the optimizer's
+            if name not in expected:
+                raise Damaged(f"array '{name}' is not one meta.json names")
+            continue
+        if name not in expected and ("/" in attribute or attribute in meta["optimizer"]):
             raise Damaged(f"array '{name}' is not one meta.json names")
+        if not np.isfinite(array).all():
+            raise Damaged(f"optimizer array '{attribute}' holds nan or infinite values")
 
 
 def _check_history(history: Any, iteration: int) -> None:

@@ -371,3 +371,14 @@ def test_an_unfinished_runs_checkpoint_without_a_parameter_is_damage(run: Path, 
         f"error: {run / 'checkpoint.npz'}: damaged checkpoint (its parameters are b1, W2, b2, "
         "the spec's network has W1, b1, W2, b2); remove it to start the run again"
     ], (code, captured.out, captured.err)
+
+
+def test_the_library_refuses_a_checkpoint_without_engine_state(finished: Path) -> None:
+    """toolkit.train(spec, resume=...) with a Checkpoint whose engines are gone: a
+    damaged checkpoint naming them (what the engines had learned used to start over,
+    silently)."""
+    checkpoint = toolkit.load_checkpoint(finished / "checkpoint.npz")
+    spec = toolkit.load_spec(finished / "spec.yaml", ["train.iterations=5"])
+    checkpoint.engines = {}
+    with pytest.raises(toolkit.UsageError, match=r"damaged checkpoint \(engines\.interpolation "):
+        toolkit.train(spec, resume=checkpoint)

@@ -129,9 +129,12 @@ def restore(
         _set_rng_state(rng, checkpoint.batch_rng)
         _set_rng_state(network.rng, checkpoint.estimator_rng)
         for name, engine in (("interpolation", interpolation), ("perturbation", perturbation)):
+            state = checkpoint.engines.get(name)
+            if not isinstance(state, Mapping):
+                raise Damaged(f"engines.{name} is {shown(state)}, not an object")
             try:
-                engine.import_state(network, checkpoint.engines[name])
-            except (ValueError, TypeError, AttributeError) as error:
+                engine.import_state(network, state)
+            except (ValueError, TypeError) as error:
                 raise Damaged(f"engines.{name}: {error}") from None
     except Damaged as error:
         raise damaged(checkpoint.source, str(error)) from None

@@ -382,3 +382,14 @@ def test_the_library_refuses_a_checkpoint_without_engine_state(finished: Path) -
     checkpoint.engines = {}
     with pytest.raises(toolkit.UsageError, match=r"damaged checkpoint \(engines\.interpolation "):
         toolkit.train(spec, resume=checkpoint)
+
+
+@pytest.mark.parametrize("version", [True, 1.0, "1"])
+def test_a_format_that_only_equals_1_is_not_1(run: Path, version: Any, capsys) -> None:
+    """meta.json's format true or 1.0 (equal to 1 in Python) is not format 1."""
+    damage(run, setter("format", value=version))
+    code, out, err = resume(run, capsys)
+    assert code == 2 and err.splitlines() == [
+        f"error: {run / 'checkpoint.npz'}: not a readable checkpoint (ValueError: format "
+        f"{version!r}, expected 1); remove it to start the run again"
+    ], (code, out, err)

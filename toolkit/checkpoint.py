@@ -156,8 +156,9 @@ def load_checkpoint(path: str | os.PathLike[str]) -> Checkpoint:
     try:
         arrays = read_npz(path, numbers="biufc")
         meta = json.loads(arrays.pop(_META).tobytes().decode())
-        if isinstance(meta, dict) and meta.get("format", FORMAT) != FORMAT:
-            raise ValueError(f"format {meta['format']}, expected {FORMAT}")
+        version = meta.get("format", FORMAT) if isinstance(meta, dict) else FORMAT
+        if version != FORMAT or type(version) is not int:  # true and 1.0 are == 1
+            raise ValueError(f"format {shown(version)}, expected {FORMAT}")
     except NpzError as error:  # refused before anything was read in full
         raise UsageError(
             f"{path}: not a readable checkpoint ({error.problem}); remove it to start the run again"

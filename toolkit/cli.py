@@ -38,7 +38,14 @@ from .rundir import RunDirectory, check_output
 from .saved import restore_run
 from .schema import spec_schema
 from .spec import Spec, load_spec, shipped_specs, spec_summary
-from .trainer import Record, require_same_spec, spec_change, train, training_loss
+from .trainer import (
+    Record,
+    check_checkpoint,
+    require_same_spec,
+    spec_change,
+    train,
+    training_loss,
+)
 from .wording import brief, did_you_mean, one_line, quote
 
 __all__ = ["main"]
@@ -448,10 +455,11 @@ def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
             f"{checkpoint.iteration}; give at least that many"
         )
     out.remove_temporary_files()
-    if spec.config != recorded.config:
-        out.write_spec(spec)  # the longer run, for the next resume and for evaluate
-        (out.path / RunDirectory.PARAMS).unlink(missing_ok=True)  # no longer the final ones
+    extended = spec.config != recorded.config
     if checkpoint.iteration >= total:
+        check_checkpoint(spec, checkpoint)  # its parameters become params.npz
+        if extended:
+            _extend(out, spec)
         if not (out.path / RunDirectory.PARAMS).exists():  # killed after its last checkpoint
             out.save_params(checkpoint.params)
             _draw_curves(out)
@@ -459,7 +467,13 @@ def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
             f"{out.path}: the run already finished ({checkpoint.iteration}/{total}); nothing to do"
         )
         return 0
-    return _run(args, spec, out, checkpoint)
+    return _run(args, spec, out, checkpoint, extended=extended)
+
+
+def _extend(out: RunDirectory, spec: Spec) -> None:
+    """Record a resumed run's longer spec (for the next resume and for evaluate)."""
+    out.write_spec(spec)
+    (out.path / RunDirectory.PARAMS).unlink(missing_ok=True)  # no longer the final ones
 
 
 def _extended(args: argparse.Namespace, out: RunDirectory, recorded: Spec) -> Spec:
@@ -480,8 +494,14 @@ def _run(
     spec: Spec,
     out: RunDirectory | None,
     checkpoint: Checkpoint | None = None,
+    *,
+    extended: bool = False,
 ) -> int:
-    """Train, printing log lines (and a bar on a terminal), writing the run folder."""
+    """Train, printing log lines (and a bar on a terminal), writing the run folder.
+
+    A resumed run (``checkpoint``) writes its folder only once the checkpoint has been
+    restored: a damaged one is refused with the folder as it was (``extended``: the
+    spec is longer than the one recorded there)."""
     total = spec.config["train"]["iterations"]
     done = checkpoint.iteration if checkpoint else 0
     history = list(checkpoint.history) if checkpoint else []
@@ -497,6 +517,8 @@ def _run(
         if out and not checkpoint:
             out.start(spec)
         elif out and checkpoint:
+            if extended:
+                _extend(out, spec)
             out.resume_metrics(checkpoint)
 
     def on_log(record: Record) -> None:

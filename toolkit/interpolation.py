@@ -211,9 +211,20 @@ def export_state(network: Network) -> dict[str, Any]:
 
 
 def import_state(network: Network, state: Mapping[str, Any]) -> None:
-    """The reverse of ``export_state``."""
-    network.caches["interpolations"] = int(state.get("interpolations", 0))
-    refused = state.get("refused", {})
+    """The reverse of ``export_state``; ValueError, changing nothing, for a state it
+    could not have written for this network."""
+    count, refused = state.get("interpolations"), state.get("refused")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"interpolations is {count!r}, not a whole number >= 0")
+    layers = [str(k) for k in range(len(network.layers))]
+    if not isinstance(refused, dict) or not all(
+        k in layers and isinstance(reason, str) for k, reason in refused.items()
+    ):
+        raise ValueError("refused is not reasons by layer index")
+    mean = state.get("mean_loss", 0)
+    if not (mean is None or isinstance(mean, bool)):
+        raise ValueError(f"mean_loss is {mean!r}, not true, false or null")
+    network.caches["interpolations"] = count
     network.caches["interpolation_refused"] = {int(k): reason for k, reason in refused.items()}
     if state.get("mean_loss") is not None:
         loss = network.loss_function

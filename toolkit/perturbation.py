@@ -82,8 +82,14 @@ def export_state(network: Network) -> dict[str, Any]:
 
 
 def import_state(network: Network, state: Mapping[str, Any]) -> None:
-    """The reverse of ``export_state``."""
-    network.caches["bulk_refused"] = dict(state.get("refused", {}))
+    """The reverse of ``export_state``; ValueError, changing nothing, for a state it
+    could not have written for this network."""
+    refused = state.get("refused")
+    if not isinstance(refused, dict) or not all(
+        name in network.params and isinstance(reason, str) for name, reason in refused.items()
+    ):
+        raise ValueError("refused is not reasons by parameter name")
+    network.caches["bulk_refused"] = dict(refused)
 
 
 def plain_perturbed_losses(

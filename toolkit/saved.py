@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import warnings
+from pathlib import Path
 
 import numpy as np
 
 from .arrays import read_arrays
 from .assembly import Assembly, assemble
+from .checkpoint import damaged
 from .errors import ToolkitNotice, UsageError
 from .manager import ToolkitPluginManager
 from .network import Network
@@ -50,25 +52,33 @@ def restore_run(
     spec = load_spec(run.path / RunDirectory.SPEC, manager=manager)
     run.check_named(spec)
     assembly = assemble(spec)
-    for key, value in _saved_params(run, list(assembly.network.params)).items():
+    source, params = _saved_params(run, list(assembly.network.params))
+    for key, value in params.items():
         if value.shape != assembly.network.params[key].shape:
             raise UsageError(
-                f"{run.path / RunDirectory.PARAMS}: {key} has shape {value.shape}, the spec's "
+                f"{source}: {key} has shape {value.shape}, the spec's "
                 f"network needs {assembly.network.params[key].shape}"
             )
         assembly.network.params[key] = np.array(value, dtype=np.float64)
     return assembly
 
 
-def _saved_params(run: RunDirectory, names: list[str]) -> dict[str, np.ndarray]:
-    """``params.npz``'s arrays, or the checkpoint's for a run that did not finish."""
+def _saved_params(run: RunDirectory, names: list[str]) -> tuple[Path, dict[str, np.ndarray]]:
+    """``params.npz`` and its arrays, or the checkpoint and its for a run that did not
+    finish (a damaged checkpoint if they are not the network's)."""
     if (run.path / RunDirectory.PARAMS).exists():
-        return read_arrays(run.path / RunDirectory.PARAMS, names)
+        return run.path / RunDirectory.PARAMS, read_arrays(run.path / RunDirectory.PARAMS, names)
     checkpoint = run.load_checkpoint()
+    if set(checkpoint.params) != set(names):
+        raise damaged(
+            checkpoint.source,
+            f"its parameters are {', '.join(checkpoint.params) or 'none'}, the spec's "
+            f"network has {', '.join(names)}",
+        )
     warnings.warn(
         f"{run.path} has no {RunDirectory.PARAMS} (the run did not finish); "
         f"using its checkpoint at iteration {checkpoint.iteration}",
         ToolkitNotice,
         stacklevel=3,
     )
-    return checkpoint.params
+    return Path(checkpoint.source), checkpoint.params

@@ -20,10 +20,12 @@ from .errors import RunError, ToolkitError, UsageError
 from .network import Network
 from .parts import describe_exit
 from .spec import Spec
+from .wording import one_line
 
 __all__ = [
     "CHECKPOINT_SECONDS",
     "TrainResult",
+    "check_checkpoint",
     "require_same_spec",
     "spec_change",
     "train",
@@ -99,7 +101,7 @@ def train(
                 f"train.iterations={total}: the run is already at iteration "
                 f"{resume.iteration}; give at least that many"
             )
-        restore(resume, network, optimizer, rng)
+        restore(resume, network, optimizer, rng, settings=_optimizer_settings(spec))
         result.history = [dict(record) for record in resume.history]
         first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
     if on_start:
@@ -213,6 +215,22 @@ class _Objective:
         return record
 
 
+def check_checkpoint(spec: SpecLike, checkpoint: Checkpoint) -> None:
+    """Refuse (UsageError) a checkpoint that the spec's run could not resume from: one
+    made with another spec, or damaged (see ``restore``)."""
+    spec = as_spec(spec)
+    require_same_spec(checkpoint.spec, spec)
+    assembly = assemble(spec)
+    optimizer = call_part(spec, ("optimizer",), "optimizer")
+    settings = _optimizer_settings(spec)
+    restore(checkpoint, assembly.network, optimizer, assembly.rng, settings=settings)
+
+
+def _optimizer_settings(spec: Spec) -> list[str]:
+    """The names of the optimizer's settings: the spec is the truth for them."""
+    return [key for key in spec.config["optimizer"] if key != "name"]
+
+
 def training_loss(network: Network, x: np.ndarray, t: np.ndarray, weight_decay: float) -> float:
     """The loss a run reports: the network's, plus ``0.5 * weight_decay * sum(W**2)``."""
     loss = network.loss(x, t)
@@ -233,7 +251,7 @@ def require_same_spec(saved: dict[str, Any], spec: Spec) -> None:
     where = spec_change(saved, spec.config) if saved else ""
     if where:
         raise UsageError(
-            f"{where} differs from the spec the run was started with; "
+            f"{one_line(where)} differs from the spec the run was started with; "
             "a resumed run must keep its spec.yaml as it was (start a new run for a new spec)"
         )
 
@@ -247,7 +265,10 @@ def spec_change(before: dict[str, Any], after: dict[str, Any]) -> str:
 
 def _any_length(config: dict[str, Any]) -> dict[str, Any]:
     """A resolved spec (as JSON values) with ``train.iterations`` left out."""
-    train = {key: value for key, value in config.get("train", {}).items() if key != "iterations"}
+    train = config.get("train", {})
+    if not isinstance(train, dict):  # a damaged checkpoint's: differs as it is
+        return config
+    train = {key: value for key, value in train.items() if key != "iterations"}
     return {**config, "train": train}
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.metadata
 import os
+import resource
 import shutil
 import subprocess
 import sys
@@ -18,6 +19,29 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+
+def memory_cap(limit: int) -> Callable[[], None]:
+    """A ``preexec_fn`` that gives the child at most ``limit`` bytes of address space, so
+    that a command that reads without bound fails at once instead of taking the machine."""
+
+    def cap() -> None:
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+
+    return cap
+
+
+def capped_toolkit(*args: str, memory: int = 1 << 30) -> subprocess.CompletedProcess[str]:
+    """The real command (``python -m toolkit``) within ``memory`` bytes and 60 seconds: a
+    read that blocks or never ends fails the test instead of hanging it."""
+    return subprocess.run(
+        [sys.executable, "-m", "toolkit", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        preexec_fn=memory_cap(memory),
+        env={key: value for key, value in os.environ.items() if key != "TOOLKIT_DEBUG"},
+    )
 
 
 def _toolkit_command() -> str:

@@ -7,7 +7,6 @@ from __future__ import annotations
 
 import io
 import os
-import resource
 import struct
 import subprocess
 import sys
@@ -21,14 +20,13 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import toolkit
-from conftest import SPECS, write
+from conftest import SPECS, capped_toolkit, write
 from toolkit import NpzError, NpzReader, npzfile, read_npz
 from toolkit.cli import main
 from toolkit.data import Dataset, as_dataset
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
 FEATURES = 100  # two_layer_sigmoid's random data
-MEMORY_CAP = 1024**3
 """Address space given to a command reading a bomb: far below what inflating it takes."""
 
 
@@ -168,32 +166,16 @@ def test_a_folder_is_named_as_a_folder(run: Path, tmp_path: Path, capsys) -> Non
 # -- Declared sizes are checked first, and no more than declared is inflated -----------------
 
 
-def _capped(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real ``toolkit`` command within MEMORY_CAP of address space and a time limit."""
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-    return subprocess.run(
-        [sys.executable, "-m", "toolkit", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=cap,
-        env={key: value for key, value in os.environ.items() if key != "TOOLKIT_DEBUG"},
-    )
-
-
 def test_a_deflate_bomb_that_is_not_npy_is_refused_unread(run: Path, tmp_path: Path) -> None:
     """1.6 MB inflating to 1.6 GB of zeros where x belongs: numpy inflated it whole (and the
     dataset then failed with AttributeError, exit 1); now its first bytes are not .npy, and
     that is one line, exit 2, within a 1 GiB address space."""
     bomb = deflate_bomb(tmp_path / "data.npz", b"")
     assert bomb.stat().st_size < 2_000_000
-    line = _error_line(_capped("validate", str(npz_spec(tmp_path))))
+    line = _error_line(capped_toolkit("validate", str(npz_spec(tmp_path))))
     assert f"{bomb}: array 'x' is not an .npy array" in line, line
     assert "data.path" in line, line
-    line = _error_line(_capped("predict", str(run), "--input", str(bomb)))
+    line = _error_line(capped_toolkit("predict", str(run), "--input", str(bomb)))
     assert line.startswith(f"error: {bomb}: array 'x' is not an .npy array"), line
 
 
@@ -204,7 +186,7 @@ def test_a_bomb_behind_a_small_array_inflates_only_the_array(run: Path, tmp_path
     head = io.BytesIO()
     np.lib.format.write_array(head, x)
     bomb = deflate_bomb(tmp_path / "inputs.npz", head.getvalue())
-    result = _capped("predict", str(run), "--input", str(bomb))
+    result = capped_toolkit("predict", str(run), "--input", str(bomb))
     assert result.returncode == 0, result.stderr
     network = toolkit.load_run(run)
     expected = np.argmax(network.predict(x), axis=1)
@@ -216,7 +198,7 @@ def test_an_array_within_the_cap_but_beyond_memory_is_one_line(run: Path, tmp_pa
     address space: one line saying memory ran short, exit 2, not a MemoryError traceback."""
     head = npy((200_000_000,), payload=b"")
     bomb = deflate_bomb(tmp_path / "inputs.npz", head)
-    line = _error_line(_capped("predict", str(run), "--input", str(bomb)))
+    line = _error_line(capped_toolkit("predict", str(run), "--input", str(bomb)))
     assert "array 'x' declares shape (200000000,) of float64 (1600000000 bytes)" in line, line
     assert "more memory than can be had now" in line, line
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import os
-import resource
 import shutil
 import signal
 import subprocess
@@ -20,7 +19,7 @@ import pytest
 import yaml
 
 import toolkit
-from conftest import SPECS, _toolkit_command
+from conftest import SPECS, _toolkit_command, memory_cap
 from toolkit.checkpoint import load_checkpoint
 from toolkit.cli import main
 from toolkit.errors import UsageError
@@ -51,10 +50,6 @@ def _sets(overrides: tuple[str, ...]) -> list[str]:
     return [word for override in overrides for word in ("--set", override)]
 
 
-def _capped() -> None:
-    resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-
 def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
     """The installed ``toolkit`` command, started (not waited for), memory capped."""
     environment = {key: value for key, value in os.environ.items() if key != "TOOLKIT_DEBUG"}
@@ -65,7 +60,7 @@ def _start(args: list[str], cwd: Path) -> subprocess.Popen[str]:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
-        preexec_fn=_capped,
+        preexec_fn=memory_cap(MEMORY_CAP),
     )
 
 
@@ -181,7 +176,7 @@ def test_a_killed_holder_leaves_the_lock_free(tmp_path: Path) -> None:
         ],
         stdout=subprocess.PIPE,
         text=True,
-        preexec_fn=_capped,
+        preexec_fn=memory_cap(MEMORY_CAP),
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline() == "held\n"

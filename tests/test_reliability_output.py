@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import errno
 import os
-import resource
 import signal
 import subprocess
 import sys
@@ -15,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, _toolkit_command, write
+from conftest import SPECS, _toolkit_command, memory_cap, write
 from toolkit import cli, load_spec, train
 from toolkit.cli import main
 from toolkit.errors import RunError, UsageError
@@ -35,11 +34,6 @@ train: {iterations: 4, batch_size: 3, log_every: 2}
 """
 
 
-def capped() -> None:
-    """At most 2 GB of address space: a size beyond memory fails at once, machine intact."""
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-
-
 def environment() -> dict[str, str]:
     """The test's environment, output block-buffered as Python's is by default (so what is
     printed last is written as Python exits)."""
@@ -56,7 +50,7 @@ def toolkit(*args: str, cwd: Path, **options) -> subprocess.CompletedProcess[str
         capture_output="stdout" not in options,
         text=True,
         timeout=120,
-        preexec_fn=capped,
+        preexec_fn=memory_cap(2 << 30),
         **options,
     )
 
@@ -132,7 +126,7 @@ def close_early(*args: str) -> subprocess.Popen[str]:
         stderr=subprocess.PIPE,
         text=True,
         env=environment(),
-        preexec_fn=capped,
+        preexec_fn=memory_cap(2 << 30),
     )
     assert process.stdout is not None
     return process

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import os
 import re
-import resource
 import subprocess
 import textwrap
 import warnings
@@ -21,6 +20,7 @@ from conftest import (
     FakeDistribution,
     RunCli,
     _toolkit_command,
+    memory_cap,
     only_distributions,
     pip_install,
     write,
@@ -98,11 +98,6 @@ def small_spec(
     )
 
 
-def capped() -> None:
-    """At most 2 GB of address space, so a regression fails instead of taking the machine."""
-    resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
-
-
 def toolkit(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
@@ -116,7 +111,7 @@ def toolkit(
         capture_output=True,
         text=True,
         timeout=120,
-        preexec_fn=capped,
+        preexec_fn=memory_cap(2 << 30),
     )
 
 

@@ -6,7 +6,6 @@ escaped wherever it is echoed."""
 from __future__ import annotations
 
 import os
-import resource
 import subprocess
 import sys
 from pathlib import Path
@@ -16,7 +15,7 @@ import pytest
 
 import toolkit
 import toolkit.cli
-from conftest import SPECS, write
+from conftest import SPECS, capped_toolkit, write
 from toolkit import yamlsource
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
@@ -25,7 +24,6 @@ MINIMAL = {
     "data": {"name": "random", "samples": 20, "features": 5, "classes": 3},
     "model": {"layers": [{"units": 3}]},
 }
-MEMORY_CAP = 1024**3
 """Address space given to a command that might read without end: a regression fails fast."""
 MIB = 1048576
 """One mebibyte, 2**20 bytes."""
@@ -38,23 +36,6 @@ def problem_lines(source: Any, overrides: Any = None) -> list[str]:
     lines = str(caught.value).splitlines()
     assert len(lines) == len(caught.value.problems), lines
     return lines
-
-
-def capped(*args: str) -> subprocess.CompletedProcess[str]:
-    """The real ``toolkit`` command, within MEMORY_CAP of address space and a time limit
-    (a read that blocks or never ends fails the test instead of hanging it)."""
-
-    def cap() -> None:
-        resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP, MEMORY_CAP))
-
-    return subprocess.run(
-        [sys.executable, "-m", "toolkit", *args],
-        capture_output=True,
-        text=True,
-        timeout=60,
-        preexec_fn=cap,
-        env={key: value for key, value in os.environ.items() if key != "TOOLKIT_DEBUG"},
-    )
 
 
 def error_line(result: subprocess.CompletedProcess[str]) -> str:
@@ -75,7 +56,7 @@ NOT_REGULAR = "is not a regular file (a pipe or a device)"
 def test_dev_zero_is_refused_unread(command: str) -> None:
     """`toolkit validate /dev/zero` read until memory ran out (a traceback under a cap):
     now one line, exit 2, before a byte is read."""
-    line = error_line(capped(command, "/dev/zero"))
+    line = error_line(capped_toolkit(command, "/dev/zero"))
     assert line.startswith(f"error: /dev/zero: {NOT_REGULAR}; name a .yaml file"), line
 
 
@@ -85,7 +66,7 @@ def test_a_fifo_spec_is_refused_at_once(tmp_path: Path, command: str) -> None:
     """A FIFO named as the spec blocked the command until a writer came (forever)."""
     fifo = tmp_path / "spec.yaml"
     os.mkfifo(fifo)
-    line = error_line(capped(command, str(fifo)))
+    line = error_line(capped_toolkit(command, str(fifo)))
     assert line.startswith(f"error: {fifo}: {NOT_REGULAR}"), line
 
 

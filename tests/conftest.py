@@ -12,6 +12,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import HealthCheck, settings
 
 from toolkit.manager import ENTRY_POINT_GROUP, ToolkitPluginManager, get_plugin_manager
 
@@ -19,6 +20,16 @@ ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
 RunCli = Callable[..., subprocess.CompletedProcess[str]]
+
+_FUZZ_HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
+
+
+def fuzz_settings(ci: int, slow: int) -> tuple[settings, settings]:
+    """Hypothesis settings of the fuzz tests: ``ci`` examples in a fixed, derandomized
+    search (shrinking one bug, quickly), and ``slow`` random ones for ``pytest -m slow``."""
+    common = settings(deadline=None, database=None, suppress_health_check=_FUZZ_HEALTH)
+    quick = settings(common, max_examples=ci, derandomize=True, report_multiple_bugs=False)
+    return quick, settings(common, max_examples=slow)
 
 
 def memory_cap(limit: int) -> Callable[[], None]:

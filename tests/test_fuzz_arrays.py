@@ -27,22 +27,13 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import write
+from conftest import fuzz_settings, write
 from toolkit.cli import main
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
-CI = settings(
-    max_examples=60,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,
-    suppress_health_check=_HEALTH,
-)
-SLOW = settings(max_examples=1000, deadline=None, database=None, suppress_health_check=_HEALTH)
+CI, SLOW = fuzz_settings(ci=60, slow=1000)
 
 ROWS, FEATURES, CLASSES = 6, 3, 3
 _RNG = np.random.default_rng(5)

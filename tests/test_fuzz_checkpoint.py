@@ -28,22 +28,13 @@ from typing import Any
 
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import SPECS
+from conftest import SPECS, fuzz_settings
 from toolkit.cli import main
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.data_too_large]
-CI = settings(
-    max_examples=50,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,
-    suppress_health_check=_HEALTH,
-)
-SLOW = settings(max_examples=1000, deadline=None, database=None, suppress_health_check=_HEALTH)
+CI, SLOW = fuzz_settings(ci=50, slow=1000)
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
 RUN = ["--set", "optimizer.name=momentum", "--set", "train.log_every=2"]

@@ -23,12 +23,12 @@ from typing import Any
 
 import pytest
 import yaml
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import event, given
 from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 import toolkit
-from conftest import SPECS, RunCli, write
+from conftest import SPECS, RunCli, fuzz_settings, write
 from toolkit.kinds import KINDS
 from toolkit.manager import ToolkitPluginManager, get_plugin_manager
 from toolkit.registry import Registry
@@ -39,16 +39,7 @@ VALID: dict[str, Any] = yaml.safe_load(VALID_TEXT)
 SENTINEL = "SENTINEL"
 """Stands in a tagged snippet for the path of a file that must never be created."""
 
-_HEALTH = [HealthCheck.too_slow, HealthCheck.filter_too_much, HealthCheck.data_too_large]
-CI = settings(
-    max_examples=200,
-    deadline=None,
-    derandomize=True,
-    database=None,
-    report_multiple_bugs=False,  # while failing: shrink one bug, quickly
-    suppress_health_check=_HEALTH,
-)
-SLOW = settings(max_examples=3000, deadline=None, database=None, suppress_health_check=_HEALTH)
+CI, SLOW = fuzz_settings(ci=200, slow=3000)
 
 
 # -- The one manager every example shares, put back as it was after each load ----------------

@@ -190,7 +190,7 @@ class BoundPart:
     kind: str = "part"
 
     def __call__(self, *inputs: Any) -> Any:
-        try:
+        try:  # as _run does, written out: this call is the engines' innermost
             return self.part.fn(*inputs, **self.settings)
         except PartExit:
             raise
@@ -206,12 +206,7 @@ class BoundPart:
         """The part's derivative at ``inputs``, with its settings."""
         if self.part.derivative is None:
             raise LookupError(f"part '{self.name}' gives no derivative")
-        try:
-            return self.part.derivative(*inputs, **self.settings)
-        except PartExit:
-            raise
-        except SystemExit as exit:
-            raise PartExit(self.kind, self.name, exit) from exit
+        return self._run(self.part.derivative, *inputs)
 
     def vjp(self, x: Any, g: Any) -> Any:
         """The gradient with respect to ``x`` given ``g`` with respect to the output.
@@ -220,8 +215,13 @@ class BoundPart:
         """
         if self.part.vjp is None:
             return self.derivative(x) * g
+        return self._run(self.part.vjp, x, g)
+
+    def _run(self, fn: Callable[..., Any], *inputs: Any) -> Any:
+        """``fn(*inputs, **settings)``; a SystemExit from it becomes a PartExit naming the
+        part (one from a part it calls keeps that part's name)."""
         try:
-            return self.part.vjp(x, g, **self.settings)
+            return fn(*inputs, **self.settings)
         except PartExit:
             raise
         except SystemExit as exit:

@@ -381,3 +381,24 @@ def test_a_run_failure_with_a_line_break_is_one_line(
     assert len(lines) == 1 and lines[0].startswith("error: "), lines
     assert "no\\nway" in lines[0], lines
     assert not any(char in lines[0] for char in CONTROL)
+
+
+@pytest.mark.parametrize(
+    ("override", "written"),
+    [("train.iterations=1_000", "1000"), ("optimizer.learning_rate=1_0.5", "10.5")],
+)
+def test_a_number_grouped_with_underscores_is_text_and_the_message_says_how_to_write_it(
+    override: str, written: str
+) -> None:
+    with pytest.raises(toolkit.SpecError) as refused:
+        toolkit.load_spec(SPECS / "two_layer_sigmoid.yaml", [override])
+    message = str(refused.value)
+    assert "got text" in message
+    assert f"write {written})" in message
+
+
+def test_text_with_underscores_that_is_no_number_gets_no_such_note() -> None:
+    with pytest.raises(toolkit.SpecError) as refused:
+        toolkit.load_spec(SPECS / "two_layer_sigmoid.yaml", ["train.iterations=a_b"])
+    assert "got text 'a_b'" in str(refused.value)
+    assert "grouped" not in str(refused.value)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import difflib
 import math
+import re
 import reprlib
 from collections.abc import Iterable
 from typing import Any
@@ -59,8 +60,20 @@ def describe_value(value: Any) -> str:
         noun = "mapping" if isinstance(value, dict) else "list"
         return f"an empty {noun}" if not value else f"a {noun}"
     if isinstance(value, str):
-        return f"text {quote(value)}"
+        return f"text {quote(value)}{_grouped_number_note(value)}"
     return brief(value)
+
+
+_NUMBER = re.compile(r"[-+]?(?:\d+\.?\d*|\.\d+)(?:[eE][-+]?\d+)?")
+
+
+def _grouped_number_note(text: str) -> str:
+    """For a number written with ``_`` between its digits (``1_000``), which YAML 1.2
+    reads as text, how to write it as a number; else nothing."""
+    plain = text.replace("_", "")
+    if "_" not in text or not _NUMBER.fullmatch(plain):
+        return ""
+    return f" (YAML 1.2 reads digits grouped with _ as text; write {plain})"
 
 
 def count_digits(value: int) -> int:

@@ -42,8 +42,8 @@ from typing import Any
 import numpy as np
 
 import toolkit
-from toolkit.assembly import assemble
-from toolkit.memory import retain_freed_memory
+from toolkit.gradients.memory import retain_freed_memory
+from toolkit.runs.build import assemble
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "two_layer_sigmoid.yaml"
 ISSUE_LOSSES = (2.389361774963056, 2.2981696908842117, 2.310003577235071)

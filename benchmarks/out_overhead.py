@@ -29,9 +29,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-import toolkit.plot
+import toolkit.runs.plot
 from toolkit import cli
-from toolkit.plot import matplotlib_available, plot_run
+from toolkit.runs.plot import matplotlib_available, plot_run
 
 
 def _run_command(arguments: list[str]) -> float:
@@ -76,12 +76,12 @@ def main() -> int:
         return _run_command(base)
 
     def with_out_no_curves() -> float:
-        available = toolkit.plot.matplotlib_available
-        toolkit.plot.matplotlib_available = lambda: False  # as if matplotlib were missing
+        available = toolkit.runs.plot.matplotlib_available
+        toolkit.runs.plot.matplotlib_available = lambda: False  # as if matplotlib were missing
         try:
             return with_out()
         finally:
-            toolkit.plot.matplotlib_available = available
+            toolkit.runs.plot.matplotlib_available = available
 
     def drawing() -> float:
         folder = work / "run0"

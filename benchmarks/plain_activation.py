@@ -34,9 +34,9 @@ from pathlib import Path
 from unittest import mock
 
 import toolkit
-import toolkit.interpolation
-from toolkit.manager import ToolkitPluginManager
-from toolkit.memory import retain_freed_memory
+import toolkit.gradients.interpolation
+from toolkit.gradients.memory import retain_freed_memory
+from toolkit.registry.manager import ToolkitPluginManager
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "two_layer_sigmoid.yaml"
 PLUGIN = """
@@ -61,7 +61,9 @@ def variants(manager: ToolkitPluginManager) -> dict[str, Callable[[], float]]:
 
         def run() -> float:
             refuse = (
-                mock.patch.object(toolkit.interpolation, "refusal", lambda network, k: "timed")
+                mock.patch.object(
+                    toolkit.gradients.interpolation, "refusal", lambda network, k: "timed"
+                )
                 if refused
                 else contextlib.nullcontext()
             )

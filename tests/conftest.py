@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from hypothesis import HealthCheck, settings
 
-from toolkit.manager import ENTRY_POINT_GROUP, ToolkitPluginManager, get_plugin_manager
+from toolkit.registry.manager import ENTRY_POINT_GROUP, ToolkitPluginManager, get_plugin_manager
 
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"

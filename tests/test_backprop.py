@@ -10,7 +10,7 @@ import pytest
 
 import toolkit
 from conftest import SPECS, RunCli, write
-from toolkit.manager import get_plugin_manager
+from toolkit.registry.manager import get_plugin_manager
 
 EPSILON = 1e-7  # inside cross_entropy's log: -log(y[label] + 1e-7)
 SIGMOID_LOSSES = [2.389361774963056, 2.2981696908842117, 2.310003577235071]

@@ -18,8 +18,8 @@ import pytest
 
 from conftest import RunCli, write
 from toolkit import MissingDependency, Part
-from toolkit.manager import get_plugin_manager
-from toolkit.registry import Registry
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 from toolkit.testing import (
     Check,
     ConformanceError,

@@ -15,8 +15,8 @@ from numpy.testing import assert_array_equal
 import toolkit
 from conftest import SPECS, RunCli, write
 from toolkit import Dataset
-from toolkit.assembly import assemble
-from toolkit.data import as_dataset
+from toolkit.model.data import as_dataset
+from toolkit.runs.build import assemble
 from toolkit_plugins import datasets
 
 TABLE = datasets.toolkit_datasets()

@@ -10,9 +10,9 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import toolkit
 from conftest import SPECS
-from toolkit.network import Dense, Network
-from toolkit.objective import Objective
-from toolkit.parts import BoundPart, Part
+from toolkit.gradients.objective import Objective
+from toolkit.model.network import Dense, Network
+from toolkit.registry.parts import BoundPart, Part
 from toolkit_plugins import gradient_estimators
 
 TABLE = gradient_estimators.toolkit_gradient_estimators()

@@ -29,10 +29,10 @@ from hypothesis.control import currently_in_test_context
 
 import toolkit
 from conftest import SPECS, RunCli, fuzz_settings, write
-from toolkit.kinds import KINDS
-from toolkit.manager import ToolkitPluginManager, get_plugin_manager
-from toolkit.registry import Registry
-from toolkit.resolver import LAYER_KEYS, TOP_KEYS
+from toolkit.registry.kinds import KINDS
+from toolkit.registry.manager import ToolkitPluginManager, get_plugin_manager
+from toolkit.registry.registry import Registry
+from toolkit.spec.resolver import LAYER_KEYS, TOP_KEYS
 
 VALID_TEXT = (SPECS / "two_layer_sigmoid.yaml").read_text(encoding="utf-8")
 VALID: dict[str, Any] = yaml.safe_load(VALID_TEXT)

@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 
 import toolkit
-import toolkit.gradcheck
+import toolkit.runs.gradcheck
 from conftest import SPECS, RunCli, write
-from toolkit.assembly import assemble
 from toolkit.cli import main
-from toolkit.gradcheck import gradcheck
+from toolkit.runs.build import assemble
+from toolkit.runs.gradcheck import gradcheck
 
 SHIPPED = ["two_layer_sigmoid.yaml", "two_layer_relu.yaml"]
 BIG = ["--set", "data.features=300", "--set", "model.layers.0.units=20"]

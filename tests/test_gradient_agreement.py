@@ -9,8 +9,8 @@ import pytest
 
 import toolkit
 from conftest import write
-from toolkit.manager import get_plugin_manager
-from toolkit.perturbation import ToolkitNotice
+from toolkit.gradients.perturbation import ToolkitNotice
+from toolkit.registry.manager import get_plugin_manager
 
 # (features, hidden layer sizes, classes, batch size)
 SHAPES = {

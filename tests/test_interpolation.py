@@ -14,14 +14,14 @@ import numpy as np
 import pytest
 
 import toolkit
-import toolkit.objective
+import toolkit.gradients.objective
 from conftest import SPECS, write
-from toolkit.interpolation import Interpolation
-from toolkit.kinds import kind_named
-from toolkit.manager import get_plugin_manager
-from toolkit.memory import retain_freed_memory
-from toolkit.parts import Part, as_part
-from toolkit.registry import Registry
+from toolkit.gradients.interpolation import Interpolation
+from toolkit.gradients.memory import retain_freed_memory
+from toolkit.registry.kinds import kind_named
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.parts import Part, as_part
+from toolkit.registry.registry import Registry
 
 TOLERANCE = 1e-10
 """Agreement with the loop, absolute. The loop itself rounds by about eps * |loss| / h, so
@@ -120,7 +120,7 @@ def assert_interpolated(network: toolkit.Network, notices: list[str]) -> None:
 def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list]]:
     """Records calls to the bulk path and the pairs the interpolation evaluates exactly."""
     record: dict[str, list] = {"bulk": [], "exact_pairs": []}
-    bulk = toolkit.objective.perturbed_losses
+    bulk = toolkit.gradients.objective.perturbed_losses
     exact = Interpolation._exact_differences
 
     def spy_bulk(*args: Any, **kwargs: Any) -> np.ndarray:
@@ -131,7 +131,7 @@ def paths(monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, list]]:
         record["exact_pairs"].append((k, int(flagged.sum())))
         return exact(self, k, shape, flagged)
 
-    monkeypatch.setattr(toolkit.objective, "perturbed_losses", spy_bulk)
+    monkeypatch.setattr(toolkit.gradients.objective, "perturbed_losses", spy_bulk)
     monkeypatch.setattr(Interpolation, "_exact_differences", spy_exact)
     yield record
 

@@ -12,8 +12,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 
 import toolkit
 from conftest import SPECS
-from toolkit.kinds import kind_named
-from toolkit.parts import as_part
+from toolkit.registry.kinds import kind_named
+from toolkit.registry.parts import as_part
 from toolkit.testing import check_optimizer
 from toolkit_plugins import optimizers
 

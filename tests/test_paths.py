@@ -12,8 +12,8 @@ import yaml
 import toolkit
 from conftest import write
 from toolkit.cli import main
-from toolkit.kinds import kind_named
-from toolkit.parts import Part, as_part
+from toolkit.registry.kinds import kind_named
+from toolkit.registry.parts import Part, as_part
 
 X = np.arange(24, dtype=float).reshape(8, 3)
 T = np.array([0, 1, 2, 0, 1, 2, 0, 1])

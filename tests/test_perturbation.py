@@ -10,7 +10,7 @@ import pytest
 
 import toolkit
 from conftest import SPECS, write
-from toolkit.manager import get_plugin_manager
+from toolkit.registry.manager import get_plugin_manager
 
 SMALL = {
     "data.samples": 30,
@@ -147,5 +147,5 @@ def test_swapping_an_activation_is_noticed() -> None:
     x, t = batch()
     net.gradient(x, t, "central_difference")
     softmax = net.layers[1].activation
-    net.layers[0] = toolkit.network.Dense("W1", "b1", softmax)
+    net.layers[0] = toolkit.model.network.Dense("W1", "b1", softmax)
     assert_matches_loop(net, x, t)

@@ -1,4 +1,4 @@
-"""toolkit.plot: a run's metrics.jsonl drawn as loss and accuracy curves to a PNG."""
+"""toolkit.runs.plot: a run's metrics.jsonl drawn as loss and accuracy curves to a PNG."""
 
 from __future__ import annotations
 
@@ -15,10 +15,10 @@ import numpy as np
 import pytest
 from matplotlib.figure import Figure
 
-import toolkit.plot
+import toolkit.runs.plot
 from conftest import write
-from toolkit.errors import RunError, UsageError
-from toolkit.plot import DPI, FIGURE_SIZE, draw, matplotlib_available, plot_run, read_metrics
+from toolkit.base.errors import RunError, UsageError
+from toolkit.runs.plot import DPI, FIGURE_SIZE, draw, matplotlib_available, plot_run, read_metrics
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 INSTALL_HINT = "pip install 'layer-toolkit[plot]'"
@@ -172,7 +172,7 @@ def titles(monkeypatch: pytest.MonkeyPatch) -> list[str]:
         assert suptitle == title
         seen.append(suptitle)
 
-    monkeypatch.setattr(toolkit.plot, "draw", spy)
+    monkeypatch.setattr(toolkit.runs.plot, "draw", spy)
     return seen
 
 
@@ -281,10 +281,10 @@ def test_missing_matplotlib_is_a_usage_error_with_the_install_hint(
 
 
 def test_importing_the_module_does_not_need_matplotlib() -> None:
-    """``import toolkit.plot`` works, and imports no matplotlib, when it is not installed."""
+    """``import toolkit.runs.plot`` works, and imports no matplotlib, when it is not installed."""
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
-        "import toolkit.plot as plot\n"
+        "import toolkit.runs.plot as plot\n"
         "assert not plot.matplotlib_available()\n"
         "assert [n for n in sys.modules if n.startswith('matplotlib.')] == []\n"
     )
@@ -342,7 +342,7 @@ def test_few_points_keep_their_markers_and_are_not_smoothed(tmp_path: Path) -> N
 def test_smoothed_is_a_centred_moving_mean_that_skips_gaps() -> None:
     """Means over an odd window (3 for 7 values), cut short at the ends; NaN stays a gap."""
     values = [1.0, 2.0, 6.0, math.nan, 4.0, 0.0, 2.0]
-    result = toolkit.plot.smoothed(values)
+    result = toolkit.runs.plot.smoothed(values)
     expected = [1.5, 3.0, 4.0, math.nan, 2.0, 2.0, 1.0]
     assert [round(v, 12) if not math.isnan(v) else "gap" for v in result] == [
         v if not math.isnan(v) else "gap" for v in expected

@@ -13,8 +13,8 @@ import pytest
 
 import toolkit
 from conftest import ROOT, SPECS, FakeDistribution, RunCli, only_distributions, write
-from toolkit.manager import get_plugin_manager
-from toolkit.registry import Registry
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 
 STANDARD = {
     "activation": {"identity", "step", "sigmoid", "relu", "leaky_relu", "tanh", "softmax"},

@@ -9,12 +9,12 @@ from pathlib import Path
 import pytest
 
 from conftest import write
-from toolkit.catalog import describe_parts
+from toolkit.base.columns import Step, fit_columns, shorten
 from toolkit.cli import main
-from toolkit.columns import Step, fit_columns, shorten
-from toolkit.kinds import KINDS
-from toolkit.manager import get_plugin_manager
-from toolkit.registry import Registry
+from toolkit.cli.catalog import describe_parts
+from toolkit.registry.kinds import KINDS
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 
 WIDTHS = [80, 100, 200]
 PLURALS = {kind.name: kind.plural for kind in KINDS}

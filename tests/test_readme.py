@@ -14,8 +14,8 @@ import pytest
 
 from conftest import ROOT, SPECS, RunCli, pip_install, write
 from toolkit.cli import main
-from toolkit.manager import get_plugin_manager
-from toolkit.registry import Registry
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 
 README = (ROOT / "README.md").read_text()
 

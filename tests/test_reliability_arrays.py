@@ -21,9 +21,10 @@ from numpy.testing import assert_array_equal
 
 import toolkit
 from conftest import SPECS, capped_toolkit, write
-from toolkit import NpzError, NpzReader, npzfile, read_npz
+from toolkit import NpzError, NpzReader, read_npz
+from toolkit.base import npzfile
 from toolkit.cli import main
-from toolkit.data import Dataset, as_dataset
+from toolkit.model.data import Dataset, as_dataset
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
 FEATURES = 100  # two_layer_sigmoid's random data

@@ -19,12 +19,13 @@ import pytest
 import yaml
 
 import toolkit
+import toolkit.cli.app
 from conftest import SPECS, _toolkit_command, memory_cap
-from toolkit.checkpoint import load_checkpoint
+from toolkit.base.errors import UsageError
+from toolkit.base.lock import LOCK_NAME, FolderLock
 from toolkit.cli import main
-from toolkit.errors import UsageError
-from toolkit.lock import LOCK_NAME, FolderLock
-from toolkit.rundir import write_atomically
+from toolkit.runs.checkpoint import load_checkpoint
+from toolkit.runs.rundir import write_atomically
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -170,7 +171,7 @@ def test_a_killed_holder_leaves_the_lock_free(tmp_path: Path) -> None:
         [
             sys.executable,
             "-c",
-            "import sys, time; from toolkit.lock import FolderLock; "
+            "import sys, time; from toolkit.base.lock import FolderLock; "
             "FolderLock(sys.argv[1]).acquire(); print('held', flush=True); time.sleep(120)",
             str(tmp_path),
         ],
@@ -285,7 +286,7 @@ def test_a_train_refused_after_taking_the_lock_leaves_no_folder(
     def refused(*_: object, **__: object) -> None:
         raise UsageError("refused before the run started")
 
-    monkeypatch.setattr(toolkit.cli, "train", refused)
+    monkeypatch.setattr(toolkit.cli.app, "train", refused)
     code, stdout, stderr = _in_process(["train", "--out", str(tmp_path / "new" / "run")], capsys)
     assert (code, stdout, stderr) == (2, "", "error: refused before the run started\n")
     assert list(tmp_path.iterdir()) == []

@@ -15,9 +15,10 @@ from pathlib import Path
 import pytest
 
 from conftest import SPECS, _toolkit_command, memory_cap, write
-from toolkit import cli, load_spec, train
+from toolkit import load_spec, train
+from toolkit.base.errors import RunError, UsageError
+from toolkit.cli import app as cli
 from toolkit.cli import main
-from toolkit.errors import RunError, UsageError
 
 LONG = "a" * 300
 """A file name over the 255 bytes Linux file systems allow in one name."""

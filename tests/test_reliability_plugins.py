@@ -26,10 +26,10 @@ from conftest import (
     write,
 )
 from toolkit import load_spec, train
+from toolkit.base.errors import PluginError, RunError, ToolkitNotice
 from toolkit.cli import main
-from toolkit.errors import PluginError, RunError, ToolkitNotice
-from toolkit.manager import get_plugin_manager
-from toolkit.registry import Registry
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 from toolkit.testing import conformance
 
 SMALL = """\
@@ -429,7 +429,7 @@ def test_complex_numbers_from_a_part_are_refused(
 
 def test_any_other_warning_is_one_located_line(capsys) -> None:
     """A warning the toolkit does not turn into an error still prints as one line."""
-    from toolkit.cli import _show_notice
+    from toolkit.cli.app import _show_notice
 
     _show_notice(RuntimeWarning("overflow encountered\nin reduce"), RuntimeWarning, "m.py", 49)
     assert capsys.readouterr().err == (

@@ -16,7 +16,7 @@ import pytest
 import toolkit
 import toolkit.cli
 from conftest import SPECS, capped_toolkit, write
-from toolkit import yamlsource
+from toolkit.spec import yamlsource
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
 BASE = "data: {name: random, samples: 20, features: 5, classes: 3}\nmodel: {layers: [{units: 3}]}\n"
@@ -226,7 +226,10 @@ def test_plot_titles_do_not_read_a_fifo_spec(tmp_path: Path) -> None:
     """`toolkit plot` titles a figure with the run's name from its spec.yaml; a FIFO there
     blocked it: now the folder's name is used at once."""
     os.mkfifo(tmp_path / "spec.yaml")
-    code = "import sys, pathlib, toolkit.plot as p; print(p._spec_name(pathlib.Path(sys.argv[1])))"
+    code = (
+        "import sys, pathlib, toolkit.runs.plot as p; "
+        "print(p._spec_name(pathlib.Path(sys.argv[1])))"
+    )
     result = subprocess.run(
         [sys.executable, "-c", code, str(tmp_path)], capture_output=True, text=True, timeout=60
     )

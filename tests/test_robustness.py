@@ -18,8 +18,8 @@ import yaml
 
 import toolkit
 from conftest import SPECS, FakeDistribution, RunCli, only_distributions, write
-from toolkit.manager import get_plugin_manager
-from toolkit.registry import Registry
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 
 RELU_SPEC = SPECS / "two_layer_relu.yaml"
 SMALL = ("--set", "train.iterations=1", "--set", "data.samples=20", "--set", "data.features=4")
@@ -290,7 +290,7 @@ def test_unworkable_standard_settings_are_bad_input(
 INITIALIZERS = """
 import numpy as np
 import toolkit
-from toolkit.errors import SettingError
+from toolkit.base.errors import SettingError
 
 
 def picky(shape, rng, scale=0.01):

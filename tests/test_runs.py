@@ -25,11 +25,11 @@ import yaml
 
 import toolkit
 import toolkit.cli
-import toolkit.trainer
+import toolkit.runs.trainer
 from conftest import SPECS, RunCli, _toolkit_command
-from toolkit.assembly import assemble, call_part
-from toolkit.checkpoint import Checkpoint, capture, load_checkpoint, restore
-from toolkit.rundir import RunDirectory
+from toolkit.runs.build import assemble, call_part
+from toolkit.runs.checkpoint import Checkpoint, capture, load_checkpoint, restore
+from toolkit.runs.rundir import RunDirectory
 
 try:  # pseudo-terminals: Unix only
     import fcntl
@@ -933,8 +933,8 @@ def test_a_failed_write_is_a_run_error_and_keeps_the_old_file(
 ) -> None:
     """A disk that fills up while a file is written: RunError naming the file; the file
     under its name is the old one, whole, and no temporary file is left."""
-    from toolkit.errors import RunError
-    from toolkit.rundir import write_atomically
+    from toolkit.base.errors import RunError
+    from toolkit.runs.rundir import write_atomically
 
     target = tmp_path / "metrics.jsonl"
     target.write_text("old\n")
@@ -1027,7 +1027,7 @@ def test_metrics_are_appended_not_rewritten(
 def _checkpoint_iterations(
     monkeypatch: pytest.MonkeyPatch, seconds: float, *overrides: str
 ) -> list[int]:
-    monkeypatch.setattr(toolkit.trainer, "CHECKPOINT_SECONDS", seconds)
+    monkeypatch.setattr(toolkit.runs.trainer, "CHECKPOINT_SECONDS", seconds)
     spec = toolkit.load_spec(SIGMOID, ["train.iterations=23", "train.log_every=5", *overrides])
     kept: list[Checkpoint] = []
     toolkit.train(spec, on_checkpoint=kept.append)

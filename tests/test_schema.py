@@ -16,8 +16,8 @@ import toolkit
 from conftest import SPECS, write
 from test_fuzz_spec import CI, VALID, mutated_trees, shared_manager
 from toolkit.cli import main
-from toolkit.registry import Registry
-from toolkit.schema import spec_schema
+from toolkit.registry.registry import Registry
+from toolkit.spec.schema import spec_schema
 
 SWISH = """\
 import numpy as np

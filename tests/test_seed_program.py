@@ -14,7 +14,7 @@ import pytest
 import toolkit
 from conftest import SPECS, RunCli
 from reference import seed_program
-from toolkit.network import Network
+from toolkit.model.network import Network
 
 # Stated in the core issue (seed 42, numpy 2.x, x86-64).
 SIGMOID_LOSSES = [2.389361774963056, 2.2981696908842117, 2.310003577235071]

@@ -8,7 +8,7 @@ import pytest
 
 from conftest import SPECS, write
 from toolkit.cli import main
-from toolkit.spec import load_spec, spec_summary
+from toolkit.spec.load import load_spec, spec_summary
 
 SHIPPED = sorted(path.stem for path in SPECS.glob("*.yaml"))
 

@@ -10,7 +10,7 @@ import yaml
 
 import toolkit
 from conftest import SPECS, write
-from toolkit.spec import DEFAULTS
+from toolkit.spec.load import DEFAULTS
 
 MINIMAL = {
     "data": {"name": "random", "samples": 20, "features": 5, "classes": 3},

@@ -2,12 +2,7 @@
 
 from __future__ import annotations
 
-from . import gradcheck as gradcheck  # modules the README calls: toolkit.gradcheck.gradcheck
-from . import memory as memory  # toolkit.memory.retain_freed_memory()
-from .assembly import build, load_data
-from .checkpoint import Checkpoint, load_checkpoint
-from .data import Dataset
-from .errors import (
+from .base.errors import (
     Location,
     MissingDependency,
     PluginError,
@@ -19,15 +14,20 @@ from .errors import (
     ToolkitNotice,
     UsageError,
 )
-from .hookspecs import hookimpl
-from .manager import get_plugin_manager
-from .network import Network
-from .npzfile import NpzError, NpzReader, read_npz
-from .objective import Objective
-from .parts import REQUIRED, Part
-from .saved import load_run
-from .spec import Spec, load_spec
-from .trainer import TrainResult, train
+from .base.npzfile import NpzError, NpzReader, read_npz
+from .gradients import memory as memory  # toolkit.memory.retain_freed_memory()
+from .gradients.objective import Objective
+from .model.data import Dataset
+from .model.network import Network
+from .registry.hookspecs import hookimpl
+from .registry.manager import get_plugin_manager
+from .registry.parts import REQUIRED, Part
+from .runs import gradcheck as gradcheck  # modules the README calls: toolkit.gradcheck.gradcheck
+from .runs.build import build, load_data
+from .runs.checkpoint import Checkpoint, load_checkpoint
+from .runs.saved import load_run
+from .runs.trainer import TrainResult, train
+from .spec.load import Spec, load_spec
 
 __all__ = [
     "REQUIRED",

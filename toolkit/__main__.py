@@ -1,5 +1,5 @@
 """``python -m toolkit``: the same as the ``toolkit`` command."""
 
-from .cli import main
+from .cli.app import main
 
 raise SystemExit(main())

@@ -20,12 +20,12 @@ from typing import Any
 
 import numpy as np
 
-from .data import as_dataset
-from .errors import MissingDependency, ToolkitNotice
-from .kinds import kind_named
-from .network import Dense, Network
-from .objective import Objective
-from .parts import REQUIRED, BoundPart, Part, as_part, describe_exit
+from .base.errors import MissingDependency, ToolkitNotice
+from .gradients.objective import Objective
+from .model.data import as_dataset
+from .model.network import Dense, Network
+from .registry.kinds import kind_named
+from .registry.parts import REQUIRED, BoundPart, Part, as_part, describe_exit
 
 __all__ = [
     "Check",

@@ -1,0 +1,574 @@
+"""Central differences of a dense layer's parameters by exact local interpolation.
+
+Perturbing ``W[i, j]`` of layer k by ``d`` moves unit j of that layer's pre-activation
+``Z`` by ``d * A[n, i]`` in each sample n (``A`` is the layer's input; a bias is an input
+of ones). When the loss is a sum of per-sample losses times a factor ``s`` (``1/N`` for a
+mean), the element loop's central difference is therefore::
+
+    (L(W[i, j] + h) - L(W[i, j] - h)) / 2h  =  s / 2h * sum_n D_nj(h * A[n, i])
+    D_nj(d) = G_nj(Z[n, j] + d) - G_nj(Z[n, j] - d)
+
+where ``G_nj(z)`` is the loss of sample n alone with unit j set to z. ``D_nj`` is odd,
+and where ``G_nj`` is smooth on ``[Z[n, j] - r, Z[n, j] + r]`` (``r = h * max(1,
+max |A[n]|)``, about 1e-4, as far as any element's change moves the unit) it is an odd
+cubic to far below rounding: its next term is of order ``r**5``, about 1e-20. So
+``G_nj`` is evaluated at ``Z +- r/2`` and ``Z +- r`` (its value at ``Z`` is the sample's
+own loss), which gives the cubic and the even part; one more evaluation, at
+``Z + 0.8 r``, checks the fit. The sum over samples is then two matrix products. What
+the element loop does with two forward passes per element is done with five
+evaluations per (sample, unit), and agrees with it to rounding (about
+``eps * |loss| / h``).
+
+The parts tell where this holds: an activation's ``breakpoints`` (``()`` for smooth,
+``(0.0,)`` for relu) and a smooth loss's ``()``. Pairs whose interval holds a breakpoint,
+or whose fit misses the check node, are evaluated at every perturbation exactly. A part
+that declares nothing (an elementwise activation, or a loss) is interpolated too: its
+kinks within reach can only show as missed checks, so the fits of every layer before it
+are checked on both sides (``Z -+ 0.8 r``), six evaluations per pair instead of five.
+Every layer's evaluations that enter the same later layer are stacked together, in chunks
+that bound memory. A layer this cannot serve (an undeclared activation that is not
+elementwise, a later part declared with breakpoints) is left to the caller, and a batch
+it cannot serve (a loss that is not per-sample, a part that fails on the inputs
+it is given) raises ``NotInterpolable``. One weight element per batch is also compared
+with a plain evaluation, so a part that declares the wrong breakpoints is caught rather
+than giving wrong answers.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..base.errors import ToolkitNotice
+from ..model.forward import Forward
+from ..registry.parts import BoundPart
+from .perturbation import CHUNK_ELEMENTS, call_activation, elementwise, plain_perturbed_losses
+
+if TYPE_CHECKING:
+    from ..model.network import Network
+
+__all__ = [
+    "CHECK_EVERY",
+    "Interpolation",
+    "NotInterpolable",
+    "export_state",
+    "guarded",
+    "import_state",
+    "interpolated_differences",
+    "refusal",
+]
+
+_EPS = float(np.finfo(np.float64).eps)
+_POWERS = np.array([1, 3])
+_NODES = np.array([0.5, 1.0])
+"""Where G is evaluated on each side, as fractions of r: out to the farthest change any
+element makes."""
+_CHECK_NODE = 0.8
+"""Where the fit is checked, on the positive side only."""
+_OFFSETS = np.concatenate([_NODES, -_NODES, [_CHECK_NODE]])
+_GUARDED_OFFSETS = np.concatenate([_OFFSETS, [-_CHECK_NODE]])
+"""Where a part on the way declares nothing: the fit is checked on both sides."""
+_FIT = np.linalg.inv(_NODES[:, None] ** _POWERS)
+"""The odd cubic's coefficients from D at the nodes: ``beta = D @ _FIT.T``."""
+_EVEN_FIT = np.linalg.inv(_NODES[:, None] ** (_POWERS + 1))
+"""The even part's (t**2, t**4) coefficients from (G(t) + G(-t)) / 2 - G(0) at the nodes."""
+_AT_CHECK = _CHECK_NODE**_POWERS
+_EVEN_AT_CHECK = _CHECK_NODE ** (_POWERS + 1)
+_FIT_TOLERANCE = 16 * _EPS
+"""How far the fit may miss the check node, relative to the sample's loss: rounding."""
+_AGREEMENT = 32 * _EPS
+"""How far a loss difference may be from a plain evaluation's, relative to the loss."""
+
+CHECK_EVERY = 16
+"""After one batch per layer, one batch in this many checks a layer's interpolated
+differences against a plain evaluation, taking the layers in turn."""
+
+Request = tuple[int, np.ndarray, np.ndarray, np.ndarray]
+"""Losses wanted at layer k: ``(k, samples, units, values)``, ``values`` one row per pair."""
+
+
+def interpolated_differences(
+    network: Network,
+    x: np.ndarray,
+    t: np.ndarray,
+    forward: Callable[[], Forward],
+    h: float,
+) -> dict[str, np.ndarray]:
+    """Interpolated central differences of every layer's parameters that allow them.
+
+    A layer that can't be interpolated is refused with one notice, and the network
+    remembers not to try it again; its parameters are left out of the answer.
+    """
+    refused: dict[int, str] = network.caches.setdefault("interpolation_refused", {})
+    layers = [k for k in range(len(network.layers)) if k not in refused]
+    if not layers or not h > 0:
+        return {}
+    forward_pass = forward()  # first: a part that fails here is the run's error, not ours
+    reasons = _refusals(network, layers)
+    _refuse(network, {k: reason for k, reason in reasons.items() if reason})
+    layers = [k for k in layers if not reasons[k]]
+    if not layers:
+        return {}
+    count = network.caches.get("interpolations", 0) + 1  # counted once the batch is taken
+    checked = _checked(count, len(layers))
+    try:
+        interpolation = Interpolation(
+            network, x, t, forward_pass, None if checked is None else layers[checked]
+        )
+        network.caches["interpolations"] = count
+        return interpolation.differences(layers, h)
+    except NotInterpolable as reason:
+        if reason.lasting:
+            _refuse(network, dict.fromkeys(layers, str(reason)))
+    except (MemoryError, FloatingPointError):
+        pass  # this batch only: the slower path answers it
+    except Exception as error:  # never a wrong answer or a crash: the slower path answers
+        _refuse(network, dict.fromkeys(layers, f"{type(error).__name__}: {error}"))
+    return {}
+
+
+def _refusals(network: Network, layers: list[int]) -> dict[int, str | None]:
+    """``refusal`` for each layer, remembered while the parts and the parameter arrays
+    (the same array objects: optimizers change them in place) stay the same."""
+    parts = (*(layer.activation for layer in network.layers), network.loss_function)
+    arrays = tuple(network.params.items())
+    kept = network.caches.get("interpolation_refusals")
+    if (
+        kept is None
+        or kept[0] != (parts, tuple(layers))
+        or len(kept[1]) != len(arrays)
+        or not all(
+            name == old_name and array is old
+            for (name, array), (old_name, old) in zip(arrays, kept[1], strict=True)
+        )
+    ):
+        reasons = {k: refusal(network, k) for k in layers}
+        kept = network.caches["interpolation_refusals"] = ((parts, tuple(layers)), arrays, reasons)
+    return dict(kept[2])
+
+
+def refusal(network: Network, k: int) -> str | None:
+    """Why layer k cannot be interpolated, or None.
+
+    Its activation must declare its breakpoints, or be elementwise (then any kink it has
+    shows in the fits, which are checked on both sides); an activation with breakpoints
+    must be elementwise. Every activation after it must be declared smooth (``()``) or be
+    an undeclared elementwise one, and the loss declared smooth or undeclared. Its weight
+    and bias must be a float64 matrix and vector, and no parameter may share memory with
+    another (the loop would change both at once).
+    """
+    layer = network.layers[k]
+    own = layer.activation
+    if own.part.breakpoints is None and not elementwise(network, k):
+        return f"activation '{own.name}' does not declare its breakpoints and is not elementwise"
+    if own.part.breakpoints and not elementwise(network, k):
+        return f"activation '{own.name}' has breakpoints and is not elementwise"
+    for index in range(k + 1, len(network.layers)):
+        part = network.layers[index].activation
+        undeclared = part.part.breakpoints is None and elementwise(network, index)
+        if not undeclared and part.part.breakpoints != ():
+            return (
+                f"'{part.name}' comes after this layer and is not declared smooth (breakpoints: ())"
+            )
+    loss = network.loss_function
+    if loss.part.breakpoints not in (None, ()):
+        return f"loss '{loss.name}' declares breakpoints; a loss is smooth in y (()) or undeclared"
+    weight, bias = network.params[layer.weight], network.params[layer.bias]
+    if weight.dtype != np.float64 or bias.dtype != np.float64:
+        return "its parameters are not float64"
+    if weight.ndim != 2 or bias.ndim != 1:
+        return f"its weight is not a matrix or its bias not a vector (shape {bias.shape})"
+    arrays = list(network.params.items())
+    for index, (name, array) in enumerate(arrays):
+        for other, second in arrays[index + 1 :]:
+            if np.may_share_memory(array, second):
+                return f"parameters {name} and {other} share memory"
+    return None
+
+
+def guarded(network: Network, k: int) -> bool:
+    """Whether a part from layer k on (its activation, those after it, the loss) declares
+    no breakpoints: nothing then says where a kink could be, and the fits are checked on
+    both sides of each pre-activation."""
+    parts = [layer.activation for layer in network.layers[k:]] + [network.loss_function]
+    return any(part.part.breakpoints is None for part in parts)
+
+
+def export_state(network: Network) -> dict[str, Any]:
+    """What the engine has learned about a network (batches taken, layers refused), for a
+    checkpoint: a resumed run then takes the same path, and so gives the same bits."""
+    refused = network.caches.get("interpolation_refused", {})
+    mean = network.caches.get("mean_loss", {}).get(id(network.loss_function))
+    return {
+        "interpolations": network.caches.get("interpolations", 0),
+        "refused": {str(k): reason for k, reason in refused.items()},
+        "mean_loss": None if mean is None else mean[1],
+    }
+
+
+def import_state(network: Network, state: Mapping[str, Any]) -> None:
+    """The reverse of ``export_state``; ValueError, changing nothing, for a state it
+    could not have written for this network."""
+    count, refused = state.get("interpolations"), state.get("refused")
+    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+        raise ValueError(f"interpolations is {count!r}, not a whole number >= 0")
+    layers = [str(k) for k in range(len(network.layers))]
+    if not isinstance(refused, dict) or not all(
+        k in layers and isinstance(reason, str) for k, reason in refused.items()
+    ):
+        raise ValueError("refused is not reasons by layer index")
+    mean = state.get("mean_loss", 0)
+    if not (mean is None or isinstance(mean, bool)):
+        raise ValueError(f"mean_loss is {mean!r}, not true, false or null")
+    network.caches["interpolations"] = count
+    network.caches["interpolation_refused"] = {int(k): reason for k, reason in refused.items()}
+    if state.get("mean_loss") is not None:
+        loss = network.loss_function
+        network.caches["mean_loss"] = {id(loss): (loss, bool(state["mean_loss"]))}
+
+
+def _checked(count: int, layers: int) -> int | None:
+    """Which of ``layers`` the ``count``-th interpolated batch (from 1) checks, if any."""
+    if count <= layers:
+        return count - 1
+    return (count // CHECK_EVERY) % layers if count % CHECK_EVERY == 0 else None
+
+
+def _refuse(network: Network, reasons: dict[int, str]) -> None:
+    """Remember the refused layers; one notice per reason."""
+    network.caches["interpolation_refused"].update(reasons)
+    for reason in dict.fromkeys(reasons.values()):
+        names = [
+            name
+            for k, why in reasons.items()
+            if why == reason
+            for name in (network.layers[k].weight, network.layers[k].bias)
+        ]
+        warnings.warn(
+            f"central differences of {', '.join(names)} are computed perturbation by "
+            f"perturbation (slower): {reason}",
+            ToolkitNotice,
+            stacklevel=2,
+        )
+
+
+class NotInterpolable(Exception):
+    """The interpolated central differences can't be used: for good where the parts
+    don't allow them (``lasting``), or for this batch only (a non-finite loss, say)."""
+
+    def __init__(self, reason: str, *, lasting: bool = True) -> None:
+        super().__init__(reason)
+        self.lasting = lasting
+
+
+@dataclass(frozen=True)
+class _Shape:
+    """A layer's perturbations: its inputs (a column of ones for the bias), the changes
+    ``up`` and ``down`` the loop makes to each element, the largest of them ``step``."""
+
+    inputs: np.ndarray
+    up: np.ndarray
+    down: np.ndarray
+    step: float
+    reach: np.ndarray  # max(1, max |input|) per sample: what scales the change of a unit
+
+    @property
+    def radius(self) -> np.ndarray:
+        """The largest change of any unit, per sample."""
+        return self.step * self.reach
+
+
+@dataclass(frozen=True)
+class _Pending:
+    """Evaluations carried to layer ``entry`` (``stack``), waiting to be finished; their
+    losses go to ``out``."""
+
+    entry: int
+    stack: np.ndarray
+    samples: np.ndarray
+    out: np.ndarray
+
+
+class Interpolation:
+    """Interpolated central differences on one batch.
+
+    What every layer shares is computed once: the forward pass, the loss, each sample's
+    own loss and the loss's batch factor. ``verify`` is a layer whose largest weight
+    difference is compared with a plain central difference, if any.
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        x: np.ndarray,
+        t: np.ndarray,
+        forward: Forward,
+        verify: int | None = None,
+    ) -> None:
+        self.network, self.x, self.t, self.forward = network, x, t, forward
+        self._t = np.asarray(t)
+        self.verify = verify
+        if x.dtype.kind not in "fiu" or np.asarray(t).dtype.kind not in "fiub":
+            raise NotInterpolable("the inputs or targets are not real numbers", lasting=False)
+        self.x = x = np.asarray(x, dtype=np.float64)
+        self.loss = float(network.loss_function(forward.y, t))
+        if not np.isfinite(self.loss):
+            raise NotInterpolable("the loss is not finite", lasting=False)
+        self.own = self._losses(forward.y[:, None, :], self._targets(np.arange(len(x))))
+        self.scale = self._batch_factor()
+
+    def differences(self, layers: Sequence[int], h: float) -> dict[str, np.ndarray]:
+        """``(f(v + h) - f(v - h)) / 2h`` for every weight and bias element of ``layers``."""
+        shapes = {k: self._shape(k, h) for k in layers}
+        requests = [(k, *self._stencil(k, shape.radius)) for k, shape in shapes.items()]
+        losses = self._stacked_losses(requests)
+        grads = {}
+        for (k, samples, units, _), values in zip(requests, losses, strict=True):
+            grad = self._layer_grad(k, shapes[k], samples, units, values) * self.scale / (2 * h)
+            layer = self.network.layers[k]
+            grads[layer.weight], grads[layer.bias] = grad[:-1], grad[-1]
+            if k == self.verify:
+                self._verify(layer.weight, grad[:-1], h)
+        return grads
+
+    def _shape(self, k: int, h: float) -> _Shape:
+        """Layer k's perturbations, its bias as an input of ones."""
+        layer = self.network.layers[k]
+        params = self.network.params
+        values = np.concatenate([params[layer.weight], params[layer.bias][None]])
+        inputs = np.concatenate([self.forward.inputs[k], np.ones((len(self.x), 1))], axis=1)
+        up, down = (values + h) - values, values - (values - h)  # what the loop changes
+        reach = np.maximum(1.0, np.abs(inputs).max(axis=1))
+        return _Shape(inputs, up, down, float(max(up.max(), down.max())), reach)
+
+    def _stencil(self, k: int, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The pairs to fit (no breakpoint within reach) and where to evaluate them."""
+        pre = self.forward.pre[k]
+        near = np.zeros(pre.shape, dtype=bool)
+        for point in self.network.layers[k].activation.part.breakpoints or ():
+            near |= np.abs(pre - point) <= radius[:, None] * (1 + 1e-6)
+        samples, units = np.nonzero(~near)
+        offsets = _GUARDED_OFFSETS if guarded(self.network, k) else _OFFSETS
+        return samples, units, pre[samples, units][:, None] + radius[samples, None] * offsets
+
+    def _layer_grad(
+        self, k: int, shape: _Shape, samples: np.ndarray, units: np.ndarray, losses: np.ndarray
+    ) -> np.ndarray:
+        """``sum_n D_nj(d A[n, i])`` for every element of the layer's weight and bias."""
+        nodes, own = len(_NODES), self.own[samples]
+        plus, minus = losses[:, :nodes], losses[:, nodes : 2 * nodes]
+        beta = (plus - minus) @ _FIT.T  # D's odd cubic
+        gamma = ((plus + minus) / 2 - own[:, None]) @ _EVEN_FIT.T  # G's even quartic
+        odd, even = (beta @ _AT_CHECK) / 2, gamma @ _EVEN_AT_CHECK
+        miss = np.abs(own + odd + even - losses[:, 2 * nodes])
+        if losses.shape[1] > 2 * nodes + 1:  # guarded: the other side's check node too
+            miss = np.maximum(miss, np.abs(own - odd + even - losses[:, 2 * nodes + 1]))
+        fitted = miss <= _FIT_TOLERANCE * np.maximum(1.0, np.abs(own))
+        pre = self.forward.pre[k]
+        exact = None
+        if len(samples) == pre.size and fitted.all():  # every pair, in row-major order
+            coefficients = beta.T.reshape(-1, pre.shape[1])
+        else:
+            stacked = np.zeros((len(_POWERS), *pre.shape))
+            stacked[:, samples[fitted], units[fitted]] = beta[fitted].T
+            coefficients = stacked.reshape(-1, pre.shape[1])
+            exact = np.ones(pre.shape, dtype=bool)
+            exact[samples[fitted], units[fitted]] = False
+        scaled = shape.inputs / shape.reach[:, None]
+        squared, odd, powers = scaled * scaled, scaled, []
+        for _ in _POWERS:  # 1, 3, ...
+            powers.append(odd)
+            odd = odd * squared
+        ratio = (shape.up + shape.down) / (2 * shape.step)
+        grad: np.ndarray = ratio * (np.concatenate(powers).T @ coefficients)
+        return grad if exact is None else grad + self._exact_differences(k, shape, exact)
+
+    def _exact_differences(self, k: int, shape: _Shape, exact: np.ndarray) -> np.ndarray:
+        """``sum_n D_nj(d A[n, i])`` at every perturbation, for the flagged pairs only."""
+        total = np.zeros(shape.up.shape)
+        samples, units = np.nonzero(exact)
+        if not len(samples):
+            return total
+        width = shape.inputs.shape[1]
+        block = max(1, CHUNK_ELEMENTS // (2 * width))  # pairs at a time: memory stays bounded
+        for start in range(0, len(samples), block):
+            rows, columns = samples[start : start + block], units[start : start + block]
+            centre = self.forward.pre[k][rows, columns][:, None]
+            plus = centre + shape.up[:, columns].T * shape.inputs[rows]  # (pairs, inputs)
+            minus = centre - shape.down[:, columns].T * shape.inputs[rows]
+            (losses,) = self._stacked_losses([(k, rows, columns, np.hstack([plus, minus]))])
+            np.add.at(total.T, columns, losses[:, :width] - losses[:, width:])
+        return total
+
+    def _stacked_losses(self, requests: Sequence[Request]) -> list[np.ndarray]:
+        """For each request, the loss of sample ``samples[p]`` alone with unit ``units[p]``
+        of layer k set to each of ``values[p]``.
+
+        Evaluations entering the same layer are stacked and finished together, in chunks
+        whose widest array holds about CHUNK_ELEMENTS elements.
+        """
+        results = [np.empty(values.shape) for *_, values in requests]
+        queues: dict[int, list[_Pending]] = {}
+        for (k, samples, units, values), result in zip(requests, results, strict=True):
+            for pending in self._entries(k, samples, units, values, result.reshape(-1)):
+                queue = queues.setdefault(pending.entry, [])
+                queue.append(pending)
+                if sum(len(item.samples) for item in queue) * self._width(pending.entry) >= (
+                    CHUNK_ELEMENTS
+                ):
+                    self._finish(queues.pop(pending.entry))
+        for queue in queues.values():
+            self._finish(queue)
+        return results
+
+    def _entries(
+        self,
+        k: int,
+        samples: np.ndarray,
+        units: np.ndarray,
+        values: np.ndarray,
+        out: np.ndarray,
+    ) -> Iterator[_Pending]:
+        """One request in chunks, each carried to where it enters a later layer."""
+        per_pair = values.shape[1]
+        step = max(1, CHUNK_ELEMENTS // (per_pair * self._width(k)))
+        for start in range(0, len(samples), step):
+            chunk = slice(start, start + step)
+            which = np.repeat(samples[chunk], per_pair), np.repeat(units[chunk], per_pair)
+            entry, stack = self._enter(k, *which, values[chunk].reshape(-1))
+            yield _Pending(
+                entry, stack, which[0], out[start * per_pair : (start + step) * per_pair]
+            )
+
+    def _enter(
+        self, k: int, samples: np.ndarray, units: np.ndarray, values: np.ndarray
+    ) -> tuple[int, np.ndarray]:
+        """Where evaluations with unit ``units[p]`` of layer k set to ``values[p]`` enter the
+        rest of the network: a layer's pre-activation, or (past the last) the output.
+
+        An elementwise activation changes only that unit's output, so the next layer's
+        pre-activation changes by a rank-one amount. Stacks are laid out units-first in
+        memory (transposed views), so that reductions over units, as softmax makes, are
+        fast.
+        """
+        network, forward = self.network, self.forward
+        rows = np.arange(len(values))
+        if not elementwise(network, k):
+            a = _columns(forward.pre[k], samples)
+            a[rows, units] = values
+            return k, a
+        changed = _call(network.layers[k].activation, values[:, None])[:, 0]
+        if k + 1 == len(network.layers):
+            z = _columns(forward.outputs[k], samples)
+            z[rows, units] = changed
+            return k + 1, z
+        weight = network.params[network.layers[k + 1].weight]
+        change = changed - forward.outputs[k][samples, units]
+        return k + 1, _columns(forward.pre[k + 1], samples) + _columns(weight, units) * change[
+            :, None
+        ]
+
+    def _finish(self, queue: list[_Pending]) -> None:
+        """Carry stacks that enter the same layer through the rest, and store each loss."""
+        entry = queue[0].entry
+        stack = queue[0].stack
+        if len(queue) > 1:  # still units-first
+            stack = np.concatenate([item.stack.T for item in queue], axis=1).T
+        samples = np.concatenate([item.samples for item in queue])
+        layers = self.network.layers
+        z = stack if entry == len(layers) else _call(layers[entry].activation, stack)
+        for layer in layers[entry + 1 :]:
+            params = self.network.params
+            z = _call(layer.activation, z @ params[layer.weight] + params[layer.bias])
+        losses = self._losses(z[:, None, :], self._targets(samples))
+        start = 0
+        for item in queue:
+            item.out[...] = losses[start : start + len(item.samples)]
+            start += len(item.samples)
+
+    def _targets(self, samples: np.ndarray) -> np.ndarray:
+        """The targets of stacked samples, one batch of one each."""
+        return np.asarray(self._t[samples][:, None])
+
+    def _width(self, k: int) -> int:
+        """The widest row from layer k's pre-activation on."""
+        return max(int(a.shape[1]) for a in [*self.forward.pre[k:], self.forward.y])
+
+    def _losses(self, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+        """Each stacked sample's own loss: ``y`` is (stack, 1, outputs), ``t`` one target each."""
+        name = self.network.loss_function.name
+        try:
+            losses = np.asarray(self.network.loss_function(y, t))
+        except Exception as error:
+            raise NotInterpolable(
+                f"loss '{name}' fails on stacked samples with their own targets "
+                f"({type(error).__name__})"
+            ) from None
+        if losses.shape != y.shape[:1] or losses.dtype != np.float64:
+            raise NotInterpolable(f"loss '{name}' does not give one value per stacked sample")
+        return losses
+
+    def _batch_factor(self) -> float:
+        """``s`` with loss == s * (sum of the samples' own losses): 1/N for a mean, 1 for a sum.
+
+        Which of the two is told once per loss part by a batch taken twice over (a mean
+        stays, a sum doubles); on every batch the samples' own losses must then add up
+        to the loss.
+        """
+        loss, count = self.network.loss_function, len(self.own)
+        known: dict[int, tuple[BoundPart, bool]] = self.network.caches.setdefault("mean_loss", {})
+        if id(loss) not in known:
+            known[id(loss)] = (loss, self._is_mean())
+        scale = 1.0 / count if known[id(loss)][1] else 1.0
+        size, total = float(np.abs(self.own).sum()), float(self.own.sum())
+        if not _close(scale * total, self.loss, 4 * count * scale * size):
+            raise NotInterpolable(
+                f"loss '{loss.name}' is not a mean or a sum of the samples' own losses"
+            )
+        return scale
+
+    def _is_mean(self) -> bool:
+        """Whether the loss is a mean over the batch (else a sum), from this batch taken
+        twice over."""
+        y, t, loss = self.forward.y, self._t, self.network.loss_function
+        if self.loss == 0:  # a mean and a sum look alike here
+            raise NotInterpolable("the loss is 0, as a mean and as a sum", lasting=False)
+        twice = float(loss(np.concatenate([y, y]), np.concatenate([t, t])))
+        if _close(twice, self.loss):
+            return True
+        if _close(twice, 2 * self.loss):
+            return False
+        raise NotInterpolable(f"loss '{loss.name}' is neither a mean nor a sum over the batch")
+
+    def _verify(self, name: str, grad: np.ndarray, h: float) -> None:
+        """Compare the largest weight element with a plain central difference."""
+        index = int(np.argmax(np.abs(grad)))
+        value = self.network.params[name].reshape(-1)[index]
+        indices, values = np.array([index, index]), np.array([value + h, value - h])
+        plain = plain_perturbed_losses(self.network, self.x, self.t, name, indices, values)
+        expected, got = plain[0] - plain[1], grad.reshape(-1)[index] * 2 * h
+        if np.isnan(expected) and np.isnan(got):
+            return
+        if not abs(expected - got) <= _AGREEMENT * max(1.0, abs(self.loss)):
+            raise NotInterpolable(
+                f"interpolated differences of {name} differ from a plain evaluation; "
+                "a part's declared breakpoints may be wrong"
+            )
+
+
+def _close(a: float, b: float, size: float = 0.0) -> bool:
+    """Equal to rounding: within 8 eps of the larger magnitude (or of ``size``)."""
+    return abs(a - b) <= 8 * _EPS * max(abs(a), abs(b), size)
+
+
+def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:
+    return call_activation(activation, a, NotInterpolable)
+
+
+def _columns(matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``matrix[rows]``, laid out units-first in memory (a transposed view)."""
+    return np.take(np.ascontiguousarray(matrix.T), rows, axis=1).T

@@ -1,0 +1,102 @@
+"""What a gradient estimator differentiates: a network's loss on one batch."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..model.forward import Forward
+from .interpolation import interpolated_differences
+from .perturbation import perturbed_losses, plain_perturbed_losses
+
+if TYPE_CHECKING:
+    from ..model.network import Network
+
+__all__ = ["Objective"]
+
+
+class Objective:
+    """The loss on a fixed batch as a function of the network's parameters.
+
+    ``params`` is the network's own dict: an estimator that changes an element
+    changes the network, and must restore it before returning. ``central_differences``
+    and ``losses_at`` answer many single-element perturbations at once, as fast as the
+    network's parts allow, without touching the parameters. ``rng`` is a generator for estimators
+    that draw (seeded from the run, separate from its batch draws).
+    """
+
+    def __init__(
+        self,
+        network: Network,
+        x: np.ndarray,
+        t: np.ndarray,
+        rng: np.random.Generator | None = None,
+    ) -> None:
+        self.network = network
+        self.x = x
+        self.t = t
+        self.rng = rng if rng is not None else np.random.default_rng(0)
+        self._interpolated: (
+            tuple[tuple[float, int, int], np.ndarray, dict[str, np.ndarray]] | None
+        ) = None
+
+    @property
+    def params(self) -> dict[str, np.ndarray]:
+        """The network's live parameter arrays."""
+        return self.network.params
+
+    def loss(self) -> float:
+        """The loss at the parameters' current values."""
+        return self.network.loss(self.x, self.t)
+
+    def losses_at(self, name: str, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The loss with ``params[name].flat[i]`` set to ``v``, for each ``(i, v)`` in turn.
+
+        Values may be complex where the parts accept complex input.
+        """
+        return perturbed_losses(self.network, self.x, self.t, name, indices, values)
+
+    def plain_losses_at(self, name: str, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The same as ``losses_at``, one full forward pass per perturbation (the reference)."""
+        return plain_perturbed_losses(self.network, self.x, self.t, name, indices, values)
+
+    def central_differences(
+        self, name: str, indices: np.ndarray, h: float, *, plain: bool = False
+    ) -> np.ndarray:
+        """``(f(v + h) - f(v - h)) / 2h`` at each flat index of ``params[name]``.
+
+        Interpolated exactly where the parts allow (see ``toolkit.interpolation``), else
+        from ``losses_at``; ``plain=True`` evaluates one perturbation at a time: the
+        element loop's arithmetic.
+        """
+        indices = np.asarray(indices, dtype=np.intp)
+        if not plain:
+            whole = self._interpolated_differences(name, h)
+            if whole is not None:
+                return np.asarray(whole.reshape(-1)[indices])
+        values = self.params[name].reshape(-1)[indices]
+        both = np.concatenate([indices, indices]), np.concatenate([values + h, values - h])
+        losses = self.plain_losses_at(name, *both) if plain else self.losses_at(name, *both)
+        count = len(indices)
+        return np.asarray((losses[:count] - losses[count:]) / (2 * h))
+
+    def _interpolated_differences(self, name: str, h: float) -> np.ndarray | None:
+        """All of ``params[name]``'s central differences, or None where parts don't allow.
+
+        Every layer that can be is computed at the first request; the rest are kept for
+        later requests while the parameters, the batch and h stay as they were.
+        """
+        kept = self._interpolated
+        key = (h, id(self.x), id(self.t))
+        if kept is None or kept[0] != key or not np.array_equal(kept[1], self._flat_params()):
+            grads = interpolated_differences(self.network, self.x, self.t, self.forward, h)
+            kept = self._interpolated = (key, self._flat_params(), grads)
+        return kept[2].get(name)
+
+    def _flat_params(self) -> np.ndarray:
+        return np.concatenate([value.reshape(-1) for value in self.params.values()])
+
+    def forward(self) -> Forward:
+        """The forward pass on the batch, keeping every layer's input, pre-activation, output."""
+        return self.network.forward(self.x)

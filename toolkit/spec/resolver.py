@@ -1,0 +1,366 @@
+"""Checks a parsed spec against the schema and the registry, filling every default.
+
+Every problem is collected, not only the first, each with its key path, its place
+and a fix.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+from ..base.errors import Problem, SettingError, SpecError
+from ..base.rng import RNG_KINDS, make_rng
+from ..base.wording import article, describe_value, did_you_mean, quote
+from ..model.data import as_dataset
+from ..registry.parts import BoundPart, as_float, check_settings
+from ..registry.registry import Registry, UnknownPart
+from .yamlsource import KeyPath, SourceMap, format_path
+
+__all__ = ["DEFAULTS", "LAYER_PARTS", "PARTS", "Resolver", "bind_part"]
+
+TOP_KEYS = (
+    "name",
+    "seed",
+    "rng",
+    "plugins",
+    "data",
+    "model",
+    "loss",
+    "gradient",
+    "optimizer",
+    "train",
+)
+LAYER_KEYS = ("units", "activation", "init", "bias_init")
+PARTS = {
+    "data": "dataset",
+    "loss": "loss",
+    "gradient": "gradient_estimator",
+    "optimizer": "optimizer",
+}
+"""The top-level keys that name a part, and the kind of each."""
+LAYER_PARTS = {"activation": "activation", "init": "initializer", "bias_init": "initializer"}
+"""The layer keys that name a part, and the kind of each."""
+DEFAULTS: dict[str, Any] = {
+    "seed": 0,
+    "rng": "default",
+    "train": {"iterations": 100, "batch_size": 100, "log_every": 10},
+}
+"""What a spec gets for each plain key it leaves out. A part left out gets the one the
+plugins name through ``toolkit_defaults`` (``data`` and ``model.layers`` have none)."""
+
+_EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
+_MAX_SEED = 2**32 - 1
+
+
+def bind_part(
+    registry: Registry, kind: str, ref: str | Mapping[str, Any], path: KeyPath
+) -> BoundPart:
+    """A part from a name or ``{"name": ..., **settings}``; raises SpecError if it won't do."""
+    resolver = Resolver(registry, SourceMap())
+    resolved = resolver.part(dict(ref) if isinstance(ref, Mapping) else ref, path, kind)
+    if resolved is None or resolver.problems:
+        raise SpecError(resolver.problems)
+    entry = registry.lookup(kind, resolved["name"])
+    settings = {key: value for key, value in resolved.items() if key != "name"}
+    return BoundPart(resolved["name"], entry.part, settings, kind)
+
+
+class Resolver:
+    """Walks a parsed spec, filling defaults and collecting every problem.
+
+    ``folder`` is where relative file paths the spec file gives in parts' settings are
+    read from (the file's folder); those from overrides, or without a folder, are read
+    from the current folder.
+    """
+
+    def __init__(self, registry: Registry, sources: SourceMap, folder: Path | None = None) -> None:
+        self.registry = registry
+        self.sources = sources
+        self.folder = folder
+        self.problems: list[Problem] = []
+        self.files: dict[str, str] = {}
+        """The files parts' settings name, by dotted key path (``data.path``), absolute."""
+
+    def report(
+        self,
+        path: KeyPath,
+        message: str,
+        hint: str = "",
+        *,
+        at_key: bool = False,
+        at: KeyPath | None = None,
+    ) -> None:
+        """Record a problem at ``path`` (placed at ``at``, or at the key, when given)."""
+        if self.sources.is_refused(path):
+            return
+        where = self.sources.locate(at or path, at_key=at_key)
+        self.problems.append(Problem(format_path(path), message, where, hint))
+
+    def spec(self, tree: Any, default_name: str) -> dict[str, Any]:
+        """The whole spec, resolved."""
+        if tree is None:
+            self.report(
+                (),
+                "the spec is empty",
+                "a spec needs at least 'data' and 'model.layers'; " + _EXAMPLE,
+            )
+            return {}
+        top = self.mapping(tree, (), TOP_KEYS, required=("data", "model"))
+        if top is None:
+            return {}
+        config = {
+            "name": self.text(top, ("name",), default_name),
+            "seed": self.integer(top, ("seed",), DEFAULTS["seed"], 0, _MAX_SEED),
+            "rng": self.choice(top, ("rng",), RNG_KINDS),
+            "plugins": _plugins(top),
+            "data": self.part(top.get("data"), ("data",), "dataset"),
+            "model": self.model(top),
+            "loss": self.part(top.get("loss"), ("loss",), "loss"),
+            "gradient": self.part(top.get("gradient"), ("gradient",), "gradient_estimator"),
+            "optimizer": self.part(top.get("optimizer"), ("optimizer",), "optimizer"),
+            "train": self.train(top.get("train")),
+        }
+        if self._data_checkable(config):
+            self.data(config)
+        return config
+
+    def _data_checkable(self, config: dict[str, Any]) -> bool:
+        """Whether the data and the output layer resolved, so the data can be checked."""
+        trusted = {"seed", "rng", "data"}
+        layers = config["model"]["layers"]
+        if not config["data"] or not layers or not layers[-1]:
+            return False
+        last = ("model", "layers", len(layers) - 1, "units")
+        for problem in self.problems:
+            if problem.path.split(".")[0].split("[")[0] in trusted:
+                return False
+            if problem.path == format_path(last):
+                return False
+        return True
+
+    def data(self, config: dict[str, Any]) -> None:
+        """Load the data with a generator of its own, to check the model's output against it.
+
+        A dataset that fails with anything but a SettingError is left for the run to report.
+        """
+        ref = config["data"]
+        settings = {key: value for key, value in ref.items() if key != "name"}
+        entry = self.registry.lookup("dataset", ref["name"])
+        bound = BoundPart(ref["name"], entry.part, settings, "dataset")
+        try:
+            data = as_dataset(bound(make_rng(config["rng"], config["seed"])))
+        except SettingError as error:
+            path = ("data", error.setting) if error.setting in settings else ("data",)
+            self.report(path, f"dataset '{ref['name']}': {error}")
+            return
+        except Exception:
+            return
+        layers = config["model"]["layers"]
+        units = layers[-1]["units"]
+        if units != data.classes:
+            self.report(
+                ("model", "layers", len(layers) - 1, "units"),
+                f"the output layer has {units} units but the data has {data.classes} classes",
+                f"set units: {data.classes}",
+            )
+
+    def mapping(
+        self, value: Any, path: KeyPath, keys: Iterable[str], required: Iterable[str] = ()
+    ) -> dict[str, Any] | None:
+        """``value`` if it is a mapping; reports unknown keys and missing required ones."""
+        keys = tuple(keys)
+        if not isinstance(value, dict):
+            self.report(
+                path, f"expected a mapping, got {describe_value(value)}", "keys: " + ", ".join(keys)
+            )
+            return None
+        for key in value:
+            if key not in keys:
+                hint = did_you_mean(key, keys) + "keys: " + ", ".join(keys)
+                self.report((*path, key), f"unknown key {_key_words(key)}", hint, at_key=True)
+        for key in required:
+            if key not in value:
+                self.report((*path, key), f"missing required key '{key}'", _EXAMPLE)
+        return value
+
+    def text(self, parent: dict[str, Any], path: KeyPath, default: str) -> str:
+        """A non-empty text value, or its default."""
+        value = parent.get(path[-1], default)
+        if not isinstance(value, str) or not value:
+            self.report(
+                path, f"expected text, got {describe_value(value)}", "put the value in quotes"
+            )
+        return str(value)
+
+    def integer(
+        self,
+        parent: dict[str, Any],
+        path: KeyPath,
+        default: int | None,
+        minimum: int,
+        maximum: int | None = None,
+    ) -> int:
+        """A whole number within bounds, or its default; present but empty is a problem."""
+        value = parent.get(path[-1], default)
+        if value is None and path[-1] not in parent:
+            return 0  # missing and required: mapping() reported it
+        if isinstance(value, bool) or not isinstance(value, int):
+            self.report(path, f"expected a whole number, got {describe_value(value)}")
+            return 0
+        if value < minimum or (maximum is not None and value > maximum):
+            bound = f"from {minimum} to {maximum}" if maximum is not None else f"at least {minimum}"
+            self.report(path, f"must be {bound}, got {describe_value(value)}")
+        return value
+
+    def choice(self, parent: dict[str, Any], path: KeyPath, choices: tuple[str, ...]) -> str:
+        """One of ``choices``, or the default."""
+        value = parent.get(path[-1], DEFAULTS[path[-1]])
+        if value not in choices:
+            hint = did_you_mean(value, choices) + "choose " + " or ".join(choices)
+            self.report(path, f"unknown {path[-1]} {describe_value(value)}", hint)
+        return str(value)
+
+    def model(self, top: dict[str, Any]) -> dict[str, Any]:
+        """``model.layers``: a non-empty list of layers."""
+        if "model" not in top:
+            return {"layers": []}  # reported as missing
+        model = self.mapping(top["model"], ("model",), ("layers",), required=("layers",)) or {}
+        if "layers" not in model:
+            return {"layers": []}
+        layers = model["layers"]
+        if not isinstance(layers, list) or not layers:
+            self.report(
+                ("model", "layers"),
+                f"expected a list of at least one layer, got {describe_value(layers)}",
+                "write each layer as '- {units: 10, activation: relu}'",
+            )
+            return {"layers": []}
+        return {
+            "layers": [self.layer(layer, ("model", "layers", i)) for i, layer in enumerate(layers)]
+        }
+
+    def layer(self, value: Any, path: KeyPath) -> dict[str, Any]:
+        """One dense layer: units and its parts."""
+        layer = self.mapping(value, path, LAYER_KEYS, required=("units",))
+        if layer is None:
+            return {}
+        resolved: dict[str, Any] = {"units": self.integer(layer, (*path, "units"), None, 1)}
+        for key, kind in LAYER_PARTS.items():
+            resolved[key] = self.part(layer.get(key), (*path, key), kind)
+        return resolved
+
+    def train(self, value: Any) -> dict[str, Any]:
+        """The training settings: positive whole numbers, and a weight decay of 0 or more.
+
+        ``checkpoint_every`` is left out when unset: checkpoints then follow the clock
+        (see ``trainer.CHECKPOINT_SECONDS``).
+        """
+        defaults = DEFAULTS["train"]
+        keys = (*defaults, "checkpoint_every", "weight_decay")
+        train = (self.mapping(value, ("train",), keys) if value is not None else {}) or {}
+        settings: dict[str, Any] = {
+            key: self.integer(train, ("train", key), default, 1)
+            for key, default in defaults.items()
+        }
+        if "checkpoint_every" in train:
+            settings["checkpoint_every"] = self.integer(
+                train, ("train", "checkpoint_every"), None, 1
+            )
+        settings["weight_decay"] = self.number(train, ("train", "weight_decay"), 0.0, 0.0)
+        return settings
+
+    def number(
+        self, parent: dict[str, Any], path: KeyPath, default: float, minimum: float
+    ) -> float:
+        """A finite number of at least ``minimum``, or its default."""
+        value = parent.get(path[-1], default)
+        if isinstance(value, bool) or not isinstance(value, (int, float)):
+            self.report(path, f"expected a number, got {describe_value(value)}")
+            return default
+        number = as_float(value)
+        if not math.isfinite(number) or number < minimum:
+            self.report(
+                path,
+                f"must be a finite number of at least {minimum:g}, got {describe_value(value)}",
+            )
+        return number
+
+    def part(self, value: Any, path: KeyPath, kind: str) -> dict[str, Any] | None:
+        """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``.
+
+        A part left out is the plugins' default for its key, where they give one.
+        """
+        label = kind.replace("_", " ")
+        available = "available: " + ", ".join(self.registry.names(kind))
+        if isinstance(value, str):
+            value = {"name": value}
+        if value is not None and not isinstance(value, dict):
+            self.report(
+                path,
+                f"expected {article(label)} {label} name or a mapping with "
+                f"'name', got {describe_value(value)}",
+                available,
+            )
+            return None
+        given = dict(value or {})
+        name = given.pop("name", None)
+        if name is None:
+            try:
+                name = self.registry.default(str(path[-1]))
+            except UnknownPart as error:
+                self.report(path, error.message, error.hint)
+                return None
+        if name is None:
+            self.report(path, f"missing {label}", "name one of: " + available[11:])
+            return None
+        if not isinstance(name, str):
+            self.report(
+                path,
+                f"expected {article(label)} {label} name, got {describe_value(name)}",
+                available,
+                at=(*path, "name"),
+            )
+            return None
+        try:
+            entry = self.registry.lookup(kind, name)
+        except UnknownPart as error:
+            self.report(path, error.message, error.hint, at=(*path, "name"))
+            return None
+        settings, problems = check_settings(entry.part, given)
+        for param, message, hint in problems:
+            self.report(
+                (*path, param),
+                f"{label} {quote(name)}: {message}",
+                hint,
+                at_key=message.startswith("unknown"),
+            )
+        for param in entry.part.paths:
+            settings[param] = self.file_path(settings.get(param), (*path, param))
+        return {"name": name, **settings}
+
+    def file_path(self, value: Any, path: KeyPath) -> Any:
+        """A relative file path made absolute: from the spec file's folder where the file
+        wrote it, from the current folder where an override (or a mapping) gave it."""
+        if not isinstance(value, str) or not value:
+            return value
+        where = self.sources.locate(path)
+        in_file = self.folder is not None and where is not None and where.line is not None
+        folder = self.folder if in_file and self.folder is not None else Path.cwd()
+        absolute = os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
+        self.files[format_path(path)] = absolute
+        return absolute
+
+
+def _plugins(top: dict[str, Any]) -> list[Any]:
+    """The modules under ``plugins:``; none if it is not a list (loading reported that)."""
+    modules = top.get("plugins")
+    return list(modules) if isinstance(modules, list) else []
+
+
+def _key_words(key: Any) -> str:
+    """A key as a message names it: ``'units'``, ``'' (an empty key)``, ``1``."""
+    return f"{quote(key)} (an empty key)" if key == "" else quote(key)

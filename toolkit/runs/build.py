@@ -13,6 +13,7 @@ from ..base.errors import RunError, SettingError, SpecError, UsageError
 from ..base.rng import Rng, make_rng
 from ..model.data import Dataset, as_dataset
 from ..model.network import Dense, Network
+from ..registry.kinds import kind_named
 from ..registry.parts import describe_exit
 from ..spec.load import Spec, load_spec
 from ..spec.yamlsource import KeyPath, format_path
@@ -118,7 +119,7 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     anything else the part raises, SystemExit included, is a failure of the part (exit 1).
     """
     bound = spec.bind(path, kind)
-    label = kind.replace("_", " ")
+    label = kind_named(kind).label
     try:
         return bound(*inputs)
     except SettingError as error:

@@ -15,11 +15,12 @@ from typing import Any
 
 from ..base.errors import Location, PluginError, Problem, SpecError
 from ..base.wording import describe_value
+from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS
 from ..registry.manager import ToolkitPluginManager, get_plugin_manager, register_module
 from ..registry.parts import BoundPart
 from ..registry.registry import Entry, Registry
 from .overrides import apply_overrides
-from .resolver import DEFAULTS, LAYER_PARTS, PARTS, Resolver
+from .resolver import DEFAULTS, Resolver
 from .yamlsource import (
     KeyPath,
     SourceMap,
@@ -192,19 +193,19 @@ def _register_spec_plugins(
 def _is_part(path: KeyPath) -> bool:
     """Whether ``path`` is where a spec names a part (``loss``, ``model.layers.0.init``, ...)."""
     if len(path) == 1:
-        return path[0] in PARTS
-    return len(path) == 4 and path[:2] == ("model", "layers") and path[3] in LAYER_PARTS
+        return path[0] in PART_KEYS
+    return len(path) == 4 and path[:2] == ("model", "layers") and path[3] in LAYER_PART_KEYS
 
 
 def _expand_part_names(tree: Any) -> None:
     """Turn each part given as a bare name into ``{"name": ...}``, so overrides can reach it."""
     if not isinstance(tree, dict):
         return
-    parents: list[tuple[dict[str, Any], tuple[str, ...]]] = [(tree, tuple(PARTS))]
+    parents: list[tuple[dict[str, Any], tuple[str, ...]]] = [(tree, tuple(PART_KEYS))]
     model = tree.get("model")
     layers = model.get("layers") if isinstance(model, dict) else None
     if isinstance(layers, list):
-        parents += [(layer, tuple(LAYER_PARTS)) for layer in layers if isinstance(layer, dict)]
+        parents += [(layer, tuple(LAYER_PART_KEYS)) for layer in layers if isinstance(layer, dict)]
     for parent, keys in parents:
         for key in keys:
             if isinstance(parent.get(key), str):

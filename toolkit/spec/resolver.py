@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -16,11 +16,12 @@ from ..base.errors import Problem, SettingError, SpecError
 from ..base.rng import RNG_KINDS, make_rng
 from ..base.wording import article, describe_value, did_you_mean, quote
 from ..model.data import as_dataset
+from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind, kind_named
 from ..registry.parts import BoundPart, as_float, check_settings
 from ..registry.registry import Registry, UnknownPart
 from .yamlsource import KeyPath, SourceMap, format_path
 
-__all__ = ["DEFAULTS", "LAYER_PARTS", "PARTS", "Resolver", "bind_part"]
+__all__ = ["DEFAULTS", "Resolver", "bind_part"]
 
 TOP_KEYS = (
     "name",
@@ -35,15 +36,6 @@ TOP_KEYS = (
     "train",
 )
 LAYER_KEYS = ("units", "activation", "init", "bias_init")
-PARTS = {
-    "data": "dataset",
-    "loss": "loss",
-    "gradient": "gradient_estimator",
-    "optimizer": "optimizer",
-}
-"""The top-level keys that name a part, and the kind of each."""
-LAYER_PARTS = {"activation": "activation", "init": "initializer", "bias_init": "initializer"}
-"""The layer keys that name a part, and the kind of each."""
 DEFAULTS: dict[str, Any] = {
     "seed": 0,
     "rng": "default",
@@ -61,7 +53,7 @@ def bind_part(
 ) -> BoundPart:
     """A part from a name or ``{"name": ..., **settings}``; raises SpecError if it won't do."""
     resolver = Resolver(registry, SourceMap())
-    resolved = resolver.part(dict(ref) if isinstance(ref, Mapping) else ref, path, kind)
+    resolved = resolver.part(dict(ref) if isinstance(ref, Mapping) else ref, path, kind_named(kind))
     if resolved is None or resolver.problems:
         raise SpecError(resolver.problems)
     entry = registry.lookup(kind, resolved["name"])
@@ -112,18 +104,20 @@ class Resolver:
         top = self.mapping(tree, (), TOP_KEYS, required=("data", "model"))
         if top is None:
             return {}
-        config = {
-            "name": self.text(top, ("name",), default_name),
-            "seed": self.integer(top, ("seed",), DEFAULTS["seed"], 0, _MAX_SEED),
-            "rng": self.choice(top, ("rng",), RNG_KINDS),
-            "plugins": _plugins(top),
-            "data": self.part(top.get("data"), ("data",), "dataset"),
-            "model": self.model(top),
-            "loss": self.part(top.get("loss"), ("loss",), "loss"),
-            "gradient": self.part(top.get("gradient"), ("gradient",), "gradient_estimator"),
-            "optimizer": self.part(top.get("optimizer"), ("optimizer",), "optimizer"),
-            "train": self.train(top.get("train")),
+        plain: dict[str, Callable[[], Any]] = {
+            "name": lambda: self.text(top, ("name",), default_name),
+            "seed": lambda: self.integer(top, ("seed",), DEFAULTS["seed"], 0, _MAX_SEED),
+            "rng": lambda: self.choice(top, ("rng",), RNG_KINDS),
+            "plugins": lambda: _plugins(top),
+            "model": lambda: self.model(top),
+            "train": lambda: self.train(top.get("train")),
         }
+        config: dict[str, Any] = {}
+        for key in TOP_KEYS:  # in the spec's order, so problems come in reading order
+            if key in PART_KEYS:
+                config[key] = self.part(top.get(key), (key,), PART_KEYS[key])
+            else:
+                config[key] = plain[key]()
         if self._data_checkable(config):
             self.data(config)
         return config
@@ -249,7 +243,7 @@ class Resolver:
         if layer is None:
             return {}
         resolved: dict[str, Any] = {"units": self.integer(layer, (*path, "units"), None, 1)}
-        for key, kind in LAYER_PARTS.items():
+        for key, kind in LAYER_PART_KEYS.items():
             resolved[key] = self.part(layer.get(key), (*path, key), kind)
         return resolved
 
@@ -289,13 +283,13 @@ class Resolver:
             )
         return number
 
-    def part(self, value: Any, path: KeyPath, kind: str) -> dict[str, Any] | None:
+    def part(self, value: Any, path: KeyPath, kind: Kind) -> dict[str, Any] | None:
         """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``.
 
         A part left out is the plugins' default for its key, where they give one.
         """
-        label = kind.replace("_", " ")
-        available = "available: " + ", ".join(self.registry.names(kind))
+        label = kind.label
+        available = "available: " + ", ".join(self.registry.names(kind.name))
         if isinstance(value, str):
             value = {"name": value}
         if value is not None and not isinstance(value, dict):
@@ -326,7 +320,7 @@ class Resolver:
             )
             return None
         try:
-            entry = self.registry.lookup(kind, name)
+            entry = self.registry.lookup(kind.name, name)
         except UnknownPart as error:
             self.report(path, error.message, error.hint, at=(*path, "name"))
             return None

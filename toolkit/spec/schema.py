@@ -15,9 +15,10 @@ import math
 from typing import Any
 
 from ..base.rng import RNG_KINDS
+from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind
 from ..registry.parts import REQUIRED
 from ..registry.registry import Entry, Registry, UnknownPart
-from .resolver import DEFAULTS, LAYER_PARTS, PARTS, TOP_KEYS
+from .resolver import DEFAULTS, TOP_KEYS
 
 __all__ = ["DIALECT", "spec_schema"]
 
@@ -46,7 +47,7 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
         "model": _model(registry),
         "train": _train(),
     }
-    for key, kind in PARTS.items():
+    for key, kind in PART_KEYS.items():
         properties[key] = _part(registry, kind, key)
     return {
         "$schema": DIALECT,
@@ -64,7 +65,7 @@ def _model(registry: Registry) -> dict[str, Any]:
         "required": ["units"],
         "properties": {
             "units": {**_WHOLE, "description": "the layer's output size"},
-            **{key: _part(registry, kind, key) for key, kind in LAYER_PARTS.items()},
+            **{key: _part(registry, kind, key) for key, kind in LAYER_PART_KEYS.items()},
         },
         "additionalProperties": False,
     }
@@ -93,13 +94,13 @@ def _train() -> dict[str, Any]:
     }
 
 
-def _part(registry: Registry, kind: str, key: str) -> dict[str, Any]:
+def _part(registry: Registry, kind: Kind, key: str) -> dict[str, Any]:
     """A part: a name, or a mapping with ``name`` and the part's parameters.
 
     Where the plugins name a default for ``key``, the part may be left empty (``null``)
     or given as a mapping without ``name``: the default part's parameters.
     """
-    entries = registry.entries(kind)
+    entries = registry.entries(kind.name)
     names = sorted({name for entry in entries for name in (entry.name, entry.qualified_name)})
     forms: list[dict[str, Any]] = [{"type": "string", "enum": names}]
     forms += [
@@ -109,8 +110,7 @@ def _part(registry: Registry, kind: str, key: str) -> dict[str, Any]:
     if default is not None:
         forms.append({"type": "null"})
         forms += [_settings(entry, None) for entry in entries if entry.name == default]
-    label = kind.replace("_", " ")
-    return {"description": f"{label} part: a name, or a mapping with 'name'", "anyOf": forms}
+    return {"description": f"{kind.label} part: a name, or a mapping with 'name'", "anyOf": forms}
 
 
 def _default(registry: Registry, key: str) -> str | None:

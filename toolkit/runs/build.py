@@ -51,30 +51,29 @@ def load_data(spec: SpecLike) -> Dataset:
     arrays a run of the spec (same seed) uses; nothing else is drawn.
     """
     spec = as_spec(spec)
-    return _dataset(spec, make_rng(spec.config["rng"], spec.config["seed"]))
+    return _dataset(spec, make_rng(spec.settings.rng, spec.settings.seed))
 
 
 def assemble(spec: Spec) -> Assembly:
     """Draw from the spec's generator in a fixed order: the dataset, then each layer's W, b."""
-    rng = make_rng(spec.config["rng"], spec.config["seed"])
+    rng = make_rng(spec.settings.rng, spec.settings.seed)
     data = _dataset(spec, rng)
     params: dict[str, np.ndarray] = {}
     layers: list[Dense] = []
     n_in = data.features
-    for index, layer in enumerate(spec.config["model"]["layers"], start=1):
-        path: KeyPath = ("model", "layers", index - 1)
+    for index, layer in enumerate(spec.settings.model.layers, start=1):
         weight, bias = f"W{index}", f"b{index}"
-        params[weight] = _initial(spec, (*path, "init"), (n_in, layer["units"]), rng)
-        params[bias] = _initial(spec, (*path, "bias_init"), (layer["units"],), rng)
-        layers.append(Dense(weight, bias, spec.bind((*path, "activation"), "activation")))
-        n_in = layer["units"]
+        params[weight] = _initial(spec, layer.init.path, (n_in, layer.units), rng)
+        params[bias] = _initial(spec, layer.bias_init.path, (layer.units,), rng)
+        layers.append(Dense(weight, bias, spec.bind(layer.activation.path)))
+        n_in = layer.units
     network = Network(
         layers,
         params,
-        loss=spec.bind(("loss",), "loss"),
-        estimator=spec.bind(("gradient",), "gradient_estimator"),
+        loss=spec.bind(spec.settings.loss.path),
+        estimator=spec.bind(spec.settings.gradient.path),
         registry=spec.registry,
-        rng=np.random.default_rng([spec.config["seed"], ESTIMATOR_STREAM]),
+        rng=np.random.default_rng([spec.settings.seed, ESTIMATOR_STREAM]),
     )
     return Assembly(spec, network, data, rng)
 

@@ -9,43 +9,23 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, fields
 from pathlib import Path
 from typing import Any
 
 from ..base.errors import Problem, SettingError, SpecError
-from ..base.rng import RNG_KINDS, make_rng
+from ..base.rng import make_rng
 from ..base.wording import article, describe_value, did_you_mean, quote
 from ..model.data import as_dataset
 from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind, kind_named
 from ..registry.parts import BoundPart, as_float, check_settings
 from ..registry.registry import Registry, UnknownPart
+from .settings import DEFAULTS, LAYER_KEYS, TOP_KEYS, Layer, Rule, Settings, Train, rule_of
 from .yamlsource import KeyPath, SourceMap, format_path
 
-__all__ = ["DEFAULTS", "Resolver", "bind_part"]
-
-TOP_KEYS = (
-    "name",
-    "seed",
-    "rng",
-    "plugins",
-    "data",
-    "model",
-    "loss",
-    "gradient",
-    "optimizer",
-    "train",
-)
-LAYER_KEYS = ("units", "activation", "init", "bias_init")
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "rng": "default",
-    "train": {"iterations": 100, "batch_size": 100, "log_every": 10},
-}
-"""What a spec gets for each plain key it leaves out. A part left out gets the one the
-plugins name through ``toolkit_defaults`` (``data`` and ``model.layers`` have none)."""
+__all__ = ["DEFAULTS", "LAYER_KEYS", "TOP_KEYS", "Resolver", "bind_part"]
 
 _EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
-_MAX_SEED = 2**32 - 1
 
 
 def bind_part(
@@ -104,20 +84,21 @@ class Resolver:
         top = self.mapping(tree, (), TOP_KEYS, required=("data", "model"))
         if top is None:
             return {}
-        plain: dict[str, Callable[[], Any]] = {
-            "name": lambda: self.text(top, ("name",), default_name),
-            "seed": lambda: self.integer(top, ("seed",), DEFAULTS["seed"], 0, _MAX_SEED),
-            "rng": lambda: self.choice(top, ("rng",), RNG_KINDS),
+        given: dict[str, Callable[[], Any]] = {
             "plugins": lambda: _plugins(top),
             "model": lambda: self.model(top),
             "train": lambda: self.train(top.get("train")),
         }
         config: dict[str, Any] = {}
-        for key in TOP_KEYS:  # in the spec's order, so problems come in reading order
+        for setting in fields(Settings):  # in the spec's order, so problems come so too
+            key, rule = setting.name, rule_of(setting)
             if key in PART_KEYS:
                 config[key] = self.part(top.get(key), (key,), PART_KEYS[key])
+            elif rule is not None:
+                default = default_name if setting.default is MISSING else setting.default
+                config[key] = self.setting(top, (key,), rule, default)
             else:
-                config[key] = plain[key]()
+                config[key] = given[key]()
         if self._data_checkable(config):
             self.data(config)
         return config
@@ -161,6 +142,17 @@ class Resolver:
                 f"the output layer has {units} units but the data has {data.classes} classes",
                 f"set units: {data.classes}",
             )
+
+    def setting(self, parent: dict[str, Any], path: KeyPath, rule: Rule, default: Any) -> Any:
+        """A plain setting, checked by its rule (see :mod:`toolkit.spec.settings`)."""
+        minimum = rule.minimum or 0
+        if rule.type == "whole":
+            return self.integer(parent, path, default, int(minimum), rule.maximum)
+        if rule.type == "number":
+            return self.number(parent, path, default, float(minimum))
+        if rule.type == "choice":
+            return self.choice(parent, path, rule.choices, default)
+        return self.text(parent, path, default)
 
     def mapping(
         self, value: Any, path: KeyPath, keys: Iterable[str], required: Iterable[str] = ()
@@ -210,9 +202,11 @@ class Resolver:
             self.report(path, f"must be {bound}, got {describe_value(value)}")
         return value
 
-    def choice(self, parent: dict[str, Any], path: KeyPath, choices: tuple[str, ...]) -> str:
+    def choice(
+        self, parent: dict[str, Any], path: KeyPath, choices: tuple[str, ...], default: str
+    ) -> str:
         """One of ``choices``, or the default."""
-        value = parent.get(path[-1], DEFAULTS[path[-1]])
+        value = parent.get(path[-1], default)
         if value not in choices:
             hint = did_you_mean(value, choices) + "choose " + " or ".join(choices)
             self.report(path, f"unknown {path[-1]} {describe_value(value)}", hint)
@@ -242,9 +236,13 @@ class Resolver:
         layer = self.mapping(value, path, LAYER_KEYS, required=("units",))
         if layer is None:
             return {}
-        resolved: dict[str, Any] = {"units": self.integer(layer, (*path, "units"), None, 1)}
-        for key, kind in LAYER_PART_KEYS.items():
-            resolved[key] = self.part(layer.get(key), (*path, key), kind)
+        resolved: dict[str, Any] = {}
+        for setting in fields(Layer):
+            key, rule = setting.name, rule_of(setting)
+            if key in LAYER_PART_KEYS:
+                resolved[key] = self.part(layer.get(key), (*path, key), LAYER_PART_KEYS[key])
+            elif rule is not None:
+                resolved[key] = self.setting(layer, (*path, key), rule, None)
         return resolved
 
     def train(self, value: Any) -> dict[str, Any]:
@@ -253,18 +251,16 @@ class Resolver:
         ``checkpoint_every`` is left out when unset: checkpoints then follow the clock
         (see ``trainer.CHECKPOINT_SECONDS``).
         """
-        defaults = DEFAULTS["train"]
-        keys = (*defaults, "checkpoint_every", "weight_decay")
+        keys = [setting.name for setting in fields(Train)]
         train = (self.mapping(value, ("train",), keys) if value is not None else {}) or {}
-        settings: dict[str, Any] = {
-            key: self.integer(train, ("train", key), default, 1)
-            for key, default in defaults.items()
-        }
-        if "checkpoint_every" in train:
-            settings["checkpoint_every"] = self.integer(
-                train, ("train", "checkpoint_every"), None, 1
+        settings: dict[str, Any] = {}
+        for setting in fields(Train):
+            rule = rule_of(setting)
+            if rule is None or (rule.optional and setting.name not in train):
+                continue
+            settings[setting.name] = self.setting(
+                train, ("train", setting.name), rule, setting.default
             )
-        settings["weight_decay"] = self.number(train, ("train", "weight_decay"), 0.0, 0.0)
         return settings
 
     def number(

@@ -16,6 +16,7 @@ from ..model.network import Dense, Network
 from ..registry.kinds import kind_named
 from ..registry.parts import describe_exit
 from ..spec.load import Spec, load_spec
+from ..spec.resolver import output_mismatch
 from ..spec.yamlsource import KeyPath, format_path
 
 __all__ = ["Assembly", "assemble", "build", "call_part", "load_data"]
@@ -79,12 +80,19 @@ def assemble(spec: Spec) -> Assembly:
 
 
 def _dataset(spec: Spec, rng: Rng) -> Dataset:
+    """The spec's data, drawn from ``rng``; the output layer must have one unit per class."""
     result = call_part(spec, ("data",), "dataset", rng)
     try:
-        return as_dataset(result)
+        data = as_dataset(result)
     except ValueError as error:
         entry = spec.entry(("data",), "dataset")
         raise RunError(f"data: dataset '{entry.name}' from {entry.provider} {error}") from None
+    layers = spec.settings.model.layers
+    if layers[-1].units != data.classes:
+        path: KeyPath = ("model", "layers", len(layers) - 1, "units")
+        problem = spec.problem(path, *output_mismatch(layers[-1].units, data.classes))
+        raise SpecError([problem])
+    return data
 
 
 def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.ndarray:

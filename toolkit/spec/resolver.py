@@ -10,20 +10,21 @@ import math
 import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import MISSING, fields
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
-from ..base.errors import Problem, SettingError, SpecError
-from ..base.rng import make_rng
+from ..base.errors import Problem, SpecError
 from ..base.wording import article, describe_value, did_you_mean, quote
-from ..model.data import as_dataset
 from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind, kind_named
 from ..registry.parts import BoundPart, as_float, check_settings
 from ..registry.registry import Registry, UnknownPart
 from .settings import DEFAULTS, LAYER_KEYS, TOP_KEYS, Layer, Rule, Settings, Train, rule_of
 from .yamlsource import KeyPath, SourceMap, format_path
 
-__all__ = ["DEFAULTS", "LAYER_KEYS", "TOP_KEYS", "Resolver", "bind_part"]
+__all__ = ["DEFAULTS", "LAYER_KEYS", "TOP_KEYS", "Resolver", "bind_part", "output_mismatch"]
+
+DATASET = PART_KEYS["data"]
 
 _EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
 
@@ -104,44 +105,34 @@ class Resolver:
         return config
 
     def _data_checkable(self, config: dict[str, Any]) -> bool:
-        """Whether the data and the output layer resolved, so the data can be checked."""
-        trusted = {"seed", "rng", "data"}
+        """Whether the data and the output layer resolved, so they can be checked together."""
         layers = config["model"]["layers"]
         if not config["data"] or not layers or not layers[-1]:
             return False
         last = ("model", "layers", len(layers) - 1, "units")
         for problem in self.problems:
-            if problem.path.split(".")[0].split("[")[0] in trusted:
+            if problem.path.split(".")[0].split("[")[0] == "data":
                 return False
             if problem.path == format_path(last):
                 return False
         return True
 
     def data(self, config: dict[str, Any]) -> None:
-        """Load the data with a generator of its own, to check the model's output against it.
-
-        A dataset that fails with anything but a SettingError is left for the run to report.
-        """
+        """Check the output layer against the class count the dataset declares from its
+        settings (``Part.classes``), building no data. A dataset that declares none, or
+        whose declaration fails, is checked when its data is built."""
         ref = config["data"]
         settings = {key: value for key, value in ref.items() if key != "name"}
-        entry = self.registry.lookup("dataset", ref["name"])
-        bound = BoundPart(ref["name"], entry.part, settings, "dataset")
+        declared = self.registry.lookup(DATASET.name, ref["name"]).part.classes
         try:
-            data = as_dataset(bound(make_rng(config["rng"], config["seed"])))
-        except SettingError as error:
-            path = ("data", error.setting) if error.setting in settings else ("data",)
-            self.report(path, f"dataset '{ref['name']}': {error}")
-            return
+            classes = declared(**settings) if declared is not None else None
         except Exception:
             return
         layers = config["model"]["layers"]
         units = layers[-1]["units"]
-        if units != data.classes:
-            self.report(
-                ("model", "layers", len(layers) - 1, "units"),
-                f"the output layer has {units} units but the data has {data.classes} classes",
-                f"set units: {data.classes}",
-            )
+        if isinstance(classes, Integral) and units != classes:
+            path = ("model", "layers", len(layers) - 1, "units")
+            self.report(path, *output_mismatch(units, int(classes)))
 
     def setting(self, parent: dict[str, Any], path: KeyPath, rule: Rule, default: Any) -> Any:
         """A plain setting, checked by its rule (see :mod:`toolkit.spec.settings`)."""
@@ -343,6 +334,14 @@ class Resolver:
         absolute = os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
         self.files[format_path(path)] = absolute
         return absolute
+
+
+def output_mismatch(units: int, classes: int) -> tuple[str, str]:
+    """The message and the fix when the output layer's units are not the data's classes."""
+    return (
+        f"the output layer has {units} units but the data has {classes} classes",
+        f"set units: {classes}",
+    )
 
 
 def _plugins(top: dict[str, Any]) -> list[Any]:

@@ -4,7 +4,8 @@ each per-kind fact lives.
 The hook specifications (:mod:`toolkit.registry.hookspecs`), the spec keys naming a
 part and their kind (``gradient`` -> ``gradient_estimator``), the keys plugins may name
 a default for, and the label messages use all derive from :data:`KINDS`. A new kind of
-part is one more descriptor here and the code that calls it.
+part is one more descriptor here, the typed field where a spec names it
+(:mod:`toolkit.spec.settings`), and the code that calls it.
 """
 
 from __future__ import annotations

@@ -81,12 +81,16 @@ def assemble(spec: Spec) -> Assembly:
 
 def _dataset(spec: Spec, rng: Rng) -> Dataset:
     """The spec's data, drawn from ``rng``; the output layer must have one unit per class."""
-    result = call_part(spec, ("data",), "dataset", rng)
+    ref = spec.settings.data
+    result = call_part(spec, ref.path, ref.kind.name, rng)
     try:
         data = as_dataset(result)
     except ValueError as error:
-        entry = spec.entry(("data",), "dataset")
-        raise RunError(f"data: dataset '{entry.name}' from {entry.provider} {error}") from None
+        entry = spec.entry(ref.path, ref.kind.name)
+        raise RunError(
+            f"{format_path(ref.path)}: {ref.kind.label} '{entry.name}' from {entry.provider} "
+            f"{error}"
+        ) from None
     layers = spec.settings.model.layers
     if layers[-1].units != data.classes:
         path: KeyPath = ("model", "layers", len(layers) - 1, "units")

@@ -134,3 +134,24 @@ def test_an_undeclared_class_count_is_the_same_located_error_when_built(
     assert lines[0].startswith("error: model.layers[1].units: ")
     assert "the output layer has 7 units but the data has 3 classes" in lines[0]
     assert "spec.yaml line 7, column 15)" in lines[0] and "set units: 3" in lines[0]
+
+
+@pytest.mark.parametrize(
+    ("name", "settings", "classes"),
+    [
+        ("random", {"samples": 30, "features": 2, "classes": 4}, 4),
+        ("teacher", {"samples": 40, "features": 3, "classes": 5, "hidden": 4}, 5),
+        ("digits", {"test_fraction": 0.2}, 10),
+    ],
+)
+def test_the_standard_datasets_declare_the_classes_they_build(
+    name: str, settings: dict[str, object], classes: int
+) -> None:
+    """Each standard dataset declares the class count the data it builds has."""
+    if name == "digits":
+        pytest.importorskip("sklearn")
+    layers = [{"units": classes}]
+    spec = toolkit.load_spec({"data": {"name": name, **settings}, "model": {"layers": layers}})
+    declared = spec.entry(("data",)).part.classes
+    assert declared is not None and declared(**spec.settings.data.settings) == classes
+    assert toolkit.load_data(spec).classes == classes

@@ -97,3 +97,33 @@ def test_a_misspelt_setting_is_caught_by_mypy(tmp_path: Path) -> None:
     assert 'reads.py:3: error: "Train" has no attribute "iteration"' in out
     assert "reads.py:4: error: Incompatible types in assignment" in out
     assert "reads.py:5" not in out
+
+
+def test_a_new_train_key_is_one_field(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A field added to Train, with its rule, is read, checked, defaulted and described."""
+    from toolkit.spec import resolver, schema, settings
+
+    rule = {"rule": settings.Rule(type="whole", minimum=1, description="iterations to wait")}
+    extended = dataclasses.make_dataclass(
+        "Train",
+        [("patience", int, dataclasses.field(default=5, metadata=rule))],
+        bases=(Train,),
+        frozen=True,
+    )
+    for module in (resolver, schema, settings):
+        monkeypatch.setattr(module, "Train", extended)
+    given = toolkit.load_spec(SEED_SPEC, ["train.patience=3"])
+    assert given.settings.train.patience == 3  # type: ignore[attr-defined]
+    assert given.config["train"]["patience"] == 3
+    assert toolkit.load_spec(SEED_SPEC).settings.train.patience == 5  # type: ignore[attr-defined]
+    with pytest.raises(toolkit.SpecError) as raised:
+        toolkit.load_spec(SEED_SPEC, ["train.patience=0"])
+    [problem] = raised.value.problems
+    assert (problem.path, problem.message) == ("train.patience", "must be at least 1, got 0")
+    described = spec_schema(given.registry)["properties"]["train"]["properties"]["patience"]
+    assert described == {
+        "type": "integer",
+        "minimum": 1,
+        "default": 5,
+        "description": "iterations to wait",
+    }

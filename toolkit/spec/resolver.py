@@ -24,7 +24,7 @@ from .yamlsource import KeyPath, SourceMap, format_path
 
 __all__ = ["DEFAULTS", "LAYER_KEYS", "TOP_KEYS", "Resolver", "bind_part", "output_mismatch"]
 
-DATASET = PART_KEYS["data"]
+_DATASET = PART_KEYS["data"]
 
 _EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
 
@@ -123,10 +123,10 @@ class Resolver:
         whose declaration fails, is checked when its data is built."""
         ref = config["data"]
         settings = {key: value for key, value in ref.items() if key != "name"}
-        declared = self.registry.lookup(DATASET.name, ref["name"]).part.classes
+        declared = self.registry.lookup(_DATASET.name, ref["name"]).part.classes
         try:
             classes = declared(**settings) if declared is not None else None
-        except Exception:
+        except (Exception, SystemExit):  # the build calls the dataset, and reports it
             return
         layers = config["model"]["layers"]
         units = layers[-1]["units"]

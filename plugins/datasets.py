@@ -241,6 +241,16 @@ def check_npz(path, test_path, test_fraction):
         yield "test_fraction", "must be 0 when test_path is set; give one or the other"
 
 
+def setting_classes(classes, **settings):
+    """The class count of ``random`` and ``teacher``: their ``classes`` setting."""
+    return classes
+
+
+def digits_classes(test_fraction):
+    """The class count of ``digits``: the ten digits, known without scikit-learn."""
+    return 10
+
+
 def _check_split(samples, fraction):
     rows = held_out_rows(samples, fraction)
     if rows == 0 or rows == samples:
@@ -251,8 +261,8 @@ def _check_split(samples, fraction):
 @hookimpl
 def toolkit_datasets():
     return {
-        "random": Part(random, validate=check_random),
-        "teacher": Part(teacher, validate=check_teacher),
-        "digits": Part(digits, validate=check_digits),
+        "random": Part(random, validate=check_random, classes=setting_classes),
+        "teacher": Part(teacher, validate=check_teacher, classes=setting_classes),
+        "digits": Part(digits, validate=check_digits, classes=digits_classes),
         "npz": Part(npz, validate=check_npz, paths=("path", "test_path")),
     }

@@ -313,11 +313,13 @@ NO_SKLEARN = "needs scikit-learn, which is not installed; pip install 'layer-too
 
 
 def test_digits_without_scikit_learn_is_a_spec_problem_at_data(tmp_path, monkeypatch):
-    """With scikit-learn missing, load_spec raises SpecError at `data` saying how to install it."""
+    """With scikit-learn missing, building the data raises SpecError at `data` saying how to
+    install it (loading the spec does not import scikit-learn: digits declares its classes)."""
     monkeypatch.setitem(sys.modules, "sklearn", None)
     monkeypatch.setitem(sys.modules, "sklearn.datasets", None)
+    spec = toolkit.load_spec(write(tmp_path / "spec.yaml", DIGITS_SPEC))
     with pytest.raises(toolkit.SpecError) as raised:
-        toolkit.load_spec(write(tmp_path / "spec.yaml", DIGITS_SPEC))
+        toolkit.build(spec)
     [problem] = raised.value.problems
     assert problem.path == "data" and NO_SKLEARN in problem.message
     assert problem.location is not None and problem.location.line == 2
@@ -472,8 +474,9 @@ def test_npz_bad_test_path_is_blamed_on_data_test_path(tmp_path, monkeypatch):
     monkeypatch.chdir(tmp_path)
     np.savez("data.npz", x=X, t=INDICES)
     np.savez("test.npz", x=np.ones((2, 5)), t=INDICES[:2])
-    with pytest.raises(toolkit.SpecError) as raised:
-        toolkit.load_spec(npz_spec(tmp_path, "path: data.npz, test_path: test.npz"))
+    spec = toolkit.load_spec(npz_spec(tmp_path, "path: data.npz, test_path: test.npz"))
+    with pytest.raises(toolkit.SpecError) as raised:  # when the data is built
+        toolkit.build(spec)
     [problem] = raised.value.problems
     assert problem.path == "data.test_path"
     assert "test.npz: the held-out split has 5 features per sample but x has 3" in problem.message

@@ -79,10 +79,12 @@ def test_a_mapping_and_an_override_are_read_from_the_current_folder(
 
 
 def test_a_missing_file_names_where_it_was_looked_for(project: Path) -> None:
-    """The problem names the absolute path, at data.path's line in the spec."""
+    """The problem names the absolute path, at data.path's line in the spec, when the data
+    is built (loading the spec reads no data file)."""
     spec_file = write(project / "spec.yaml", SPEC.format(settings="path: data/none.npz"))
+    spec = toolkit.load_spec(spec_file)
     with pytest.raises(toolkit.SpecError) as caught:
-        toolkit.load_spec(spec_file)
+        toolkit.build(spec)
     (problem,) = caught.value.problems
     assert problem.path == "data.path"
     assert str(project / "data" / "none.npz") in problem.message

@@ -233,13 +233,14 @@ def test_a_part_that_exits_in_training_is_named(plugin_folder: Path, parts, name
 
 
 def test_a_dataset_that_exits_is_named_at_its_key(plugin_folder: Path) -> None:
-    """A dataset is called while the spec loads (to check the classes): not swallowed there."""
+    """A dataset is called when the data is built: its exit is a failed run naming its key."""
     data = "data: {name: random, samples: 12, features: 4, classes: 3}"
     spec_text = small_spec().replace(data, "data: {name: quitting_data}")
     write(plugin_folder / "exiting.py", EXITING_PARTS)
-    with pytest.raises(SystemExit) as raised:
-        load_spec(write(plugin_folder / "spec.yaml", "plugins: [exiting]\n" + spec_text))
-    assert "dataset 'quitting_data' called sys.exit()" in str(raised.value)
+    spec = load_spec(write(plugin_folder / "spec.yaml", "plugins: [exiting]\n" + spec_text))
+    with pytest.raises(RunError) as raised:
+        train(spec)
+    assert str(raised.value).startswith("data: dataset 'quitting_data' called sys.exit()")
 
 
 def test_an_optimizer_that_exits_is_located(plugin_folder: Path) -> None:

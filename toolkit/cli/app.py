@@ -446,7 +446,7 @@ def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
     out.check_inputs()  # the data the run read, unchanged, or refused
     recorded = _load(args, out.path / RunDirectory.SPEC)
     spec = _extended(args, out, recorded) if args.overrides else recorded
-    total = spec.config["train"]["iterations"]
+    total = spec.settings.train.iterations
     require_same_spec(checkpoint.spec, spec)  # all but the length
     out.check_named(recorded)
     if checkpoint.iteration > total:
@@ -502,7 +502,7 @@ def _run(
     A resumed run (``checkpoint``) writes its folder only once the checkpoint has been
     restored: a damaged one is refused with the folder as it was (``extended``: the
     spec is longer than the one recorded there)."""
-    total = spec.config["train"]["iterations"]
+    total = spec.settings.train.iterations
     done = checkpoint.iteration if checkpoint else 0
     history = list(checkpoint.history) if checkpoint else []
     progress = Progress(total, done, bar=not args.quiet and bar_available())
@@ -645,7 +645,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     splits = [("train" if not args.data else "data", data.x, data.t)]
     if data.x_test is not None and data.t_test is not None:
         splits.append(("test", data.x_test, data.t_test))
-    decay = assembly.spec.config["train"]["weight_decay"]
+    decay = assembly.spec.settings.train.weight_decay
     for label, x, t in splits:
         try:
             loss, accuracy = training_loss(network, x, t, decay), network.accuracy(x, t)

@@ -8,7 +8,7 @@ from typing import Any
 
 from ..base.columns import Layout, Step, fit_columns, table
 from ..base.wording import did_you_mean, one_line
-from ..registry.kinds import KINDS
+from ..registry.kinds import KINDS, kind_named
 from ..registry.parts import REQUIRED
 from ..registry.registry import Entry, Registry, UnknownPart
 from ..testing import Check, conformance
@@ -162,7 +162,7 @@ def describe_checks(results: list[tuple[Entry, list[Check]]]) -> list[str]:
         status = "FAILED" if bad else "ok"
         if install and not bad:
             status = "skipped: install " + ", ".join(f"'{name}'" for name in install)
-        label = entry.kind.replace("_", " ")
+        label = kind_named(entry.kind).label
         lines.append(one_line(f"{label} {entry.name} ({entry.qualified_name}): {status}"))
         lines += [f"  {check}" for check in checks]
     passed = len(results) - failed - skipped

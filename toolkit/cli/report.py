@@ -7,41 +7,24 @@ from typing import Any
 from ..base.columns import table
 from ..base.wording import one_line
 from ..runs.build import Assembly
-from ..spec.load import Spec
-from ..spec.yamlsource import KeyPath, format_path
+from ..spec.settings import PartRef
+from ..spec.yamlsource import format_path
 
 __all__ = ["describe_assembly"]
 
 
-def _part_label(ref: dict[str, Any]) -> str:
-    settings = ", ".join(f"{key}={value!r}" for key, value in ref.items() if key != "name")
-    return f"{ref['name']}({settings})" if settings else ref["name"]
-
-
-def _part_paths(spec: Spec) -> list[tuple[KeyPath, str]]:
-    paths: list[tuple[KeyPath, str]] = [(("data",), "dataset")]
-    for index in range(len(spec.config["model"]["layers"])):
-        layer: KeyPath = ("model", "layers", index)
-        paths += [
-            ((*layer, "activation"), "activation"),
-            ((*layer, "init"), "initializer"),
-            ((*layer, "bias_init"), "initializer"),
-        ]
-    return [
-        *paths,
-        (("loss",), "loss"),
-        (("gradient",), "gradient_estimator"),
-        (("optimizer",), "optimizer"),
-    ]
+def _part_label(ref: PartRef) -> str:
+    settings = ", ".join(f"{key}={value!r}" for key, value in ref.settings.items())
+    return f"{ref.name}({settings})" if settings else ref.name
 
 
 def describe_assembly(assembly: Assembly) -> list[str]:
     """The network a spec builds: layers with shapes and counts, then every part's provider."""
     spec, network, data = assembly.spec, assembly.network, assembly.data
-    config = spec.config
+    settings = spec.settings
     lines = [
         f"spec {one_line(spec.name)} ({one_line(spec.source or 'mapping')})",
-        f"seed {config['seed']}, rng {config['rng']}",
+        f"seed {settings.seed}, rng {settings.rng}",
         f"data: {data.samples} samples, {data.features} features, {data.classes} classes",
         "",
     ]
@@ -63,15 +46,15 @@ def describe_assembly(assembly: Assembly) -> list[str]:
     rows.append(["total", "", "", "", "", f"{total:,}"])
     lines += [*table(rows), ""]
     parts: list[list[Any]] = [["part", "resolved to", "plugin"]]
-    for path, kind in _part_paths(spec):
+    for ref in settings.parts():
         parts.append(
-            [format_path(path), _part_label(spec.value_at(path)), spec.entry(path, kind).provider]
+            [format_path(ref.path), _part_label(ref), spec.entry(ref.path, ref.kind.name).provider]
         )
     lines += table(parts)
-    train = config["train"]
+    train = settings.train
     lines += [
         "",
-        f"train: {train['iterations']} iterations, batch size {train['batch_size']}, "
-        f"log every {train['log_every']}",
+        f"train: {train.iterations} iterations, batch size {train.batch_size}, "
+        f"log every {train.log_every}",
     ]
     return lines

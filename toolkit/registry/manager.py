@@ -105,7 +105,7 @@ def get_plugin_manager(
     when the environment sets ``TOOLKIT_DISABLE_PLUGIN_AUTOLOAD=1``.
     """
     manager = ToolkitPluginManager(hookspecs.PROJECT)
-    manager.add_hookspecs(hookspecs)
+    manager.add_hookspecs(hookspecs.Hookspecs)
     if autoload is None or autoload:
         only_standard = autoload is None and os.environ.get(AUTOLOAD_VARIABLE, "") not in ("", "0")
         _load_entry_points(manager, only_standard=only_standard)
@@ -223,7 +223,7 @@ def _register(manager: pluggy.PluginManager, plugin: object, name: str) -> str |
 
 def _hook_problem(manager: pluggy.PluginManager, plugin: object) -> str | None:
     """A hook the toolkit doesn't define, or one that asks for arguments, with the fix."""
-    hooks = [name for name in dir(hookspecs) if name.startswith(f"{hookspecs.PROJECT}_")]
+    hooks = list(hookspecs.HOOK_NAMES)
     for attr in dir(plugin):
         if manager.parse_hookimpl_opts(plugin, attr) is None:
             continue

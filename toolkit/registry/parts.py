@@ -60,6 +60,9 @@ class Part:
     spec file's folder (the current folder for an override or a spec given as a mapping),
     and the resolved spec holds it absolute, so a run's recorded spec finds the file from
     anywhere.
+    ``classes(**settings)`` gives a dataset's class count from its settings alone: the
+    spec's output layer is then checked against it as the spec loads, with any other
+    problem and before any data is built; without it, when the data is built.
     """
 
     fn: Callable[..., Any]
@@ -72,6 +75,7 @@ class Part:
     tolerance: float | None = None
     breakpoints: tuple[float, ...] | None = None
     paths: tuple[str, ...] = ()
+    classes: Callable[..., int] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the part's function: a Part can be used wherever its function can."""
@@ -91,7 +95,7 @@ def as_part(value: object, kind: Kind) -> Part:
     params = dict(part.params) if part.params is not None else _signature_params(part.fn, kind)
     if "name" in params:
         raise TypeError("a part may not have a parameter called 'name'; the spec uses that key")
-    for field_name in ("derivative", "validate", "vjp"):
+    for field_name in ("derivative", "validate", "vjp", "classes"):
         value = getattr(part, field_name)
         if value is not None and not callable(value):
             raise TypeError(f"Part.{field_name} must be callable, got {type(value).__name__}")

@@ -17,7 +17,7 @@ import pluggy
 
 from ..base.errors import PluginError
 from ..base.wording import did_you_mean, raised
-from .kinds import KINDS, Kind
+from .kinds import DEFAULT_KEYS, KINDS, Kind, kind_named
 from .manager import PluginFailure
 from .parts import Part, as_part
 
@@ -64,10 +64,6 @@ class UnknownPart(LookupError):
         super().__init__(message)
         self.message = message
         self.hint = hint
-
-
-DEFAULT_KEYS = ("loss", "gradient", "optimizer", "activation", "init", "bias_init")
-"""The spec keys whose part a plugin may name as the default (``toolkit_defaults``)."""
 
 
 @dataclass(frozen=True)
@@ -159,7 +155,7 @@ class Registry:
 
     def lookup(self, kind: str, name: str) -> Entry:
         """The entry for ``name`` (or ``plugin:name``); raises UnknownPart with a fix."""
-        label = kind.replace("_", " ")
+        label = kind_named(kind).label
         table = self._entries[kind]
         plugin, _, bare = name.rpartition(":")
         candidates = table.get(bare, [])

@@ -13,8 +13,10 @@ from ..base.errors import RunError, SettingError, SpecError, UsageError
 from ..base.rng import Rng, make_rng
 from ..model.data import Dataset, as_dataset
 from ..model.network import Dense, Network
+from ..registry.kinds import kind_named
 from ..registry.parts import describe_exit
 from ..spec.load import Spec, load_spec
+from ..spec.resolver import output_mismatch
 from ..spec.yamlsource import KeyPath, format_path
 
 __all__ = ["Assembly", "assemble", "build", "call_part", "load_data"]
@@ -50,41 +52,51 @@ def load_data(spec: SpecLike) -> Dataset:
     arrays a run of the spec (same seed) uses; nothing else is drawn.
     """
     spec = as_spec(spec)
-    return _dataset(spec, make_rng(spec.config["rng"], spec.config["seed"]))
+    return _dataset(spec, make_rng(spec.settings.rng, spec.settings.seed))
 
 
 def assemble(spec: Spec) -> Assembly:
     """Draw from the spec's generator in a fixed order: the dataset, then each layer's W, b."""
-    rng = make_rng(spec.config["rng"], spec.config["seed"])
+    rng = make_rng(spec.settings.rng, spec.settings.seed)
     data = _dataset(spec, rng)
     params: dict[str, np.ndarray] = {}
     layers: list[Dense] = []
     n_in = data.features
-    for index, layer in enumerate(spec.config["model"]["layers"], start=1):
-        path: KeyPath = ("model", "layers", index - 1)
+    for index, layer in enumerate(spec.settings.model.layers, start=1):
         weight, bias = f"W{index}", f"b{index}"
-        params[weight] = _initial(spec, (*path, "init"), (n_in, layer["units"]), rng)
-        params[bias] = _initial(spec, (*path, "bias_init"), (layer["units"],), rng)
-        layers.append(Dense(weight, bias, spec.bind((*path, "activation"), "activation")))
-        n_in = layer["units"]
+        params[weight] = _initial(spec, layer.init.path, (n_in, layer.units), rng)
+        params[bias] = _initial(spec, layer.bias_init.path, (layer.units,), rng)
+        layers.append(Dense(weight, bias, spec.bind(layer.activation.path)))
+        n_in = layer.units
     network = Network(
         layers,
         params,
-        loss=spec.bind(("loss",), "loss"),
-        estimator=spec.bind(("gradient",), "gradient_estimator"),
+        loss=spec.bind(spec.settings.loss.path),
+        estimator=spec.bind(spec.settings.gradient.path),
         registry=spec.registry,
-        rng=np.random.default_rng([spec.config["seed"], ESTIMATOR_STREAM]),
+        rng=np.random.default_rng([spec.settings.seed, ESTIMATOR_STREAM]),
     )
     return Assembly(spec, network, data, rng)
 
 
 def _dataset(spec: Spec, rng: Rng) -> Dataset:
-    result = call_part(spec, ("data",), "dataset", rng)
+    """The spec's data, drawn from ``rng``; the output layer must have one unit per class."""
+    ref = spec.settings.data
+    result = call_part(spec, ref.path, ref.kind.name, rng)
     try:
-        return as_dataset(result)
+        data = as_dataset(result)
     except ValueError as error:
-        entry = spec.entry(("data",), "dataset")
-        raise RunError(f"data: dataset '{entry.name}' from {entry.provider} {error}") from None
+        entry = spec.entry(ref.path, ref.kind.name)
+        raise RunError(
+            f"{format_path(ref.path)}: {ref.kind.label} '{entry.name}' from {entry.provider} "
+            f"{error}"
+        ) from None
+    layers = spec.settings.model.layers
+    if layers[-1].units != data.classes:
+        path: KeyPath = ("model", "layers", len(layers) - 1, "units")
+        problem = spec.problem(path, *output_mismatch(layers[-1].units, data.classes))
+        raise SpecError([problem])
+    return data
 
 
 def _initial(spec: Spec, path: KeyPath, shape: tuple[int, ...], rng: Rng) -> np.ndarray:
@@ -118,7 +130,7 @@ def call_part(spec: Spec, path: KeyPath, kind: str, *inputs: Any) -> Any:
     anything else the part raises, SystemExit included, is a failure of the part (exit 1).
     """
     bound = spec.bind(path, kind)
-    label = kind.replace("_", " ")
+    label = kind_named(kind).label
     try:
         return bound(*inputs)
     except SettingError as error:

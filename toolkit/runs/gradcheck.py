@@ -186,11 +186,11 @@ def gradcheck(
     parameter where the reference is sampled) to ``DEFAULT_SAMPLE``.
     """
     spec = as_spec(spec)
-    batch_size = _positive("--batch", batch, spec.config["train"]["batch_size"])
+    batch_size = _positive("--batch", batch, spec.settings.train.batch_size)
     sample = _positive("--sample", sample, DEFAULT_SAMPLE)
     names = _requested(spec.registry, estimators) if estimators else _defaults(spec.registry)
     assembly = assemble(spec)
-    network, seed = assembly.network, spec.config["seed"]
+    network, seed = assembly.network, spec.settings.seed
     try:
         x, t = _first_batch(assembly, batch_size)
         reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)

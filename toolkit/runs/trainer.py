@@ -19,6 +19,7 @@ from ..model.data import Dataset
 from ..model.network import Network
 from ..registry.parts import describe_exit
 from ..spec.load import Spec
+from ..spec.settings import Train
 from .build import Assembly, SpecLike, as_spec, assemble, call_part
 from .checkpoint import Checkpoint, capture, restore
 
@@ -90,8 +91,8 @@ def train(
     assembly = assemble(spec)
     network, data, rng = assembly.network, assembly.data, assembly.rng
     optimizer = call_part(spec, ("optimizer",), "optimizer")
-    settings = spec.config["train"]
-    total = settings["iterations"]
+    settings = spec.settings.train
+    total = settings.iterations
     result = TrainResult(spec, network)
     first, offset, reference = 1, 0.0, None
     if resume is not None:
@@ -106,15 +107,15 @@ def train(
         first, offset, reference = resume.iteration + 1, resume.seconds, resume.reference_loss
     if on_start:
         on_start(assembly)
-    objective = _Objective(network, data, settings["weight_decay"])
+    objective = _Objective(network, data, settings.weight_decay)
     if on_checkpoint:  # an optimizer whose state can't be saved fails now, not mid-run
         capture(first - 1, network, optimizer, rng, result.history, offset)
-    due = _Cadence(settings.get("checkpoint_every"), total, first_log=resume is None)
+    due = _Cadence(settings.checkpoint_every, total, first_log=resume is None)
     for iteration in range(first, total + 1):
-        logged = iteration % settings["log_every"] == 0 or iteration == total
+        logged = iteration % settings.log_every == 0 or iteration == total
         try:
             with np.errstate(all="ignore"):  # a non-finite result is reported below instead
-                batch = rng.choice(data.samples, settings["batch_size"])
+                batch = rng.choice(data.samples, settings.batch_size)
                 x, t = data.x[batch], data.t[batch]
                 if reference is None:
                     reference = objective.loss(x, t)  # where the run starts, for the guard
@@ -228,7 +229,7 @@ def check_checkpoint(spec: SpecLike, checkpoint: Checkpoint) -> None:
 
 def _optimizer_settings(spec: Spec) -> list[str]:
     """The names of the optimizer's settings: the spec is the truth for them."""
-    return [key for key in spec.config["optimizer"] if key != "name"]
+    return list(spec.settings.optimizer.settings)
 
 
 def training_loss(network: Network, x: np.ndarray, t: np.ndarray, weight_decay: float) -> float:
@@ -342,13 +343,13 @@ def _stop_if_diverged(
 
 
 def _out_of_memory(
-    iteration: int, first: bool, settings: dict[str, Any], error: MemoryError
+    iteration: int, first: bool, settings: Train, error: MemoryError
 ) -> ToolkitError:
     """The run's sizes don't fit in memory: the spec's fault (exit 2) if its first iteration
     failed, else the machine's (exit 1); either way, what to make smaller."""
     message = (
         f"iteration {iteration}: out of memory ({error}); lower train.batch_size (now "
-        f"{settings['batch_size']}) or the layers' units"
+        f"{settings.batch_size}) or the layers' units"
     )
     return UsageError(message) if first else RunError(message + ", or free memory")
 

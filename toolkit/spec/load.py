@@ -15,11 +15,13 @@ from typing import Any
 
 from ..base.errors import Location, PluginError, Problem, SpecError
 from ..base.wording import describe_value
+from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind
 from ..registry.manager import ToolkitPluginManager, get_plugin_manager, register_module
 from ..registry.parts import BoundPart
 from ..registry.registry import Entry, Registry
 from .overrides import apply_overrides
-from .resolver import DEFAULTS, LAYER_PARTS, PARTS, Resolver
+from .resolver import DEFAULTS, Resolver
+from .settings import Settings
 from .yamlsource import (
     KeyPath,
     SourceMap,
@@ -44,10 +46,15 @@ class Spec:
     source: str | None = None
     files: Mapping[str, str] = field(default_factory=dict)
     """The files parts' settings name (``{"data.path": "/abs/data.npz"}``), absolute."""
+    settings: Settings = field(init=False, repr=False, compare=False)
+    """The same spec, typed: what a run reads (``spec.settings.train.iterations``)."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "settings", Settings.from_config(self.config))
 
     @property
     def name(self) -> str:
-        return str(self.config["name"])
+        return self.settings.name
 
     def locate(self, path: KeyPath) -> Location | None:
         return self.sources.locate(path)
@@ -56,12 +63,14 @@ class Spec:
         """A problem found after loading (for example by a part), placed in the source."""
         return Problem(format_path(path), message, self.locate(path), hint)
 
-    def entry(self, path: KeyPath, kind: str) -> Entry:
+    def entry(self, path: KeyPath, kind: str | None = None) -> Entry:
         """The registry entry the part at ``path`` resolved to."""
+        kind = kind or _kind_at(path).name
         return self.registry.lookup(kind, self.value_at(path)["name"])
 
-    def bind(self, path: KeyPath, kind: str) -> BoundPart:
+    def bind(self, path: KeyPath, kind: str | None = None) -> BoundPart:
         """The part at ``path`` with its settings, ready to call."""
+        kind = kind or _kind_at(path).name
         ref = self.value_at(path)
         settings = {key: value for key, value in ref.items() if key != "name"}
         return BoundPart(ref["name"], self.entry(path, kind).part, settings, kind)
@@ -189,22 +198,31 @@ def _register_spec_plugins(
     return problems
 
 
+def _kind_at(path: KeyPath) -> Kind:
+    """The kind of the part a spec names at ``path``; KeyError if it names none there."""
+    if len(path) == 1:
+        return PART_KEYS[str(path[0])]
+    if len(path) == 4 and path[:2] == ("model", "layers"):
+        return LAYER_PART_KEYS[str(path[3])]
+    raise KeyError(format_path(path))
+
+
 def _is_part(path: KeyPath) -> bool:
     """Whether ``path`` is where a spec names a part (``loss``, ``model.layers.0.init``, ...)."""
     if len(path) == 1:
-        return path[0] in PARTS
-    return len(path) == 4 and path[:2] == ("model", "layers") and path[3] in LAYER_PARTS
+        return path[0] in PART_KEYS
+    return len(path) == 4 and path[:2] == ("model", "layers") and path[3] in LAYER_PART_KEYS
 
 
 def _expand_part_names(tree: Any) -> None:
     """Turn each part given as a bare name into ``{"name": ...}``, so overrides can reach it."""
     if not isinstance(tree, dict):
         return
-    parents: list[tuple[dict[str, Any], tuple[str, ...]]] = [(tree, tuple(PARTS))]
+    parents: list[tuple[dict[str, Any], tuple[str, ...]]] = [(tree, tuple(PART_KEYS))]
     model = tree.get("model")
     layers = model.get("layers") if isinstance(model, dict) else None
     if isinstance(layers, list):
-        parents += [(layer, tuple(LAYER_PARTS)) for layer in layers if isinstance(layer, dict)]
+        parents += [(layer, tuple(LAYER_PART_KEYS)) for layer in layers if isinstance(layer, dict)]
     for parent, keys in parents:
         for key in keys:
             if isinstance(parent.get(key), str):

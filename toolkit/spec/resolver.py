@@ -8,52 +8,25 @@ from __future__ import annotations
 
 import math
 import os
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import MISSING, fields
+from numbers import Integral
 from pathlib import Path
 from typing import Any
 
-from ..base.errors import Problem, SettingError, SpecError
-from ..base.rng import RNG_KINDS, make_rng
+from ..base.errors import Problem, SpecError
 from ..base.wording import article, describe_value, did_you_mean, quote
-from ..model.data import as_dataset
+from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind, kind_named
 from ..registry.parts import BoundPart, as_float, check_settings
 from ..registry.registry import Registry, UnknownPart
+from .settings import DEFAULTS, LAYER_KEYS, TOP_KEYS, Layer, Rule, Settings, Train, rule_of
 from .yamlsource import KeyPath, SourceMap, format_path
 
-__all__ = ["DEFAULTS", "LAYER_PARTS", "PARTS", "Resolver", "bind_part"]
+__all__ = ["DEFAULTS", "LAYER_KEYS", "TOP_KEYS", "Resolver", "bind_part", "output_mismatch"]
 
-TOP_KEYS = (
-    "name",
-    "seed",
-    "rng",
-    "plugins",
-    "data",
-    "model",
-    "loss",
-    "gradient",
-    "optimizer",
-    "train",
-)
-LAYER_KEYS = ("units", "activation", "init", "bias_init")
-PARTS = {
-    "data": "dataset",
-    "loss": "loss",
-    "gradient": "gradient_estimator",
-    "optimizer": "optimizer",
-}
-"""The top-level keys that name a part, and the kind of each."""
-LAYER_PARTS = {"activation": "activation", "init": "initializer", "bias_init": "initializer"}
-"""The layer keys that name a part, and the kind of each."""
-DEFAULTS: dict[str, Any] = {
-    "seed": 0,
-    "rng": "default",
-    "train": {"iterations": 100, "batch_size": 100, "log_every": 10},
-}
-"""What a spec gets for each plain key it leaves out. A part left out gets the one the
-plugins name through ``toolkit_defaults`` (``data`` and ``model.layers`` have none)."""
+_DATASET = PART_KEYS["data"]
 
 _EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
-_MAX_SEED = 2**32 - 1
 
 
 def bind_part(
@@ -61,7 +34,7 @@ def bind_part(
 ) -> BoundPart:
     """A part from a name or ``{"name": ..., **settings}``; raises SpecError if it won't do."""
     resolver = Resolver(registry, SourceMap())
-    resolved = resolver.part(dict(ref) if isinstance(ref, Mapping) else ref, path, kind)
+    resolved = resolver.part(dict(ref) if isinstance(ref, Mapping) else ref, path, kind_named(kind))
     if resolved is None or resolver.problems:
         raise SpecError(resolver.problems)
     entry = registry.lookup(kind, resolved["name"])
@@ -112,61 +85,65 @@ class Resolver:
         top = self.mapping(tree, (), TOP_KEYS, required=("data", "model"))
         if top is None:
             return {}
-        config = {
-            "name": self.text(top, ("name",), default_name),
-            "seed": self.integer(top, ("seed",), DEFAULTS["seed"], 0, _MAX_SEED),
-            "rng": self.choice(top, ("rng",), RNG_KINDS),
-            "plugins": _plugins(top),
-            "data": self.part(top.get("data"), ("data",), "dataset"),
-            "model": self.model(top),
-            "loss": self.part(top.get("loss"), ("loss",), "loss"),
-            "gradient": self.part(top.get("gradient"), ("gradient",), "gradient_estimator"),
-            "optimizer": self.part(top.get("optimizer"), ("optimizer",), "optimizer"),
-            "train": self.train(top.get("train")),
+        given: dict[str, Callable[[], Any]] = {
+            "plugins": lambda: _plugins(top),
+            "model": lambda: self.model(top),
+            "train": lambda: self.train(top.get("train")),
         }
+        config: dict[str, Any] = {}
+        for setting in fields(Settings):  # in the spec's order, so problems come so too
+            key, rule = setting.name, rule_of(setting)
+            if key in PART_KEYS:
+                config[key] = self.part(top.get(key), (key,), PART_KEYS[key])
+            elif rule is not None:
+                default = default_name if setting.default is MISSING else setting.default
+                config[key] = self.setting(top, (key,), rule, default)
+            else:
+                config[key] = given[key]()
         if self._data_checkable(config):
             self.data(config)
         return config
 
     def _data_checkable(self, config: dict[str, Any]) -> bool:
-        """Whether the data and the output layer resolved, so the data can be checked."""
-        trusted = {"seed", "rng", "data"}
+        """Whether the data and the output layer resolved, so they can be checked together."""
         layers = config["model"]["layers"]
         if not config["data"] or not layers or not layers[-1]:
             return False
         last = ("model", "layers", len(layers) - 1, "units")
         for problem in self.problems:
-            if problem.path.split(".")[0].split("[")[0] in trusted:
+            if problem.path.split(".")[0].split("[")[0] == "data":
                 return False
             if problem.path == format_path(last):
                 return False
         return True
 
     def data(self, config: dict[str, Any]) -> None:
-        """Load the data with a generator of its own, to check the model's output against it.
-
-        A dataset that fails with anything but a SettingError is left for the run to report.
-        """
+        """Check the output layer against the class count the dataset declares from its
+        settings (``Part.classes``), building no data. A dataset that declares none, or
+        whose declaration fails, is checked when its data is built."""
         ref = config["data"]
         settings = {key: value for key, value in ref.items() if key != "name"}
-        entry = self.registry.lookup("dataset", ref["name"])
-        bound = BoundPart(ref["name"], entry.part, settings, "dataset")
+        declared = self.registry.lookup(_DATASET.name, ref["name"]).part.classes
         try:
-            data = as_dataset(bound(make_rng(config["rng"], config["seed"])))
-        except SettingError as error:
-            path = ("data", error.setting) if error.setting in settings else ("data",)
-            self.report(path, f"dataset '{ref['name']}': {error}")
-            return
-        except Exception:
+            classes = declared(**settings) if declared is not None else None
+        except (Exception, SystemExit):  # the build calls the dataset, and reports it
             return
         layers = config["model"]["layers"]
         units = layers[-1]["units"]
-        if units != data.classes:
-            self.report(
-                ("model", "layers", len(layers) - 1, "units"),
-                f"the output layer has {units} units but the data has {data.classes} classes",
-                f"set units: {data.classes}",
-            )
+        if isinstance(classes, Integral) and units != classes:
+            path = ("model", "layers", len(layers) - 1, "units")
+            self.report(path, *output_mismatch(units, int(classes)))
+
+    def setting(self, parent: dict[str, Any], path: KeyPath, rule: Rule, default: Any) -> Any:
+        """A plain setting, checked by its rule (see :mod:`toolkit.spec.settings`)."""
+        minimum = rule.minimum or 0
+        if rule.type == "whole":
+            return self.integer(parent, path, default, int(minimum), rule.maximum)
+        if rule.type == "number":
+            return self.number(parent, path, default, float(minimum))
+        if rule.type == "choice":
+            return self.choice(parent, path, rule.choices, default)
+        return self.text(parent, path, default)
 
     def mapping(
         self, value: Any, path: KeyPath, keys: Iterable[str], required: Iterable[str] = ()
@@ -216,9 +193,11 @@ class Resolver:
             self.report(path, f"must be {bound}, got {describe_value(value)}")
         return value
 
-    def choice(self, parent: dict[str, Any], path: KeyPath, choices: tuple[str, ...]) -> str:
+    def choice(
+        self, parent: dict[str, Any], path: KeyPath, choices: tuple[str, ...], default: str
+    ) -> str:
         """One of ``choices``, or the default."""
-        value = parent.get(path[-1], DEFAULTS[path[-1]])
+        value = parent.get(path[-1], default)
         if value not in choices:
             hint = did_you_mean(value, choices) + "choose " + " or ".join(choices)
             self.report(path, f"unknown {path[-1]} {describe_value(value)}", hint)
@@ -248,9 +227,13 @@ class Resolver:
         layer = self.mapping(value, path, LAYER_KEYS, required=("units",))
         if layer is None:
             return {}
-        resolved: dict[str, Any] = {"units": self.integer(layer, (*path, "units"), None, 1)}
-        for key, kind in LAYER_PARTS.items():
-            resolved[key] = self.part(layer.get(key), (*path, key), kind)
+        resolved: dict[str, Any] = {}
+        for setting in fields(Layer):
+            key, rule = setting.name, rule_of(setting)
+            if key in LAYER_PART_KEYS:
+                resolved[key] = self.part(layer.get(key), (*path, key), LAYER_PART_KEYS[key])
+            elif rule is not None:
+                resolved[key] = self.setting(layer, (*path, key), rule, None)
         return resolved
 
     def train(self, value: Any) -> dict[str, Any]:
@@ -259,18 +242,16 @@ class Resolver:
         ``checkpoint_every`` is left out when unset: checkpoints then follow the clock
         (see ``trainer.CHECKPOINT_SECONDS``).
         """
-        defaults = DEFAULTS["train"]
-        keys = (*defaults, "checkpoint_every", "weight_decay")
+        keys = [setting.name for setting in fields(Train)]
         train = (self.mapping(value, ("train",), keys) if value is not None else {}) or {}
-        settings: dict[str, Any] = {
-            key: self.integer(train, ("train", key), default, 1)
-            for key, default in defaults.items()
-        }
-        if "checkpoint_every" in train:
-            settings["checkpoint_every"] = self.integer(
-                train, ("train", "checkpoint_every"), None, 1
+        settings: dict[str, Any] = {}
+        for setting in fields(Train):
+            rule = rule_of(setting)
+            if rule is None or (rule.optional and setting.name not in train):
+                continue
+            settings[setting.name] = self.setting(
+                train, ("train", setting.name), rule, setting.default
             )
-        settings["weight_decay"] = self.number(train, ("train", "weight_decay"), 0.0, 0.0)
         return settings
 
     def number(
@@ -289,13 +270,13 @@ class Resolver:
             )
         return number
 
-    def part(self, value: Any, path: KeyPath, kind: str) -> dict[str, Any] | None:
+    def part(self, value: Any, path: KeyPath, kind: Kind) -> dict[str, Any] | None:
         """``"relu"`` or ``{name: leaky_relu, slope: 0.1}`` -> ``{"name": ..., **settings}``.
 
         A part left out is the plugins' default for its key, where they give one.
         """
-        label = kind.replace("_", " ")
-        available = "available: " + ", ".join(self.registry.names(kind))
+        label = kind.label
+        available = "available: " + ", ".join(self.registry.names(kind.name))
         if isinstance(value, str):
             value = {"name": value}
         if value is not None and not isinstance(value, dict):
@@ -326,7 +307,7 @@ class Resolver:
             )
             return None
         try:
-            entry = self.registry.lookup(kind, name)
+            entry = self.registry.lookup(kind.name, name)
         except UnknownPart as error:
             self.report(path, error.message, error.hint, at=(*path, "name"))
             return None
@@ -353,6 +334,14 @@ class Resolver:
         absolute = os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
         self.files[format_path(path)] = absolute
         return absolute
+
+
+def output_mismatch(units: int, classes: int) -> tuple[str, str]:
+    """The message and the fix when the output layer's units are not the data's classes."""
+    return (
+        f"the output layer has {units} units but the data has {classes} classes",
+        f"set units: {classes}",
+    )
 
 
 def _plugins(top: dict[str, Any]) -> list[Any]:

@@ -12,32 +12,23 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Iterable
+from dataclasses import MISSING, Field, fields
 from typing import Any
 
-from ..base.rng import RNG_KINDS
+from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind
 from ..registry.parts import REQUIRED
 from ..registry.registry import Entry, Registry, UnknownPart
-from .resolver import DEFAULTS, LAYER_PARTS, PARTS, TOP_KEYS
+from .settings import TOP_KEYS, Layer, Rule, Settings, Train, rule_of
 
 __all__ = ["DIALECT", "spec_schema"]
 
 DIALECT = "https://json-schema.org/draft/2020-12/schema"
-_MAX_SEED = 2**32 - 1
-_WHOLE = {"type": "integer", "minimum": 1}
 
 
 def spec_schema(registry: Registry) -> dict[str, Any]:
     """The schema of a spec whose parts come from ``registry``."""
     properties: dict[str, Any] = {
-        "name": {"type": "string", "minLength": 1, "description": "the run's name"},
-        "seed": {
-            "type": "integer",
-            "minimum": 0,
-            "maximum": _MAX_SEED,
-            "default": DEFAULTS["seed"],
-            "description": "seed of the run's random generator",
-        },
-        "rng": {"enum": list(RNG_KINDS), "default": DEFAULTS["rng"]},
         "plugins": {
             "type": ["array", "null"],
             "items": {"type": "string", "minLength": 1},
@@ -46,7 +37,8 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
         "model": _model(registry),
         "train": _train(),
     }
-    for key, kind in PARTS.items():
+    properties.update(_plain_settings(fields(Settings)))
+    for key, kind in PART_KEYS.items():
         properties[key] = _part(registry, kind, key)
     return {
         "$schema": DIALECT,
@@ -63,8 +55,8 @@ def _model(registry: Registry) -> dict[str, Any]:
         "type": "object",
         "required": ["units"],
         "properties": {
-            "units": {**_WHOLE, "description": "the layer's output size"},
-            **{key: _part(registry, kind, key) for key, kind in LAYER_PARTS.items()},
+            **_plain_settings(fields(Layer)),
+            **{key: _part(registry, kind, key) for key, kind in LAYER_PART_KEYS.items()},
         },
         "additionalProperties": False,
     }
@@ -78,28 +70,49 @@ def _model(registry: Registry) -> dict[str, Any]:
 
 
 def _train() -> dict[str, Any]:
-    counts = {key: {**_WHOLE, "default": value} for key, value in DEFAULTS["train"].items()}
     return {
         "type": ["object", "null"],
-        "properties": {
-            **counts,
-            "checkpoint_every": {
-                **_WHOLE,
-                "description": "with --out, a checkpoint every this many iterations",
-            },
-            "weight_decay": {"type": "number", "minimum": 0, "default": 0},
-        },
+        "properties": _plain_settings(fields(Train)),
         "additionalProperties": False,
     }
 
 
-def _part(registry: Registry, kind: str, key: str) -> dict[str, Any]:
+def _plain_settings(settings: Iterable[Field[Any]]) -> dict[str, Any]:
+    """The plain settings among ``settings``, as their rules state them."""
+    found = {}
+    for setting in settings:
+        rule = rule_of(setting)
+        if rule is not None:
+            found[setting.name] = _plain(rule, setting.default)
+    return found
+
+
+def _plain(rule: Rule, default: Any) -> dict[str, Any]:
+    """A plain setting's schema: its type and bounds, its default and description."""
+    if rule.type == "choice":
+        schema: dict[str, Any] = {"enum": list(rule.choices)}
+    elif rule.type == "text":
+        schema = {"type": "string", "minLength": 1}
+    else:
+        schema = {"type": "integer" if rule.type == "whole" else "number"}
+        schema["minimum"] = rule.minimum if rule.minimum is not None else 0
+        if rule.maximum is not None:
+            schema["maximum"] = rule.maximum
+    if default is not MISSING and default is not None:
+        whole = isinstance(default, float) and default.is_integer()
+        schema["default"] = int(default) if whole else default  # JSON has one number type
+    if rule.description:
+        schema["description"] = rule.description
+    return schema
+
+
+def _part(registry: Registry, kind: Kind, key: str) -> dict[str, Any]:
     """A part: a name, or a mapping with ``name`` and the part's parameters.
 
     Where the plugins name a default for ``key``, the part may be left empty (``null``)
     or given as a mapping without ``name``: the default part's parameters.
     """
-    entries = registry.entries(kind)
+    entries = registry.entries(kind.name)
     names = sorted({name for entry in entries for name in (entry.name, entry.qualified_name)})
     forms: list[dict[str, Any]] = [{"type": "string", "enum": names}]
     forms += [
@@ -109,8 +122,7 @@ def _part(registry: Registry, kind: str, key: str) -> dict[str, Any]:
     if default is not None:
         forms.append({"type": "null"})
         forms += [_settings(entry, None) for entry in entries if entry.name == default]
-    label = kind.replace("_", " ")
-    return {"description": f"{label} part: a name, or a mapping with 'name'", "anyOf": forms}
+    return {"description": f"{kind.label} part: a name, or a mapping with 'name'", "anyOf": forms}
 
 
 def _default(registry: Registry, key: str) -> str | None:

@@ -11,8 +11,10 @@ import numpy as np
 
 from ..base.errors import RunError, SettingError, SpecError, UsageError
 from ..base.rng import Rng, make_rng
+from ..gradients.estimate import Estimate
 from ..model.data import Dataset, as_dataset
-from ..model.network import Dense, Network
+from ..model.layers import Dense
+from ..model.network import Network
 from ..registry.parts import describe_exit
 from ..spec.load import Spec, load_spec
 from ..spec.yamlsource import KeyPath, format_path
@@ -74,6 +76,7 @@ def assemble(spec: Spec) -> Assembly:
         estimator=spec.bind(("gradient",), "gradient_estimator"),
         registry=spec.registry,
         rng=np.random.default_rng([spec.config["seed"], ESTIMATOR_STREAM]),
+        gradient_source=Estimate(),
     )
     return Assembly(spec, network, data, rng)
 

@@ -42,7 +42,9 @@ from typing import Any
 import numpy as np
 
 import toolkit
+from toolkit.gradients.interpolation import InterpolationState
 from toolkit.gradients.memory import retain_freed_memory
+from toolkit.gradients.state import engine_states
 from toolkit.runs.build import assemble
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "two_layer_sigmoid.yaml"
@@ -229,8 +231,8 @@ def gradient_section(sample_size: int, repeats: int, run_loop: bool) -> dict[str
     ]
     for name in (*CALL_ESTIMATORS, BULK):
         if name == BULK:  # the same estimator with interpolation refused: its fallback
-            network.caches["interpolation_refused"] = dict.fromkeys(
-                range(len(network.layers)), "timed alone by the benchmark"
+            engine_states(network).of(InterpolationState).refused.update(
+                dict.fromkeys(range(len(network.layers)), "timed alone by the benchmark")
             )
         call = functools.partial(network.gradient, x, t, name.split()[0])
         seconds, grads = best_of(call, repeats)

@@ -129,7 +129,7 @@ def spsa(objective, samples=16, c=1e-4):
 
 
 def backprop(objective):
-    """The analytic gradient: the chain rule through each part's derivative (or vjp)."""
+    """The analytic gradient: the chain rule, layer by layer from the last (``backward``)."""
     network = objective.network
     forward = objective.forward()
     loss = network.loss_function
@@ -139,15 +139,12 @@ def backprop(objective):
     grads = {}
     for index in reversed(range(len(network.layers))):
         layer = network.layers[index]
-        if not layer.activation.has_derivative:
+        if not layer.differentiable:
             _no_derivative(
                 f"activation '{layer.activation.name}'", f"model.layers[{index}].activation"
             )
-        g = layer.activation.vjp(forward.pre[index], g)
-        grads[layer.weight] = forward.inputs[index].T @ g
-        grads[layer.bias] = g.sum(axis=0)
-        if index:
-            g = g @ network.params[layer.weight].T
+        g, own = layer.backward(forward.step(index), g, network.params, inputs=index > 0)
+        grads.update(own)
     return grads
 
 

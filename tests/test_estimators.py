@@ -11,7 +11,8 @@ from numpy.testing import assert_allclose, assert_array_equal
 import toolkit
 from conftest import SPECS
 from toolkit.gradients.objective import Objective
-from toolkit.model.network import Dense, Network
+from toolkit.model.layers import Dense
+from toolkit.model.network import Network
 from toolkit.registry.parts import BoundPart, Part
 from toolkit_plugins import gradient_estimators
 

@@ -16,8 +16,9 @@ import pytest
 import toolkit
 import toolkit.gradients.objective
 from conftest import SPECS, write
-from toolkit.gradients.interpolation import Interpolation
+from toolkit.gradients.interpolation import Interpolation, InterpolationState
 from toolkit.gradients.memory import retain_freed_memory
+from toolkit.gradients.state import engine_states
 from toolkit.registry.kinds import kind_named
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.parts import Part, as_part
@@ -109,11 +110,16 @@ def assert_agrees(got: Grads, expected: Grads, tolerance: float = TOLERANCE) -> 
         assert difference <= tolerance, f"{key}: max |diff| {difference:.3g}"
 
 
+def learned(network: toolkit.Network) -> InterpolationState:
+    """What the interpolation engine has learned about the network."""
+    return engine_states(network).of(InterpolationState)
+
+
 def assert_interpolated(network: toolkit.Network, notices: list[str]) -> None:
     """No notice, no refused layer, at least one interpolated batch."""
     assert notices == []
-    assert network.caches.get("interpolation_refused", {}) == {}
-    assert network.caches["interpolations"] >= 1
+    assert learned(network).refused == {}
+    assert learned(network).count >= 1
 
 
 @pytest.fixture
@@ -174,7 +180,7 @@ def test_batch_sizes_across_chunks_match_the_element_loop(size: int) -> None:
         fast, notices = gradient_with_notices(network, x, t)
         assert_interpolated(network, notices)
         assert_agrees(fast, loop(network, x, t))
-    assert network.caches["interpolations"] == 3
+    assert learned(network).count == 3
 
 
 # -- breakpoints within reach -------------------------------------------------------------------
@@ -286,7 +292,7 @@ def test_a_batch_coupling_activation_is_caught_on_the_first_batch(plugin_folder:
     fast, notices = gradient_with_notices(network, x, t)
     assert len(notices) == 1
     assert "differ from a plain evaluation" in notices[0]
-    assert set(network.caches["interpolation_refused"]) == {0, 1}
+    assert set(learned(network).refused) == {0, 1}
     assert_agrees(fast, loop(network, x, t))
     # Refused for good: the next batch gives no new notice and still the loop's answer.
     x2, t2 = batch(6, seed=5)
@@ -305,10 +311,10 @@ def test_a_batch_coupling_activation_is_caught_after_a_non_finite_first_batch(
     broken[0, 0] = np.inf
     with np.errstate(invalid="ignore", over="ignore"):
         gradient_with_notices(network, broken, t)
-    assert network.caches.get("interpolation_refused", {}) == {}
+    assert learned(network).refused == {}
     fast, _ = gradient_with_notices(network, x, t)
     assert_agrees(fast, loop(network, x, t))
-    assert 0 in network.caches["interpolation_refused"]
+    assert 0 in learned(network).refused
 
 
 @pytest.mark.parametrize("targets", TARGETS)
@@ -321,7 +327,7 @@ def test_a_loss_that_is_not_a_mean_of_per_sample_losses_is_refused(
     fast, notices = gradient_with_notices(network, x, t)
     assert len(notices) == 1
     assert "ti_spread_entropy" in notices[0] and "not a mean or a sum" in notices[0]
-    assert set(network.caches["interpolation_refused"]) == {0, 1}
+    assert set(learned(network).refused) == {0, 1}
     assert_agrees(fast, loop(network, x, t))
 
 
@@ -437,7 +443,7 @@ def test_an_undeclared_row_wise_activation_refuses_its_layer_with_one_notice(
     fast, notices = gradient_with_notices(network, x, t)
     assert len(notices) == 1 and "ti_plain_softmax" in notices[0]
     assert "does not declare its breakpoints and is not elementwise" in notices[0]
-    assert set(network.caches["interpolation_refused"]) == {0}
+    assert set(learned(network).refused) == {0}
     assert_agrees(fast, loop(network, x, t))
 
 
@@ -478,12 +484,12 @@ def test_a_non_finite_loss_is_not_remembered_as_a_refusal(paths: dict[str, list]
         assert not np.isfinite(network.loss(huge, t))
         _, notices = gradient_with_notices(network, huge, t)
     assert notices == []
-    assert network.caches.get("interpolation_refused", {}) == {}
-    assert network.caches.get("interpolations", 0) == 0  # a batch not taken is not counted
+    assert learned(network).refused == {}
+    assert learned(network).count == 0  # a batch not taken is not counted
     paths["bulk"].clear()
     fast, notices = gradient_with_notices(network, x, t)
     assert_interpolated(network, notices)
-    assert network.caches["interpolations"] == 1
+    assert learned(network).count == 1
     assert paths["bulk"] == []
     assert_agrees(fast, loop(network, x, t))
 
@@ -497,7 +503,7 @@ def test_a_nan_parameter_is_not_remembered_as_a_refusal() -> None:
     with np.errstate(invalid="ignore"):
         _, notices = gradient_with_notices(network, x, t)
     assert notices == []
-    assert network.caches.get("interpolation_refused", {}) == {}
+    assert learned(network).refused == {}
     network.params["W2"][0, 0] = kept
     fast, notices = gradient_with_notices(network, x, t)
     assert_interpolated(network, notices)

@@ -10,6 +10,8 @@ import pytest
 
 import toolkit
 from conftest import SPECS, write
+from toolkit.gradients.interpolation import InterpolationState
+from toolkit.gradients.state import engine_states
 from toolkit.registry.manager import get_plugin_manager
 
 SMALL = {
@@ -33,7 +35,8 @@ def network(overrides: dict | None = None, modules: tuple[str, ...] = ()) -> too
 def bulk_only(net: toolkit.Network) -> toolkit.Network:
     """The network with interpolation refused for every layer: central differences then
     take the bulk path (a part this module tests may well be interpolated otherwise)."""
-    net.caches["interpolation_refused"] = dict.fromkeys(range(len(net.layers)), "bulk only")
+    refused = engine_states(net).of(InterpolationState).refused
+    refused.update(dict.fromkeys(range(len(net.layers)), "bulk only"))
     return net
 
 
@@ -147,5 +150,5 @@ def test_swapping_an_activation_is_noticed() -> None:
     x, t = batch()
     net.gradient(x, t, "central_difference")
     softmax = net.layers[1].activation
-    net.layers[0] = toolkit.model.network.Dense("W1", "b1", softmax)
+    net.layers[0] = toolkit.model.layers.Dense("W1", "b1", softmax)
     assert_matches_loop(net, x, t)

@@ -21,9 +21,11 @@ from typing import Any
 import numpy as np
 
 from .base.errors import MissingDependency, ToolkitNotice
+from .gradients.estimate import Estimate
 from .gradients.objective import Objective
 from .model.data import as_dataset
-from .model.network import Dense, Network
+from .model.layers import Dense
+from .model.network import Network
 from .registry.kinds import kind_named
 from .registry.parts import REQUIRED, BoundPart, Part, as_part, describe_exit
 
@@ -430,7 +432,11 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
         Dense("W2", "b2", BoundPart("kit_linear", linear)),
     ]
     network = Network(
-        layers, params, BoundPart("kit_squares", squares), BoundPart("kit_none", linear)
+        layers,
+        params,
+        BoundPart("kit_squares", squares),
+        BoundPart("kit_none", linear),
+        gradient_source=Estimate(),
     )
     x, t = rng.standard_normal((5, 4)), rng.standard_normal((5, 2))
     hidden = np.tanh(x @ params["W1"] + params["b1"])

@@ -681,7 +681,7 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _check_features(x: np.ndarray, network: Network, where: str) -> None:
-    expected = network.params[network.layers[0].weight].shape[0]
+    expected = network.params[network.layers[0].params[0]].shape[0]
     if x.ndim != 2 or x.shape[1] != expected:
         raise UsageError(
             f"{where}: x has shape {x.shape}, the network takes rows of {expected} features"

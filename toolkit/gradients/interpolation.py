@@ -1,4 +1,4 @@
-"""Central differences of a dense layer's parameters by exact local interpolation.
+"""Central differences of an affine layer's parameters by exact local interpolation.
 
 Perturbing ``W[i, j]`` of layer k by ``d`` moves unit j of that layer's pre-activation
 ``Z`` by ``d * A[n, i]`` in each sample n (``A`` is the layer's input; a bias is an input
@@ -19,45 +19,46 @@ the element loop does with two forward passes per element is done with five
 evaluations per (sample, unit), and agrees with it to rounding (about
 ``eps * |loss| / h``).
 
-The parts tell where this holds: an activation's ``breakpoints`` (``()`` for smooth,
-``(0.0,)`` for relu) and a smooth loss's ``()``. Pairs whose interval holds a breakpoint,
-or whose fit misses the check node, are evaluated at every perturbation exactly. A part
-that declares nothing (an elementwise activation, or a loss) is interpolated too: its
-kinks within reach can only show as missed checks, so the fits of every layer before it
-are checked on both sides (``Z -+ 0.8 r``), six evaluations per pair instead of five.
-Every layer's evaluations that enter the same later layer are stacked together, in chunks
-that bound memory. A layer this cannot serve (an undeclared activation that is not
-elementwise, a later part declared with breakpoints) is left to the caller, and a batch
-it cannot serve (a loss that is not per-sample, a part that fails on the inputs
-it is given) raises ``NotInterpolable``. One weight element per batch is also compared
-with a plain evaluation, so a part that declares the wrong breakpoints is caught rather
-than giving wrong answers.
+The layers and parts tell where this holds: each layer from k on declares itself affine
+(``Layer.affine``) and keeping samples apart, its nonlinearity's ``breakpoints`` (``()``
+for smooth, ``(0.0,)`` for relu) and whether it is elementwise; a smooth loss declares
+``()``. Pairs whose interval holds a breakpoint, or whose fit misses the check node, are
+evaluated at every perturbation exactly. A part that declares nothing (an elementwise
+activation, or a loss) is interpolated too: its kinks within reach can only show as
+missed checks, so the fits of every layer before it are checked on both sides
+(``Z -+ 0.8 r``), six evaluations per pair instead of five. Every layer's evaluations
+that enter the same later layer are stacked together, in chunks that bound memory. A
+layer this cannot serve (one not affine or mixing samples, an undeclared activation that
+is not elementwise, a later part declared with breakpoints) is refused with a notice and
+left to the caller, and a batch it cannot serve (a loss that is not per-sample, a part
+that fails on the inputs it is given) raises ``NotInterpolable``. One weight element per
+batch is also compared with a plain evaluation, so a part that declares the wrong
+breakpoints is caught rather than giving wrong answers.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..base.errors import ToolkitNotice
 from ..model.forward import Forward
+from ..model.layers import Activation
+from ..model.network import Network
 from ..registry.parts import BoundPart
-from .perturbation import CHUNK_ELEMENTS, call_activation, elementwise, plain_perturbed_losses
-
-if TYPE_CHECKING:
-    from ..model.network import Network
+from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation, plain_perturbed_losses
+from .state import engine_state, engine_states
 
 __all__ = [
     "CHECK_EVERY",
     "Interpolation",
+    "InterpolationState",
     "NotInterpolable",
-    "export_state",
     "guarded",
-    "import_state",
     "interpolated_differences",
     "refusal",
 ]
@@ -91,6 +92,52 @@ Request = tuple[int, np.ndarray, np.ndarray, np.ndarray]
 """Losses wanted at layer k: ``(k, samples, units, values)``, ``values`` one row per pair."""
 
 
+@engine_state("interpolation")
+@dataclass
+class InterpolationState:
+    """What the engine has learned about a network: the batches it took (``count``), the
+    layers it refused by index (``refused``), whether each loss part it met is a mean over
+    the batch (``means``, by the part itself), and its last layer-by-layer refusals with
+    what they were worked out for (``refusals``)."""
+
+    count: int = 0
+    refused: dict[int, str] = field(default_factory=dict)
+    means: list[tuple[BoundPart, bool]] = field(default_factory=list)
+    refusals: tuple[Any, ...] | None = None
+
+    def mean(self, loss: BoundPart) -> bool | None:
+        """Whether ``loss`` is a mean over the batch (else a sum), if known."""
+        return next((is_mean for part, is_mean in self.means if part is loss), None)
+
+    def export(self, network: Network) -> dict[str, Any]:
+        """The batches taken, the layers refused, and whether the network's loss is a mean,
+        for a checkpoint: a resumed run then takes the same path, and so gives the same bits."""
+        return {
+            "interpolations": self.count,
+            "refused": {str(k): reason for k, reason in self.refused.items()},
+            "mean_loss": self.mean(network.loss_function),
+        }
+
+    def load(self, network: Network, saved: Mapping[str, Any]) -> None:
+        """The reverse of ``export``; ValueError, changing nothing, for a state it could
+        not have written for this network."""
+        count, refused = saved.get("interpolations"), saved.get("refused")
+        if not isinstance(count, int) or isinstance(count, bool) or count < 0:
+            raise ValueError(f"interpolations is {count!r}, not a whole number >= 0")
+        layers = [str(k) for k in range(len(network.layers))]
+        if not isinstance(refused, dict) or not all(
+            k in layers and isinstance(reason, str) for k, reason in refused.items()
+        ):
+            raise ValueError("refused is not reasons by layer index")
+        mean = saved.get("mean_loss", 0)
+        if not (mean is None or isinstance(mean, bool)):
+            raise ValueError(f"mean_loss is {mean!r}, not true, false or null")
+        self.count = count
+        self.refused = {int(k): reason for k, reason in refused.items()}
+        if saved.get("mean_loss") is not None:
+            self.means = [(network.loss_function, bool(saved["mean_loss"]))]
+
+
 def interpolated_differences(
     network: Network,
     x: np.ndarray,
@@ -100,43 +147,46 @@ def interpolated_differences(
 ) -> dict[str, np.ndarray]:
     """Interpolated central differences of every layer's parameters that allow them.
 
-    A layer that can't be interpolated is refused with one notice, and the network
-    remembers not to try it again; its parameters are left out of the answer.
+    A layer that can't be interpolated is refused with one notice, and the engine's
+    state remembers not to try it again; its parameters are left out of the answer.
     """
-    refused: dict[int, str] = network.caches.setdefault("interpolation_refused", {})
+    state = engine_states(network).of(InterpolationState)
+    refused = state.refused
     layers = [k for k in range(len(network.layers)) if k not in refused]
     if not layers or not h > 0:
         return {}
     forward_pass = forward()  # first: a part that fails here is the run's error, not ours
-    reasons = _refusals(network, layers)
-    _refuse(network, {k: reason for k, reason in reasons.items() if reason})
+    reasons = _refusals(network, state, layers)
+    _refuse(network, state, {k: reason for k, reason in reasons.items() if reason})
     layers = [k for k in layers if not reasons[k]]
     if not layers:
         return {}
-    count = network.caches.get("interpolations", 0) + 1  # counted once the batch is taken
+    count = state.count + 1  # counted once the batch is taken
     checked = _checked(count, len(layers))
     try:
         interpolation = Interpolation(
             network, x, t, forward_pass, None if checked is None else layers[checked]
         )
-        network.caches["interpolations"] = count
+        state.count = count
         return interpolation.differences(layers, h)
     except NotInterpolable as reason:
         if reason.lasting:
-            _refuse(network, dict.fromkeys(layers, str(reason)))
+            _refuse(network, state, dict.fromkeys(layers, str(reason)))
     except (MemoryError, FloatingPointError):
         pass  # this batch only: the slower path answers it
     except Exception as error:  # never a wrong answer or a crash: the slower path answers
-        _refuse(network, dict.fromkeys(layers, f"{type(error).__name__}: {error}"))
+        _refuse(network, state, dict.fromkeys(layers, f"{type(error).__name__}: {error}"))
     return {}
 
 
-def _refusals(network: Network, layers: list[int]) -> dict[int, str | None]:
-    """``refusal`` for each layer, remembered while the parts and the parameter arrays
-    (the same array objects: optimizers change them in place) stay the same."""
-    parts = (*(layer.activation for layer in network.layers), network.loss_function)
+def _refusals(
+    network: Network, state: InterpolationState, layers: list[int]
+) -> dict[int, str | None]:
+    """``refusal`` for each layer, remembered while the layers, the loss and the parameter
+    arrays (the same array objects: optimizers change them in place) stay the same."""
+    parts = (*network.layers, network.loss_function)
     arrays = tuple(network.params.items())
-    kept = network.caches.get("interpolation_refusals")
+    kept = state.refusals
     if (
         kept is None
         or kept[0] != (parts, tuple(layers))
@@ -147,37 +197,44 @@ def _refusals(network: Network, layers: list[int]) -> dict[int, str | None]:
         )
     ):
         reasons = {k: refusal(network, k) for k in layers}
-        kept = network.caches["interpolation_refusals"] = ((parts, tuple(layers)), arrays, reasons)
+        kept = state.refusals = ((parts, tuple(layers)), arrays, reasons)
     return dict(kept[2])
 
 
 def refusal(network: Network, k: int) -> str | None:
     """Why layer k cannot be interpolated, or None.
 
-    Its activation must declare its breakpoints, or be elementwise (then any kink it has
-    shows in the fits, which are checked on both sides); an activation with breakpoints
-    must be elementwise. Every activation after it must be declared smooth (``()``) or be
-    an undeclared elementwise one, and the loss declared smooth or undeclared. Its weight
-    and bias must be a float64 matrix and vector, and no parameter may share memory with
-    another (the loop would change both at once).
+    It and every layer after it must be affine (``activation(x @ W + b)``) and keep the
+    samples apart. Its activation must declare its breakpoints, or be elementwise (then
+    any kink it has shows in the fits, which are checked on both sides); an activation
+    with breakpoints must be elementwise. Every activation after it must be declared
+    smooth (``()``) or be an undeclared elementwise one, and the loss declared smooth or
+    undeclared. Its weight and bias must be a float64 matrix and vector, and no parameter
+    may share memory with another (the loop would change both at once).
     """
     layer = network.layers[k]
+    for index in range(k, len(network.layers)):
+        later = network.layers[index]
+        if later.affine is None or later.mixes_samples:
+            what = "is not affine" if later.affine is None else "mixes samples"
+            return f"the layer {what}" if index == k else f"layer {index}, after it, {what}"
     own = layer.activation
-    if own.part.breakpoints is None and not elementwise(network, k):
+    if layer.breakpoints is None and not layer.elementwise:
         return f"activation '{own.name}' does not declare its breakpoints and is not elementwise"
-    if own.part.breakpoints and not elementwise(network, k):
+    if layer.breakpoints and not layer.elementwise:
         return f"activation '{own.name}' has breakpoints and is not elementwise"
-    for index in range(k + 1, len(network.layers)):
-        part = network.layers[index].activation
-        undeclared = part.part.breakpoints is None and elementwise(network, index)
-        if not undeclared and part.part.breakpoints != ():
+    for later in network.layers[k + 1 :]:
+        undeclared = later.breakpoints is None and later.elementwise
+        if not undeclared and later.breakpoints != ():
             return (
-                f"'{part.name}' comes after this layer and is not declared smooth (breakpoints: ())"
+                f"'{later.activation.name}' comes after this layer and is not declared smooth "
+                "(breakpoints: ())"
             )
     loss = network.loss_function
     if loss.part.breakpoints not in (None, ()):
         return f"loss '{loss.name}' declares breakpoints; a loss is smooth in y (()) or undeclared"
-    weight, bias = network.params[layer.weight], network.params[layer.bias]
+    affine = affine_of(layer)
+    weight, bias = network.params[affine.weight], network.params[affine.bias]
     if weight.dtype != np.float64 or bias.dtype != np.float64:
         return "its parameters are not float64"
     if weight.ndim != 2 or bias.ndim != 1:
@@ -194,41 +251,9 @@ def guarded(network: Network, k: int) -> bool:
     """Whether a part from layer k on (its activation, those after it, the loss) declares
     no breakpoints: nothing then says where a kink could be, and the fits are checked on
     both sides of each pre-activation."""
-    parts = [layer.activation for layer in network.layers[k:]] + [network.loss_function]
-    return any(part.part.breakpoints is None for part in parts)
-
-
-def export_state(network: Network) -> dict[str, Any]:
-    """What the engine has learned about a network (batches taken, layers refused), for a
-    checkpoint: a resumed run then takes the same path, and so gives the same bits."""
-    refused = network.caches.get("interpolation_refused", {})
-    mean = network.caches.get("mean_loss", {}).get(id(network.loss_function))
-    return {
-        "interpolations": network.caches.get("interpolations", 0),
-        "refused": {str(k): reason for k, reason in refused.items()},
-        "mean_loss": None if mean is None else mean[1],
-    }
-
-
-def import_state(network: Network, state: Mapping[str, Any]) -> None:
-    """The reverse of ``export_state``; ValueError, changing nothing, for a state it
-    could not have written for this network."""
-    count, refused = state.get("interpolations"), state.get("refused")
-    if not isinstance(count, int) or isinstance(count, bool) or count < 0:
-        raise ValueError(f"interpolations is {count!r}, not a whole number >= 0")
-    layers = [str(k) for k in range(len(network.layers))]
-    if not isinstance(refused, dict) or not all(
-        k in layers and isinstance(reason, str) for k, reason in refused.items()
-    ):
-        raise ValueError("refused is not reasons by layer index")
-    mean = state.get("mean_loss", 0)
-    if not (mean is None or isinstance(mean, bool)):
-        raise ValueError(f"mean_loss is {mean!r}, not true, false or null")
-    network.caches["interpolations"] = count
-    network.caches["interpolation_refused"] = {int(k): reason for k, reason in refused.items()}
-    if state.get("mean_loss") is not None:
-        loss = network.loss_function
-        network.caches["mean_loss"] = {id(loss): (loss, bool(state["mean_loss"]))}
+    layers = network.layers[k:]
+    undeclared = any(layer.breakpoints is None for layer in layers)
+    return undeclared or network.loss_function.part.breakpoints is None
 
 
 def _checked(count: int, layers: int) -> int | None:
@@ -238,15 +263,12 @@ def _checked(count: int, layers: int) -> int | None:
     return (count // CHECK_EVERY) % layers if count % CHECK_EVERY == 0 else None
 
 
-def _refuse(network: Network, reasons: dict[int, str]) -> None:
+def _refuse(network: Network, state: InterpolationState, reasons: dict[int, str]) -> None:
     """Remember the refused layers; one notice per reason."""
-    network.caches["interpolation_refused"].update(reasons)
+    state.refused.update(reasons)
     for reason in dict.fromkeys(reasons.values()):
         names = [
-            name
-            for k, why in reasons.items()
-            if why == reason
-            for name in (network.layers[k].weight, network.layers[k].bias)
+            name for k, why in reasons.items() if why == reason for name in network.layers[k].params
         ]
         warnings.warn(
             f"central differences of {', '.join(names)} are computed perturbation by "
@@ -329,17 +351,17 @@ class Interpolation:
         grads = {}
         for (k, samples, units, _), values in zip(requests, losses, strict=True):
             grad = self._layer_grad(k, shapes[k], samples, units, values) * self.scale / (2 * h)
-            layer = self.network.layers[k]
-            grads[layer.weight], grads[layer.bias] = grad[:-1], grad[-1]
+            affine = affine_of(self.network.layers[k])
+            grads[affine.weight], grads[affine.bias] = grad[:-1], grad[-1]
             if k == self.verify:
-                self._verify(layer.weight, grad[:-1], h)
+                self._verify(affine.weight, grad[:-1], h)
         return grads
 
     def _shape(self, k: int, h: float) -> _Shape:
         """Layer k's perturbations, its bias as an input of ones."""
-        layer = self.network.layers[k]
+        affine = affine_of(self.network.layers[k])
         params = self.network.params
-        values = np.concatenate([params[layer.weight], params[layer.bias][None]])
+        values = np.concatenate([params[affine.weight], params[affine.bias][None]])
         inputs = np.concatenate([self.forward.inputs[k], np.ones((len(self.x), 1))], axis=1)
         up, down = (values + h) - values, values - (values - h)  # what the loop changes
         reach = np.maximum(1.0, np.abs(inputs).max(axis=1))
@@ -349,7 +371,7 @@ class Interpolation:
         """The pairs to fit (no breakpoint within reach) and where to evaluate them."""
         pre = self.forward.pre[k]
         near = np.zeros(pre.shape, dtype=bool)
-        for point in self.network.layers[k].activation.part.breakpoints or ():
+        for point in self.network.layers[k].breakpoints or ():
             near |= np.abs(pre - point) <= radius[:, None] * (1 + 1e-6)
         samples, units = np.nonzero(~near)
         offsets = _GUARDED_OFFSETS if guarded(self.network, k) else _OFFSETS
@@ -457,7 +479,7 @@ class Interpolation:
         """
         network, forward = self.network, self.forward
         rows = np.arange(len(values))
-        if not elementwise(network, k):
+        if not network.layers[k].elementwise:
             a = _columns(forward.pre[k], samples)
             a[rows, units] = values
             return k, a
@@ -466,7 +488,7 @@ class Interpolation:
             z = _columns(forward.outputs[k], samples)
             z[rows, units] = changed
             return k + 1, z
-        weight = network.params[network.layers[k + 1].weight]
+        weight = network.params[affine_of(network.layers[k + 1]).weight]
         change = changed - forward.outputs[k][samples, units]
         return k + 1, _columns(forward.pre[k + 1], samples) + _columns(weight, units) * change[
             :, None
@@ -482,8 +504,8 @@ class Interpolation:
         layers = self.network.layers
         z = stack if entry == len(layers) else _call(layers[entry].activation, stack)
         for layer in layers[entry + 1 :]:
-            params = self.network.params
-            z = _call(layer.activation, z @ params[layer.weight] + params[layer.bias])
+            params, affine = self.network.params, affine_of(layer)
+            z = _call(layer.activation, z @ params[affine.weight] + params[affine.bias])
         losses = self._losses(z[:, None, :], self._targets(samples))
         start = 0
         for item in queue:
@@ -520,10 +542,12 @@ class Interpolation:
         to the loss.
         """
         loss, count = self.network.loss_function, len(self.own)
-        known: dict[int, tuple[BoundPart, bool]] = self.network.caches.setdefault("mean_loss", {})
-        if id(loss) not in known:
-            known[id(loss)] = (loss, self._is_mean())
-        scale = 1.0 / count if known[id(loss)][1] else 1.0
+        state = engine_states(self.network).of(InterpolationState)
+        is_mean = state.mean(loss)
+        if is_mean is None:
+            is_mean = self._is_mean()
+            state.means.append((loss, is_mean))
+        scale = 1.0 / count if is_mean else 1.0
         size, total = float(np.abs(self.own).sum()), float(self.own.sum())
         if not _close(scale * total, self.loss, 4 * count * scale * size):
             raise NotInterpolable(
@@ -565,7 +589,7 @@ def _close(a: float, b: float, size: float = 0.0) -> bool:
     return abs(a - b) <= 8 * _EPS * max(abs(a), abs(b), size)
 
 
-def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:
+def _call(activation: Activation, a: np.ndarray) -> np.ndarray:
     return call_activation(activation, a, NotInterpolable)
 
 

@@ -2,10 +2,11 @@
 
 glibc's malloc returns memory to the system as soon as more than 128 KiB is free at the
 top of the heap, and serves blocks past a (moving) threshold with fresh ``mmap`` calls.
-The stacked evaluations of ``toolkit.interpolation`` and ``toolkit.perturbation`` make
-temporaries of about that size many times a second; each then costs a page fault per
-4 KiB touched, which made a softmax three times slower on a virtual machine. Raising
-both thresholds keeps freed memory in the process (up to ``TRIM_THRESHOLD``) instead.
+The stacked evaluations of ``toolkit.gradients.interpolation`` and
+``toolkit.gradients.perturbation`` make temporaries of about that size many times a
+second; each then costs a page fault per 4 KiB touched, which made a softmax three times
+slower on a virtual machine. Raising both thresholds keeps freed memory in the process
+(up to ``TRIM_THRESHOLD``) instead.
 
 This changes the whole process's allocator, so the library never does it on its own:
 the ``toolkit`` command does it (unless ``TOOLKIT_RETAIN_MEMORY=0`` is set), and a

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import numpy as np
 
 from ..model.forward import Forward
+from ..model.network import Network
 from .interpolation import interpolated_differences
 from .perturbation import perturbed_losses, plain_perturbed_losses
-
-if TYPE_CHECKING:
-    from ..model.network import Network
 
 __all__ = ["Objective"]
 
@@ -38,7 +34,7 @@ class Objective:
         self.t = t
         self.rng = rng if rng is not None else np.random.default_rng(0)
         self._interpolated: (
-            tuple[tuple[float, int, int], np.ndarray, dict[str, np.ndarray]] | None
+            tuple[tuple[float, np.ndarray, np.ndarray], np.ndarray, dict[str, np.ndarray]] | None
         ) = None
 
     @property
@@ -66,7 +62,7 @@ class Objective:
     ) -> np.ndarray:
         """``(f(v + h) - f(v - h)) / 2h`` at each flat index of ``params[name]``.
 
-        Interpolated exactly where the parts allow (see ``toolkit.interpolation``), else
+        Interpolated exactly where the parts allow (see ``toolkit.gradients.interpolation``), else
         from ``losses_at``; ``plain=True`` evaluates one perturbation at a time: the
         element loop's arithmetic.
         """
@@ -88,11 +84,18 @@ class Objective:
         later requests while the parameters, the batch and h stay as they were.
         """
         kept = self._interpolated
-        key = (h, id(self.x), id(self.t))
-        if kept is None or kept[0] != key or not np.array_equal(kept[1], self._flat_params()):
+        if (
+            kept is None
+            or not self._same_batch(kept[0], h)
+            or not np.array_equal(kept[1], self._flat_params())
+        ):
             grads = interpolated_differences(self.network, self.x, self.t, self.forward, h)
-            kept = self._interpolated = (key, self._flat_params(), grads)
+            kept = self._interpolated = ((h, self.x, self.t), self._flat_params(), grads)
         return kept[2].get(name)
+
+    def _same_batch(self, key: tuple[float, np.ndarray, np.ndarray], h: float) -> bool:
+        """Whether kept differences were for this h and these very batch arrays."""
+        return key[0] == h and key[1] is self.x and key[2] is self.t
 
     def _flat_params(self) -> np.ndarray:
         return np.concatenate([value.reshape(-1) for value in self.params.values()])

@@ -1,4 +1,4 @@
-"""Losses at many single-element perturbations of a dense network, computed in bulk.
+"""Losses at many single-element perturbations of a network's parameters, computed in bulk.
 
 Perturbing one weight ``W[i, j]`` of layer k by ``d`` adds ``d * input[:, i]`` to
 column j of that layer's pre-activation, and nothing else: the layers before k are
@@ -12,30 +12,33 @@ Activations and losses are called on arrays with that leading axis. A part that 
 a different answer there than on its own (a loss that sums over every axis, say) is
 caught by comparing a few perturbations, from the first and the last chunk, with plain
 evaluations; the request then falls back to one perturbation at a time, with a notice,
-and the network remembers not to try again.
+and the engine remembers not to try again (``BulkState``).
+
+The layers tell where this holds: the perturbed parameter's layer and every layer after
+it must declare themselves affine (``Layer.affine``) and not mix samples; a parameter of
+any other layer is refused the same way, with a notice.
 """
 
 from __future__ import annotations
 
 import warnings
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING, Any
+from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..base.errors import ToolkitNotice
 from ..model.forward import Forward
-from ..registry.parts import BoundPart
-
-if TYPE_CHECKING:
-    from ..model.network import Network
+from ..model.layers import Activation, Affine, Layer
+from ..model.network import Network
+from .state import engine_state, engine_states
 
 __all__ = [
     "CHUNK_ELEMENTS",
+    "BulkState",
+    "affine_of",
     "call_activation",
-    "elementwise",
-    "export_state",
-    "import_state",
     "perturbed_losses",
     "plain_perturbed_losses",
 ]
@@ -51,6 +54,28 @@ class _NotBatchable(Exception):
     """A part that gives different answers on stacked perturbations."""
 
 
+@engine_state("perturbation")
+@dataclass
+class BulkState:
+    """The parameters this engine refused for a network, with the reason for each."""
+
+    refused: dict[str, str] = field(default_factory=dict)
+
+    def export(self, network: Network) -> dict[str, Any]:
+        """The refusals, for a checkpoint."""
+        return {"refused": dict(self.refused)}
+
+    def load(self, network: Network, saved: Mapping[str, Any]) -> None:
+        """The reverse of ``export``; ValueError, changing nothing, for a state it could not
+        have written for this network."""
+        refused = saved.get("refused")
+        if not isinstance(refused, dict) or not all(
+            name in network.params and isinstance(reason, str) for name, reason in refused.items()
+        ):
+            raise ValueError("refused is not reasons by parameter name")
+        self.refused = dict(refused)
+
+
 def perturbed_losses(
     network: Network,
     x: np.ndarray,
@@ -62,7 +87,7 @@ def perturbed_losses(
     """The loss with ``params[name].flat[i]`` set to ``v``, for each ``(i, v)`` in turn."""
     indices = np.asarray(indices, dtype=np.intp)
     values = np.asarray(values)
-    refused: dict[str, str] = network.caches.setdefault("bulk_refused", {})
+    refused = engine_states(network).of(BulkState).refused
     if indices.size and name not in refused:
         try:
             return _bulk(network, x, t, name, indices, values)
@@ -74,22 +99,6 @@ def perturbed_losses(
                 stacklevel=3,
             )
     return plain_perturbed_losses(network, x, t, name, indices, values)
-
-
-def export_state(network: Network) -> dict[str, Any]:
-    """The parameters this engine refused (and why), for a checkpoint."""
-    return {"refused": dict(network.caches.get("bulk_refused", {}))}
-
-
-def import_state(network: Network, state: Mapping[str, Any]) -> None:
-    """The reverse of ``export_state``; ValueError, changing nothing, for a state it
-    could not have written for this network."""
-    refused = state.get("refused")
-    if not isinstance(refused, dict) or not all(
-        name in network.params and isinstance(reason, str) for name, reason in refused.items()
-    ):
-        raise ValueError("refused is not reasons by parameter name")
-    network.caches["bulk_refused"] = dict(refused)
 
 
 def plain_perturbed_losses(
@@ -123,7 +132,7 @@ def _bulk(
     values: np.ndarray,
 ) -> np.ndarray:
     forward = network.forward(x)
-    layer, is_weight = network.locate(name)
+    layer, is_weight = _served(network, name)
     param = network.params[name]
     delta = values - param.reshape(-1)[indices]  # exactly the change the loop makes
     rows, columns = np.divmod(indices, param.shape[-1]) if is_weight else (None, indices)
@@ -140,9 +149,28 @@ def _bulk(
     return losses
 
 
+def _served(network: Network, name: str) -> tuple[int, bool]:
+    """The index of the layer ``name`` belongs to and whether it is its weight; refused
+    unless that layer and every one after it is affine and keeps samples apart."""
+    index, is_weight = network.locate(name)
+    for later, layer in enumerate(network.layers[index:], start=index):
+        if layer.affine is None or layer.mixes_samples:
+            what = "is not affine" if layer.affine is None else "mixes samples"
+            raise _NotBatchable(f"layer {later} (model.layers[{later}]) {what}")
+    return index, is_weight
+
+
+def affine_of(layer: Layer) -> Affine:
+    """A layer's affine declaration, which an engine that serves it has checked is there."""
+    affine = layer.affine
+    if affine is None:  # an engine's own check let a layer through that it cannot serve
+        raise AssertionError("a layer without an affine declaration reached an affine engine")
+    return affine
+
+
 def _chunk_size(network: Network, forward: Forward, layer: int) -> int:
     """Perturbations per chunk: the widest stacked array stays within CHUNK_ELEMENTS."""
-    first = layer + 1 if elementwise(network, layer) else layer
+    first = layer + 1 if network.layers[layer].elementwise else layer
     widths = [a.shape[-1] for a in forward.pre[first:]] or [forward.pre[layer].shape[-1]]
     return max(1, CHUNK_ELEMENTS // (int(forward.pre[layer].shape[0]) * int(max(widths))))
 
@@ -159,7 +187,7 @@ def _chunk(
     """Losses for one chunk of perturbations of layer ``k``, stacked on a leading axis."""
     shift = delta[:, None] * (forward.inputs[k][:, rows].T if rows is not None else 1.0)
     column = forward.pre[k][:, columns].T + shift  # (count, batch): the changed column
-    if not elementwise(network, k):
+    if not network.layers[k].elementwise:
         z = _call(network.layers[k].activation, _replaced(forward.pre[k], columns, column))
     elif k + 1 == len(network.layers):
         changed = _call(network.layers[k].activation, column)
@@ -168,7 +196,8 @@ def _chunk(
         z = _rank_one_next(network, forward, k, columns, column)
         k += 1
     for layer in network.layers[k + 1 :]:
-        a = z @ network.params[layer.weight] + network.params[layer.bias]
+        affine = affine_of(layer)
+        a = z @ network.params[affine.weight] + network.params[affine.bias]
         z = _call(layer.activation, a)
     return _loss(network, z, t)
 
@@ -179,7 +208,7 @@ def _rank_one_next(
     """Layer k+1's output when only unit ``columns[p]`` of layer k's output changed."""
     changed = _call(network.layers[k].activation, column)
     dz = changed - forward.outputs[k][:, columns].T
-    weight = network.params[network.layers[k + 1].weight]
+    weight = network.params[affine_of(network.layers[k + 1]).weight]
     # Built units-first in memory, so reductions over the units axis run fast.
     a = forward.pre[k + 1].T[:, None, :] + weight[columns].T[:, :, None] * dz[None]
     return _call(network.layers[k + 1].activation, a.transpose(1, 2, 0))
@@ -200,7 +229,7 @@ def _replaced(base: np.ndarray, columns: np.ndarray, column: np.ndarray) -> np.n
 
 
 def call_activation(
-    activation: BoundPart, a: np.ndarray, refused: Callable[[str], Exception]
+    activation: Activation, a: np.ndarray, refused: Callable[[str], Exception]
 ) -> np.ndarray:
     """``activation(a)`` on stacked input, which must keep its shape; else ``refused``
     (the engine's own exception), saying why."""
@@ -215,7 +244,7 @@ def call_activation(
     return z
 
 
-def _call(activation: BoundPart, a: np.ndarray) -> np.ndarray:
+def _call(activation: Activation, a: np.ndarray) -> np.ndarray:
     return call_activation(activation, a, _NotBatchable)
 
 
@@ -260,28 +289,3 @@ def _agrees(got: Any, expected: Any, tolerance: float) -> bool:
     if got == expected or (np.isnan(got) and np.isnan(expected)):
         return True
     return bool(abs(got - expected) <= tolerance)
-
-
-def elementwise(network: Network, k: int) -> bool:
-    """Whether layer k's activation acts on each element alone (probed once, then kept)."""
-    activation = network.layers[k].activation
-    known: dict[int, tuple[BoundPart, bool]] = network.caches.setdefault("elementwise", {})
-    if id(activation) not in known:
-        known[id(activation)] = (activation, _probe_elementwise(activation))
-    return known[id(activation)][1]
-
-
-def _probe_elementwise(activation: BoundPart) -> bool:
-    """Compare the activation on a matrix with it on each element alone."""
-    probe = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.0371
-    try:
-        whole = np.asarray(activation(probe))
-        alone = np.array(
-            [
-                [np.asarray(activation(probe[i : i + 1, j : j + 1])).item() for j in range(4)]
-                for i in range(3)
-            ]
-        )
-    except Exception:
-        return False
-    return whole.shape == alone.shape and bool(np.allclose(whole, alone, rtol=1e-12, atol=1e-15))

@@ -9,12 +9,12 @@ the part's own doing (``log`` of a negative number, a part that returns nan).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
 
 from ..base.errors import RunError, ToolkitError, UsageError
-from ..registry.parts import BoundPart
 from .network import Network
 
 __all__ = ["non_finite_cause"]
@@ -41,9 +41,12 @@ def _cause(network: Network, x: np.ndarray, t: np.ndarray, start: bool) -> Toolk
         return None
     for index, layer in enumerate(network.layers):
         path = f"model.layers[{index}]"
-        weights = network.params[layer.weight]
+        affine = layer.affine
+        if affine is None:  # what goes on inside it is its own to say
+            return None
+        weights = network.params[affine.weight]
         with np.errstate(all="ignore"):
-            a = z @ weights + network.params[layer.bias]
+            a = z @ weights + network.params[affine.bias]
         if not np.isfinite(a).all():
             return _too_large(path, weights) if start else None
         z, overflowed = _call(layer.activation, a)
@@ -65,7 +68,7 @@ def _cause(network: Network, x: np.ndarray, t: np.ndarray, start: bool) -> Toolk
     )
 
 
-def _call(part: BoundPart, *inputs: Any) -> tuple[np.ndarray, bool]:
+def _call(part: Callable[..., Any], *inputs: Any) -> tuple[np.ndarray, bool]:
     """The part's result, and whether computing it overflowed."""
     try:
         with np.errstate(over="raise", divide="ignore", invalid="ignore", under="ignore"):

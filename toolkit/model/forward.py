@@ -6,12 +6,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from .layers import Step
+
 __all__ = ["Forward"]
 
 
 @dataclass(frozen=True)
 class Forward:
-    """Per layer: its input, its pre-activation ``x @ W + b``, and its output."""
+    """Per layer: its input, its pre-activation (``x @ W + b`` for a dense layer), and its
+    output."""
 
     inputs: list[np.ndarray]
     pre: list[np.ndarray]
@@ -21,3 +24,7 @@ class Forward:
     def y(self) -> np.ndarray:
         """The network's output."""
         return self.outputs[-1]
+
+    def step(self, k: int) -> Step:
+        """Layer k's part of the pass, as its ``backward`` takes it."""
+        return Step(self.inputs[k], self.pre[k], self.outputs[k])

@@ -11,8 +11,10 @@ import numpy as np
 
 from ..base.errors import RunError, SettingError, SpecError, UsageError
 from ..base.rng import Rng, make_rng
+from ..gradients.estimate import Estimate
 from ..model.data import Dataset, as_dataset
-from ..model.network import Dense, Network
+from ..model.layers import Dense
+from ..model.network import Network
 from ..registry.kinds import kind_named
 from ..registry.parts import describe_exit
 from ..spec.load import Spec, load_spec
@@ -75,6 +77,7 @@ def assemble(spec: Spec) -> Assembly:
         estimator=spec.bind(spec.settings.gradient.path),
         registry=spec.registry,
         rng=np.random.default_rng([spec.settings.seed, ESTIMATOR_STREAM]),
+        gradient_source=Estimate(),
     )
     return Assembly(spec, network, data, rng)
 

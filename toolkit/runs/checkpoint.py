@@ -24,7 +24,7 @@ from ..base.npzfile import NpzError, read_npz
 from ..base.rng import Rng
 from ..base.wording import brief as shown
 from ..base.wording import one_line
-from ..gradients import interpolation, perturbation
+from ..gradients.state import engine_names, engine_states
 from ..model.network import Network
 from .checkpoint_check import Damaged, check_arrays, check_meta, finite_number
 
@@ -100,10 +100,7 @@ def capture(
         optimizer=_optimizer_state(optimizer),
         batch_rng=_rng_state(rng),
         estimator_rng=_rng_state(network.rng),
-        engines={
-            "interpolation": interpolation.export_state(network),
-            "perturbation": perturbation.export_state(network),
-        },
+        engines=engine_states(network).export(network),
         history=[dict(record) for record in history],
         seconds=seconds,
     )
@@ -130,12 +127,13 @@ def restore(
         _check_optimizer(checkpoint.optimizer, _optimizer_state(optimizer), network, settings)
         _set_rng_state(rng, checkpoint.batch_rng)
         _set_rng_state(network.rng, checkpoint.estimator_rng)
-        for name, engine in (("interpolation", interpolation), ("perturbation", perturbation)):
+        states = engine_states(network)
+        for name in engine_names():
             state = checkpoint.engines.get(name)
             if not isinstance(state, Mapping):
                 raise Damaged(f"engines.{name} is {shown(state)}, not an object")
             try:
-                engine.import_state(network, state)
+                states.named(name).load(network, state)
             except (ValueError, TypeError) as error:
                 raise Damaged(f"engines.{name}: {error}") from None
     except Damaged as error:

@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 
 from ..base.wording import brief as shown
+from ..gradients.state import engine_names
 
 __all__ = ["KEYS", "RECORD_KEYS", "Damaged", "check_arrays", "check_meta", "finite_number"]
 
@@ -36,7 +37,6 @@ KEYS = (
 """The keys of a checkpoint's ``meta.json``; each is written, so each must be there."""
 RECORD_KEYS = ("iteration", "loss", "accuracy", "seconds")
 """What every record of a checkpoint's history holds (besides the test split's)."""
-ENGINES = ("interpolation", "perturbation")
 _OPTIMIZER = "optimizer/"  # its arrays: optimizer/NAME (an array) or optimizer/NAME/KEY
 _MT_WORDS = 624  # the legacy generator's (MT19937's) state: 624 words and a position in them
 
@@ -178,10 +178,11 @@ def _check_rng(key: str, state: Any) -> None:
 
 
 def _check_engines(engines: Any) -> None:
-    """Each gradient engine's state is an object (its engine checks what it holds)."""
+    """Each registered gradient engine's state is an object (its engine checks what it
+    holds)."""
     if not isinstance(engines, dict):
         raise Damaged(f"engines is {_kind(engines)}, not an object")
-    for name in ENGINES:
+    for name in engine_names():
         if not isinstance(engines.get(name), dict):
             raise Damaged(f"engines.{name} is {shown(engines.get(name))}, not an object")
 

@@ -190,7 +190,7 @@ class _Objective:
 
     def __init__(self, network: Network, data: Dataset, weight_decay: float) -> None:
         self.network, self.data, self.weight_decay = network, data, weight_decay
-        self.weights = [layer.weight for layer in network.layers]
+        self.weights = _weights(network)
 
     def gradient(self, x: np.ndarray, t: np.ndarray) -> dict[str, np.ndarray]:
         grads = self.network.gradient(x, t)
@@ -236,9 +236,14 @@ def training_loss(network: Network, x: np.ndarray, t: np.ndarray, weight_decay: 
     """The loss a run reports: the network's, plus ``0.5 * weight_decay * sum(W**2)``."""
     loss = network.loss(x, t)
     if weight_decay:
-        squares = sum(float(np.sum(network.params[layer.weight] ** 2)) for layer in network.layers)
+        squares = sum(float(np.sum(network.params[key] ** 2)) for key in _weights(network))
         loss += 0.5 * weight_decay * squares
     return loss
+
+
+def _weights(network: Network) -> list[str]:
+    """The parameters weight decay applies to: each affine layer's weight."""
+    return [layer.affine.weight for layer in network.layers if layer.affine is not None]
 
 
 def _plain(config: Any) -> Any:

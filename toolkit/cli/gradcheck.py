@@ -24,7 +24,7 @@ def add_gradcheck(commands: Commands, options: Options) -> None:
     gradients.add_argument(
         "--estimators",
         metavar="A,B,...",
-        help="estimators to check (default: every registered one but the reference)",
+        help="estimators to check (default: every registered one)",
     )
     gradients.add_argument(
         "--batch", metavar="N", type=int, help="batch size (default: the spec's train.batch_size)"
@@ -33,7 +33,8 @@ def add_gradcheck(commands: Commands, options: Options) -> None:
         "--sample",
         metavar="K",
         type=int,
-        help="elements per parameter compared where the reference is sampled (default: 200)",
+        help="elements compared per parameter when the reference is sampled, as it is where "
+        "a parameter has more than 2000 (default: 200)",
     )
     gradients.set_defaults(handler=_gradcheck)
 

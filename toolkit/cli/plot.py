@@ -6,11 +6,8 @@ The drawing module (and matplotlib) is imported only when this command runs.
 from __future__ import annotations
 
 import argparse
-import contextlib
-from pathlib import Path
 
 from ..base.wording import one_line
-from ..runs.rundir import RunDirectory
 from .options import Commands, Options, refuse_empty
 
 __all__ = ["add_plot"]
@@ -34,12 +31,8 @@ def add_plot(commands: Commands, options: Options) -> None:
 
 def _plot(args: argparse.Namespace) -> int:
     """Draw a run's curves; into the run folder only while holding its lock."""
-    from ..runs.plot import draws_into_run, plot_run
+    from ..runs.plot import plot_folder
 
     refuse_empty(args.out, "plot --out", "a file ending in .png")
-    folder = Path(args.run)
-    run = RunDirectory(folder) if folder.is_dir() else None
-    into_run = run and run.written_by_train and draws_into_run(folder, args.out)
-    with run.locked() if run and into_run else contextlib.nullcontext():
-        print(f"wrote {one_line(str(plot_run(folder, args.out, force=args.force)))}")
+    print(f"wrote {one_line(str(plot_folder(args.run, args.out, force=args.force)))}")
     return 0

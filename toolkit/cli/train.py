@@ -12,8 +12,9 @@ from ..base.errors import UsageError
 from ..base.wording import one_line
 from ..runs.build import Assembly
 from ..runs.checkpoint import Checkpoint
+from ..runs.resume import Resumption, finish, prepare_resume, reopen, resumable
 from ..runs.rundir import RunDirectory
-from ..runs.trainer import Record, check_checkpoint, require_same_spec, spec_change, train
+from ..runs.trainer import Record, train
 from ..spec.load import Spec
 from .loading import DEFAULT_SPEC, load
 from .options import Commands, Options, refuse_empty
@@ -55,9 +56,7 @@ def _train(args: argparse.Namespace) -> int:
     if args.out is None:
         return _run(args, spec, None)
     out = RunDirectory(args.out)
-    with out.locked(create=True):  # one writer: a second command on DIR is refused
-        if out.holds_run:
-            out.start(spec)  # refuses, saying how to resume instead
+    with out.claimed(spec):  # refused for a folder that holds a run, saying how to resume
         return _run(args, spec, out)
 
 
@@ -68,75 +67,36 @@ def _resume(args: argparse.Namespace) -> int:
             "drop the spec and --out"
         )
     refuse_empty(args.resume, "train --resume", "a run folder")
-    out = RunDirectory(args.resume)
-    if not out.path.is_dir():
-        out.load_checkpoint()  # refuses: nothing to resume
+    out = resumable(args.resume)
     with out.locked():  # refused while another command writes the folder
         return _continue(args, out)
 
 
 def _continue(args: argparse.Namespace, out: RunDirectory) -> int:
     """Resume the run in ``out``, whose lock this process holds."""
-    checkpoint = out.load_checkpoint()
-    out.check_inputs()  # the data the run read, unchanged, or refused
-    recorded = load(args, out.path / RunDirectory.SPEC)
-    spec = _extended(args, out, recorded) if args.overrides else recorded
-    total = spec.config["train"]["iterations"]
-    require_same_spec(checkpoint.spec, spec)  # all but the length
-    out.check_named(recorded)
-    if checkpoint.iteration > total:
-        raise UsageError(
-            f"train.iterations={total}: the run in {out.path} is already at iteration "
-            f"{checkpoint.iteration}; give at least that many"
-        )
-    out.remove_temporary_files()
-    extended = spec.config != recorded.config
-    if checkpoint.iteration >= total:
-        check_checkpoint(spec, checkpoint)  # its parameters become params.npz
-        if extended:
-            _extend(out, spec)
-        if not (out.path / RunDirectory.PARAMS).exists():  # killed after its last checkpoint
-            out.save_params(checkpoint.params)
+    resumption = prepare_resume(
+        out, lambda path, overrides: load(args, path, overrides), args.overrides
+    )
+    if resumption.finished:
+        if finish(out, resumption):  # killed after its last checkpoint: params.npz written
             _draw_curves(out)
-        print(
-            f"{out.path}: the run already finished ({checkpoint.iteration}/{total}); nothing to do"
-        )
+        done, total = resumption.checkpoint.iteration, resumption.total
+        print(f"{out.path}: the run already finished ({done}/{total}); nothing to do")
         return 0
-    return _run(args, spec, out, checkpoint, extended=extended)
-
-
-def _extend(out: RunDirectory, spec: Spec) -> None:
-    """Record a resumed run's longer spec (for the next resume and for evaluate)."""
-    out.write_spec(spec)
-    (out.path / RunDirectory.PARAMS).unlink(missing_ok=True)  # no longer the final ones
-
-
-def _extended(args: argparse.Namespace, out: RunDirectory, recorded: Spec) -> Spec:
-    """The run's spec with the command line's ``--set``, which may change only
-    ``train.iterations``."""
-    spec = load(args, out.path / RunDirectory.SPEC, args.overrides)
-    changed = spec_change(recorded.config, spec.config)
-    if changed:
-        raise UsageError(
-            f"train --resume DIR: --set may change only train.iterations (to extend the run), "
-            f"not {changed}; start a new run for another spec"
-        )
-    return spec
+    return _run(args, resumption.spec, out, resumption)
 
 
 def _run(
     args: argparse.Namespace,
     spec: Spec,
     out: RunDirectory | None,
-    checkpoint: Checkpoint | None = None,
-    *,
-    extended: bool = False,
+    resumption: Resumption | None = None,
 ) -> int:
     """Train, printing log lines (and a bar on a terminal), writing the run folder.
 
-    A resumed run (``checkpoint``) writes its folder only once the checkpoint has been
-    restored: a damaged one is refused with the folder as it was (``extended``: the
-    spec is longer than the one recorded there)."""
+    A resumed run (``resumption``) writes its folder only once the checkpoint has been
+    restored: a damaged one is refused with the folder as it was."""
+    checkpoint = resumption.checkpoint if resumption else None
     total = spec.config["train"]["iterations"]
     done = checkpoint.iteration if checkpoint else 0
     history = list(checkpoint.history) if checkpoint else []
@@ -149,12 +109,10 @@ def _run(
             progress.start(f"resuming {name} at iteration {done}/{total}: {layers}")
         else:
             progress.start(f"training {name}: {layers}, {count(total, 'iteration')}")
-        if out and not checkpoint:
+        if out and not resumption:
             out.start(spec)
-        elif out and checkpoint:
-            if extended:
-                _extend(out, spec)
-            out.resume_metrics(checkpoint)
+        elif out and resumption:
+            reopen(out, resumption)
 
     def on_log(record: Record) -> None:
         if out:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import numpy as np
 
 from toolkit import (
@@ -21,20 +23,34 @@ MAX_SAMPLES = 2**63 - 1
 MAX_CLASS = 2**31 - 1
 """The largest class index a 1-D ``t`` may hold (the data's output layer has one unit per class)."""
 _ARRAYS = ("x", "t", "x_test", "t_test")
+Rng = np.random.RandomState | np.random.Generator
+"""The run's generator: numpy's legacy RandomState or a Generator."""
+Loaded = tuple[dict[str, np.ndarray], list[str]]
+"""An .npz file's arrays x, t, x_test, t_test (those it holds), and the names of all its arrays."""
+Problems = Iterator[tuple[str, str]]
+"""What a ``validate`` function yields: (setting, what is wrong with it)."""
 _SAVE_HINT = "save it with numpy.savez(path, x=x, t=t)"
 
 
-def random(rng, samples=100, features=100, classes=10):
+def random(rng: Rng, samples: int = 100, features: int = 100, classes: int = 10) -> Dataset:
     """Standard-normal inputs and uniformly random one-hot labels (the seed program's)."""
     x = rng.standard_normal((samples, features))
-    draw = getattr(rng, "integers", None) or rng.randint
+    # A Generator has integers: only a RandomState gets to randint.
+    draw = getattr(rng, "integers", None) or rng.randint  # type: ignore[union-attr]
     t = np.zeros((samples, classes))
     for row in range(samples):  # one scalar draw per row, in order
         t[row, draw(0, classes)] = 1
     return Dataset(x, t)
 
 
-def teacher(rng, samples=1000, features=20, classes=3, hidden=16, test_fraction=0.2):
+def teacher(
+    rng: Rng,
+    samples: int = 1000,
+    features: int = 20,
+    classes: int = 3,
+    hidden: int = 16,
+    test_fraction: float = 0.2,
+) -> Dataset:
     """Random inputs labelled by a fixed random tanh network (the teacher), with a test split.
 
     Draws, in this order: ``x = rng.standard_normal((samples, features))``, then the
@@ -54,7 +70,7 @@ def teacher(rng, samples=1000, features=20, classes=3, hidden=16, test_fraction=
     return _held_out(x, np.eye(classes)[labels], held_out_rows(samples, test_fraction))
 
 
-def digits(rng, test_fraction=0.2):
+def digits(rng: Rng, test_fraction: float = 0.2) -> Dataset:
     """scikit-learn's 8x8 handwritten digits (1797 x 64, in [0, 1]), shuffled, with a test split.
 
     Needs scikit-learn (``pip install 'layer-toolkit[digits]'``); nothing is downloaded.
@@ -78,7 +94,7 @@ def digits(rng, test_fraction=0.2):
     return _held_out(x, t, held_out_rows(len(t), test_fraction))
 
 
-def npz(rng, path, test_path=None, test_fraction=0.0):
+def npz(rng: Rng, path: str, test_path: str | None = None, test_fraction: float = 0.0) -> Dataset:
     """Your own arrays from an .npz file: x and t, optionally x_test and t_test.
 
     ``path`` (and ``test_path``) are relative to the spec file's folder. Make the file
@@ -113,12 +129,12 @@ def npz(rng, path, test_path=None, test_fraction=0.0):
     return _held_out(x[order], t[order], held_out_rows(len(x), test_fraction))
 
 
-def held_out_rows(samples, fraction):
+def held_out_rows(samples: int, fraction: float) -> int:
     """Rows held out: ``samples * fraction`` rounded half up."""
     return int(np.floor(samples * fraction + 0.5))
 
 
-def _held_out(x, t, rows):
+def _held_out(x: np.ndarray, t: np.ndarray, rows: int) -> Dataset:
     """The first rows to train on, the last ``rows`` held out (none when 0)."""
     if rows == 0:
         return Dataset(x, t)
@@ -126,7 +142,7 @@ def _held_out(x, t, rows):
     return Dataset(x[:cut], t[:cut], x[cut:], t[cut:])
 
 
-def _load_npz(setting, path):
+def _load_npz(setting: str, path: str) -> Loaded:
     """The arrays ``x``, ``t``, ``x_test``, ``t_test`` the .npz file at ``path`` holds, and the
     names of all its arrays; SettingError for ``setting`` if it cannot be read."""
     hint = "check the path (relative to the spec file's folder)"
@@ -138,7 +154,9 @@ def _load_npz(setting, path):
         raise SettingError(setting, str(error)) from None
 
 
-def _pair(setting, path, loaded, x_name, t_name):
+def _pair(
+    setting: str, path: str, loaded: Loaded, x_name: str, t_name: str
+) -> tuple[np.ndarray, np.ndarray]:
     """Arrays ``x_name`` and ``t_name`` of ``loaded`` (arrays, all names) checked: shapes,
     finite numbers, class indices."""
     arrays, names = loaded
@@ -151,7 +169,7 @@ def _pair(setting, path, loaded, x_name, t_name):
         )
     x, t = arrays[x_name], arrays[t_name]
 
-    def bad(problem):
+    def bad(problem: str) -> SettingError:
         return SettingError(setting, f"{path}: {problem}")
 
     if x.ndim != 2 or x.shape[0] == 0 or x.shape[1] == 0:
@@ -179,15 +197,22 @@ def _pair(setting, path, loaded, x_name, t_name):
     if t.ndim == 1:
         wrong = (t < 0) | (t != np.round(t)) | (t > MAX_CLASS)
         if wrong.any():
-            first = int(np.argmax(wrong))
+            row = int(np.argmax(wrong))
             raise bad(
                 f"'{t_name}' holds {int(wrong.sum())} class indices that are not whole numbers "
-                f"from 0 (first at index {first}: {t[first]}); use 0, 1, 2, ... up to {MAX_CLASS}"
+                f"from 0 (first at index {row}: {t[row]}); use 0, 1, 2, ... up to {MAX_CLASS}"
             )
     return x, t
 
 
-def _match(setting, path, x, t, x_test, t_test):
+def _match(
+    setting: str,
+    path: str,
+    x: np.ndarray,
+    t: np.ndarray,
+    x_test: np.ndarray,
+    t_test: np.ndarray,
+) -> None:
     """The held-out arrays have x's features and t's form."""
     if x_test.shape[1] != x.shape[1]:
         problem = f"has {x_test.shape[1]} features per sample but x has {x.shape[1]}"
@@ -200,13 +225,15 @@ def _match(setting, path, x, t, x_test, t_test):
     raise SettingError(setting, f"{path}: the held-out split {problem}; make them agree")
 
 
-def check_random(samples, features, classes):
+def check_random(samples: int, features: int, classes: int) -> Problems:
     for key, value in (("samples", samples), ("features", features), ("classes", classes)):
         if value < 1:
             yield key, f"must be at least 1, got {value}"
 
 
-def check_teacher(samples, features, classes, hidden, test_fraction):
+def check_teacher(
+    samples: int, features: int, classes: int, hidden: int, test_fraction: float
+) -> Problems:
     for key, value, least in (
         ("samples", samples, 2),
         ("features", features, 1),
@@ -223,14 +250,14 @@ def check_teacher(samples, features, classes, hidden, test_fraction):
         yield from _check_split(samples, test_fraction)
 
 
-def check_digits(test_fraction):
+def check_digits(test_fraction: float) -> Problems:
     if not 0 <= test_fraction < 1:
         yield "test_fraction", f"must be from 0 up to (not including) 1, got {test_fraction}"
     elif test_fraction > 0:
         yield from _check_split(DIGITS_SAMPLES, test_fraction)
 
 
-def check_npz(path, test_path, test_fraction):
+def check_npz(path: object, test_path: object, test_fraction: float) -> Problems:
     if not isinstance(path, str) or not path:
         yield "path", f"must be a file name in quotes, got {path!r}"
     if test_path is not None and (not isinstance(test_path, str) or not test_path):
@@ -241,17 +268,17 @@ def check_npz(path, test_path, test_fraction):
         yield "test_fraction", "must be 0 when test_path is set; give one or the other"
 
 
-def setting_classes(classes, **settings):
+def setting_classes(classes: int, **settings: object) -> int:
     """The class count of ``random`` and ``teacher``: their ``classes`` setting."""
     return classes
 
 
-def digits_classes(test_fraction):
+def digits_classes(test_fraction: float) -> int:
     """The class count of ``digits``: the ten digits, known without scikit-learn."""
     return 10
 
 
-def _check_split(samples, fraction):
+def _check_split(samples: int, fraction: float) -> Problems:
     rows = held_out_rows(samples, fraction)
     if rows == 0 or rows == samples:
         which = "test" if rows == 0 else "training"
@@ -259,7 +286,7 @@ def _check_split(samples, fraction):
 
 
 @hookimpl
-def toolkit_datasets():
+def toolkit_datasets() -> dict[str, Part]:
     return {
         "random": Part(random, validate=check_random, classes=setting_classes),
         "teacher": Part(teacher, validate=check_teacher, classes=setting_classes),

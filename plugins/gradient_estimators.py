@@ -11,13 +11,20 @@ output; ``objective.rng`` a seeded generator.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable, Iterator
+from typing import NoReturn
 
 import numpy as np
 
-from toolkit import Part, Problem, SpecError, hookimpl
+from toolkit import Objective, Part, Problem, SpecError, hookimpl
+
+Gradient = dict[str, np.ndarray]
+"""The gradient of the loss: an array shaped like each parameter, by name."""
+Problems = Iterator[tuple[str, str]]
+"""What a ``validate`` function yields: (setting, what is wrong with it)."""
 
 
-def central_difference(objective, h=1e-4):
+def central_difference(objective: Objective, h: float = 1e-4) -> Gradient:
     """(f(v + h) - f(v - h)) / 2h for every element, without a forward pass for each."""
     return {
         name: objective.central_differences(name, np.arange(param.size), h).reshape(param.shape)
@@ -25,10 +32,10 @@ def central_difference(objective, h=1e-4):
     }
 
 
-def central_difference_loop(objective, h=1e-4):
+def central_difference_loop(objective: Objective, h: float = 1e-4) -> Gradient:
     """The element loop: set v + h, evaluate, set v - h, evaluate, restore; row-major order."""
 
-    def difference(param, index):
+    def difference(param: np.ndarray, index: tuple[int, ...]) -> float:
         value = param[index]
         try:
             param[index] = value + h
@@ -39,7 +46,7 @@ def central_difference_loop(objective, h=1e-4):
             param[index] = value
         return (f1 - f2) / (2 * h)
 
-    grads = {}
+    grads: Gradient = {}
     for name, param in objective.params.items():
         grad = np.zeros_like(param)
         for index in np.ndindex(param.shape):
@@ -48,7 +55,7 @@ def central_difference_loop(objective, h=1e-4):
     return grads
 
 
-def forward_difference(objective, h=1e-4):
+def forward_difference(objective: Objective, h: float = 1e-4) -> Gradient:
     """(f(v + h) - f(v)) / h for every element, perturbations computed in bulk."""
     f0 = objective.loss()
     grads = {}
@@ -59,7 +66,7 @@ def forward_difference(objective, h=1e-4):
     return grads
 
 
-def complex_step(objective, h=1e-20):
+def complex_step(objective: Objective, h: float = 1e-20) -> Gradient:
     """Im f(v + ih) / h: exact to rounding, for parts that accept complex input."""
     _require_complex_parts(objective)
     grads = {}
@@ -72,7 +79,7 @@ def complex_step(objective, h=1e-20):
     return grads
 
 
-def _require_complex_parts(objective):
+def _require_complex_parts(objective: Objective) -> None:
     """Refuse parts that don't carry a complex step through (relu's kink, step, ...)."""
     probe = np.append(np.linspace(-2.0, 2.0, 11) + 0.0371, 0.0).reshape(3, 4)  # 0: relu's kink
     for index, layer in enumerate(objective.network.layers):
@@ -91,7 +98,7 @@ def _require_complex_parts(objective):
             )
 
 
-def _refuse(reason, where):
+def _refuse(reason: str, where: str) -> NoReturn:
     raise SpecError(
         [
             Problem(
@@ -104,7 +111,7 @@ def _refuse(reason, where):
     )
 
 
-def spsa(objective, samples=16, c=1e-4):
+def spsa(objective: Objective, samples: int = 16, c: float = 1e-4) -> Gradient:
     """Simultaneous perturbation: mean of (f(p + c d) - f(p - c d)) / 2c * d, d = +-1."""
     params = objective.params
     kept = {name: value.copy() for name, value in params.items()}
@@ -128,7 +135,7 @@ def spsa(objective, samples=16, c=1e-4):
     return grads
 
 
-def backprop(objective):
+def backprop(objective: Objective) -> Gradient:
     """The analytic gradient: the chain rule, layer by layer from the last (``backward``)."""
     network = objective.network
     forward = objective.forward()
@@ -148,7 +155,7 @@ def backprop(objective):
     return grads
 
 
-def _no_derivative(what, where):
+def _no_derivative(what: str, where: str) -> NoReturn:
     raise SpecError(
         [
             Problem(
@@ -165,23 +172,23 @@ SMALLEST_NORMAL = float(np.finfo(np.float64).tiny)
 """2.2e-308: an imaginary step below it is subnormal."""
 
 
-def check_step(h):
+def check_step(h: float) -> Problems:
     """A real step: positive, not lost in rounding, small enough to give a derivative."""
     yield from _step("h", h, _lost_in_rounding)
 
 
-def check_complex_step(h):
+def check_complex_step(h: float) -> Problems:
     """An imaginary step is never added to the real part: only underflow bounds it below."""
     yield from _step("h", h, _subnormal)
 
 
-def check_spsa(samples, c):
+def check_spsa(samples: int, c: float) -> Problems:
     if samples < 1:
         yield "samples", f"must be at least 1, got {samples}"
     yield from _step("c", c, _lost_in_rounding)
 
 
-def _step(setting, step, too_small):
+def _step(setting: str, step: float, too_small: Callable[[str, float], str]) -> Problems:
     """Problems with a step: positive, not ``too_small``, at most 1."""
     if not step > 0:
         yield setting, f"must be a positive step, got {step}"
@@ -197,7 +204,7 @@ def _step(setting, step, too_small):
         )
 
 
-def _lost_in_rounding(setting, step):
+def _lost_in_rounding(setting: str, step: float) -> str:
     """Why a real step is too small, or ``""``: ``1.0 + step == 1.0`` in float64."""
     if 1.0 + step != 1.0:
         return ""
@@ -208,7 +215,7 @@ def _lost_in_rounding(setting, step):
     )
 
 
-def _subnormal(setting, step):
+def _subnormal(setting: str, step: float) -> str:
     """Why an imaginary step is too small, or ``""``: below the smallest normal float."""
     if step >= SMALLEST_NORMAL:
         return ""
@@ -219,7 +226,7 @@ def _subnormal(setting, step):
 
 
 @hookimpl
-def toolkit_gradient_estimators():
+def toolkit_gradient_estimators() -> dict[str, Part]:
     return {
         "central_difference": Part(central_difference, validate=check_step, tolerance=1e-7),
         "central_difference_loop": Part(
@@ -233,5 +240,5 @@ def toolkit_gradient_estimators():
 
 
 @hookimpl
-def toolkit_defaults():
+def toolkit_defaults() -> dict[str, str]:
     return {"gradient": "central_difference"}

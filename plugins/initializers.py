@@ -6,41 +6,48 @@ and ``standard_normal``, which draw exactly as ``rand`` and ``randn`` do.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import cast
+
 import numpy as np
 
 from toolkit import hookimpl
 
+Rng = np.random.RandomState | np.random.Generator
+"""The run's generator: numpy's legacy RandomState or a Generator."""
+Shape = tuple[int, ...]
 
-def uniform(shape, rng, scale=0.01):
+
+def uniform(shape: Shape, rng: Rng, scale: float = 0.01) -> np.ndarray:
     """scale * U[0, 1) (the seed program's weights)."""
     return scale * rng.random(shape)
 
 
-def normal(shape, rng, scale=0.01):
+def normal(shape: Shape, rng: Rng, scale: float = 0.01) -> np.ndarray:
     """scale * N(0, 1) (the book's weight_init_std)."""
     return scale * rng.standard_normal(shape)
 
 
-def xavier(shape, rng):
+def xavier(shape: Shape, rng: Rng) -> np.ndarray:
     """N(0, 1) * sqrt(1 / n_in), n_in = shape[0]."""
-    return rng.standard_normal(shape) * np.sqrt(1.0 / shape[0])
+    return cast(np.ndarray, rng.standard_normal(shape) * np.sqrt(1.0 / shape[0]))
 
 
-def he(shape, rng):
+def he(shape: Shape, rng: Rng) -> np.ndarray:
     """N(0, 1) * sqrt(2 / n_in), n_in = shape[0]."""
-    return rng.standard_normal(shape) * np.sqrt(2.0 / shape[0])
+    return cast(np.ndarray, rng.standard_normal(shape) * np.sqrt(2.0 / shape[0]))
 
 
-def zeros(shape, rng):
+def zeros(shape: Shape, rng: Rng) -> np.ndarray:
     """All zeros; draws no random numbers."""
     return np.zeros(shape)
 
 
 @hookimpl
-def toolkit_initializers():
+def toolkit_initializers() -> dict[str, Callable[..., np.ndarray]]:
     return {"uniform": uniform, "normal": normal, "xavier": xavier, "he": he, "zeros": zeros}
 
 
 @hookimpl
-def toolkit_defaults():
+def toolkit_defaults() -> dict[str, str]:
     return {"init": "normal", "bias_init": "zeros"}

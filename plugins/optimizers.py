@@ -8,23 +8,31 @@ is to save and restore.
 
 from __future__ import annotations
 
+from collections.abc import Iterator, Mapping
+
 import numpy as np
 
 from toolkit import Part, hookimpl
+
+Params = dict[str, np.ndarray]
+"""Arrays by parameter name: the network's parameters, or an optimizer's state for each."""
+Grads = Mapping[str, np.ndarray]
+Problems = Iterator[tuple[str, str]]
+"""What a ``validate`` function yields: (setting, what is wrong with it)."""
 
 
 class SGD:
     """Stochastic gradient descent: p -= learning_rate * g."""
 
-    def __init__(self, learning_rate=0.01):
+    def __init__(self, learning_rate: float = 0.01) -> None:
         self.learning_rate = learning_rate
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Grads) -> None:
         for key in params:
             params[key] -= self.learning_rate * grads[key]
 
 
-def zeros_like_each(params):
+def zeros_like_each(params: Params) -> Params:
     """A zero array shaped like each parameter, by name."""
     return {key: np.zeros_like(value) for key, value in params.items()}
 
@@ -32,12 +40,12 @@ def zeros_like_each(params):
 class Momentum:
     """Momentum SGD: v = momentum * v - learning_rate * g; p += v."""
 
-    def __init__(self, learning_rate=0.01, momentum=0.9):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9) -> None:
         self.learning_rate = learning_rate
         self.momentum = momentum
-        self.v = None
+        self.v: Params | None = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Grads) -> None:
         if self.v is None:
             self.v = zeros_like_each(params)
         for key in params:
@@ -55,12 +63,12 @@ class Nesterov:
     eq. 7's is ``(1 + m) * lr * g``. This is the book's rule, step for step.
     """
 
-    def __init__(self, learning_rate=0.01, momentum=0.9):
+    def __init__(self, learning_rate: float = 0.01, momentum: float = 0.9) -> None:
         self.learning_rate = learning_rate
         self.momentum = momentum
-        self.v = None
+        self.v: Params | None = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Grads) -> None:
         if self.v is None:
             self.v = zeros_like_each(params)
         for key in params:
@@ -73,11 +81,11 @@ class Nesterov:
 class AdaGrad:
     """AdaGrad: h += g * g; p -= learning_rate * g / (sqrt(h) + 1e-7)."""
 
-    def __init__(self, learning_rate=0.01):
+    def __init__(self, learning_rate: float = 0.01) -> None:
         self.learning_rate = learning_rate
-        self.h = None
+        self.h: Params | None = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Grads) -> None:
         if self.h is None:
             self.h = zeros_like_each(params)
         for key in params:
@@ -88,12 +96,12 @@ class AdaGrad:
 class RMSprop:
     """RMSprop: AdaGrad with h = decay_rate * h + (1 - decay_rate) * g * g, a moving average."""
 
-    def __init__(self, learning_rate=0.01, decay_rate=0.99):
+    def __init__(self, learning_rate: float = 0.01, decay_rate: float = 0.99) -> None:
         self.learning_rate = learning_rate
         self.decay_rate = decay_rate
-        self.h = None
+        self.h: Params | None = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Grads) -> None:
         if self.h is None:
             self.h = zeros_like_each(params)
         for key in params:
@@ -109,17 +117,20 @@ class Adam:
     attribute ``iter``): the bias correction folded into the step size, as in the book.
     """
 
-    def __init__(self, learning_rate=0.001, beta1=0.9, beta2=0.999):
+    def __init__(
+        self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999
+    ) -> None:
         self.learning_rate = learning_rate
         self.beta1 = beta1
         self.beta2 = beta2
         self.iter = 0
-        self.m = None
-        self.v = None
+        self.m: Params | None = None
+        self.v: Params | None = None
 
-    def update(self, params, grads):
+    def update(self, params: Params, grads: Grads) -> None:
         if self.m is None:
             self.m, self.v = zeros_like_each(params), zeros_like_each(params)
+        assert self.v is not None  # set with m: here, or by restoring a checkpoint
         self.iter += 1
         lr_t = (
             self.learning_rate
@@ -132,36 +143,36 @@ class Adam:
             params[key] -= lr_t * self.m[key] / (np.sqrt(self.v[key]) + 1e-7)
 
 
-def check_learning_rate(learning_rate):
+def check_learning_rate(learning_rate: float) -> Problems:
     if not learning_rate > 0:
         yield "learning_rate", f"must be positive, got {learning_rate}"
 
 
-def check_fraction(setting, value, *, zero_allowed=True):
+def check_fraction(setting: str, value: float, *, zero_allowed: bool = True) -> Problems:
     """The problem with ``value`` outside [0, 1) (or (0, 1)), if any."""
     if not (0 <= value < 1 if zero_allowed else 0 < value < 1):
         interval = "[0, 1)" if zero_allowed else "(0, 1)"
         yield setting, f"must be in {interval}, got {value}"
 
 
-def check_momentum(learning_rate, momentum):
+def check_momentum(learning_rate: float, momentum: float) -> Problems:
     yield from check_learning_rate(learning_rate)
     yield from check_fraction("momentum", momentum)
 
 
-def check_rmsprop(learning_rate, decay_rate):
+def check_rmsprop(learning_rate: float, decay_rate: float) -> Problems:
     yield from check_learning_rate(learning_rate)
     yield from check_fraction("decay_rate", decay_rate, zero_allowed=False)
 
 
-def check_adam(learning_rate, beta1, beta2):
+def check_adam(learning_rate: float, beta1: float, beta2: float) -> Problems:
     yield from check_learning_rate(learning_rate)
     yield from check_fraction("beta1", beta1)
     yield from check_fraction("beta2", beta2)
 
 
 @hookimpl
-def toolkit_optimizers():
+def toolkit_optimizers() -> dict[str, Part]:
     return {
         "sgd": Part(SGD, validate=check_learning_rate),
         "momentum": Part(Momentum, validate=check_momentum),
@@ -173,5 +184,5 @@ def toolkit_optimizers():
 
 
 @hookimpl
-def toolkit_defaults():
+def toolkit_defaults() -> dict[str, str]:
     return {"optimizer": "sgd"}

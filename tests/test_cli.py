@@ -15,7 +15,7 @@ from test_plugin_discovery import STANDARD
 
 import toolkit
 import toolkit.cli
-import toolkit.cli.app
+import toolkit.cli.train
 from conftest import SPECS, RunCli
 
 SHORT = ["--set", "train.iterations=5", "--set", "train.log_every=2"]
@@ -122,7 +122,7 @@ def test_ctrl_c_without_a_folder_exits_130_in_one_line(
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(toolkit.cli.app, "train", interrupted)
+    monkeypatch.setattr(toolkit.cli.train, "train", interrupted)
     assert toolkit.cli.main(["train", "-q"]) == 130
     assert capsys.readouterr().err.splitlines() == ["error: interrupted"]
 

@@ -19,7 +19,7 @@ import pytest
 import yaml
 
 import toolkit
-import toolkit.cli.app
+import toolkit.cli.train
 from conftest import SPECS, _toolkit_command, memory_cap
 from toolkit.base.errors import UsageError
 from toolkit.base.lock import LOCK_NAME, FolderLock
@@ -286,7 +286,7 @@ def test_a_train_refused_after_taking_the_lock_leaves_no_folder(
     def refused(*_: object, **__: object) -> None:
         raise UsageError("refused before the run started")
 
-    monkeypatch.setattr(toolkit.cli.app, "train", refused)
+    monkeypatch.setattr(toolkit.cli.train, "train", refused)
     code, stdout, stderr = _in_process(["train", "--out", str(tmp_path / "new" / "run")], capsys)
     assert (code, stdout, stderr) == (2, "", "error: refused before the run started\n")
     assert list(tmp_path.iterdir()) == []

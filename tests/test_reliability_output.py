@@ -17,8 +17,8 @@ import pytest
 from conftest import SPECS, _toolkit_command, memory_cap, write
 from toolkit import load_spec, train
 from toolkit.base.errors import RunError, UsageError
-from toolkit.cli import app as cli
 from toolkit.cli import main
+from toolkit.cli import train as cli
 
 LONG = "a" * 300
 """A file name over the 255 bytes Linux file systems allow in one name."""

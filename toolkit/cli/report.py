@@ -1,4 +1,4 @@
-"""The summary of an assembled network, as the command line prints it."""
+"""The summary of an assembled network, as the command line prints it, and counted nouns."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from ..runs.build import Assembly
 from ..spec.settings import PartRef
 from ..spec.yamlsource import format_path
 
-__all__ = ["describe_assembly"]
+__all__ = ["count", "describe_assembly"]
 
 
 def _part_label(ref: PartRef) -> str:
@@ -58,3 +58,8 @@ def describe_assembly(assembly: Assembly) -> list[str]:
         f"log every {train.log_every}",
     ]
     return lines
+
+
+def count(number: int, noun: str) -> str:
+    """``1 layer``, ``2 layers``: a number and its noun, plural unless one."""
+    return f"{number} {noun}" if number == 1 else f"{number} {noun}s"

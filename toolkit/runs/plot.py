@@ -7,6 +7,7 @@ is needed.
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
 import json
 import math
@@ -34,6 +35,7 @@ __all__ = [
     "draw",
     "draws_into_run",
     "matplotlib_available",
+    "plot_folder",
     "plot_run",
     "plot_target",
     "read_metrics",
@@ -104,6 +106,21 @@ def plot_run(
     except OSError as error:
         raise RunError(f"{target}: cannot write ({error.strerror or error})") from None
     return target
+
+
+def plot_folder(
+    run_dir: str | os.PathLike[str],
+    out: str | os.PathLike[str] | None = None,
+    *,
+    force: bool = False,
+) -> Path:
+    """``plot_run``, holding the run folder's lock while it draws into a run that toolkit
+    train wrote (refused while another command writes that folder), as ``toolkit plot`` does."""
+    folder = Path(run_dir)
+    run = RunDirectory(folder) if folder.is_dir() else None
+    into_run = run and run.written_by_train and draws_into_run(folder, out)
+    with run.locked() if run and into_run else contextlib.nullcontext():
+        return plot_run(folder, out, force=force)
 
 
 def read_metrics(run_dir: str | os.PathLike[str]) -> list[Record]:

@@ -139,6 +139,22 @@ class RunDirectory:
                 raise
             raise RunError(f"output folder {self.path}: cannot write ({error.strerror})") from None
 
+    @contextlib.contextmanager
+    def claimed(self, spec: Spec) -> Iterator[None]:
+        """Hold the lock for a new run of ``spec`` inside the block (the folder created if
+        missing, see ``locked``); a folder that already holds a run is refused, saying how
+        to continue it: nothing is overwritten."""
+        with self.locked(create=True):  # one writer: a second command on the folder is refused
+            if self.holds_run:
+                self.start(spec)  # refuses
+            yield
+
+    def extend(self, spec: Spec) -> None:
+        """Record a resumed run's longer ``spec`` (for the next resume and for evaluate);
+        ``params.npz`` goes, as it no longer holds the final parameters."""
+        self.write_spec(spec)
+        (self.path / self.PARAMS).unlink(missing_ok=True)
+
     def write_spec(self, spec: Spec) -> None:
         """Write spec.yaml: the resolved spec the run follows."""
         write_atomically(self.path / self.SPEC, lambda f: f.write(spec.to_yaml().encode()))

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, SPECS, RunCli, pip_install, write
+from tests.helpers import ROOT, SPECS, RunCli, pip_install, write
 from toolkit.cli import main
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import SPECS, RunCli
-from reference import seed_program
+from tests.helpers import SPECS, RunCli
+from tests.reference import seed_program
 from toolkit.model.network import Network
 
 # Stated in the core issue (seed 42, numpy 2.x, x86-64).

@@ -11,12 +11,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 import yaml
-from test_plugin_discovery import STANDARD
 
 import toolkit
 import toolkit.cli
 import toolkit.cli.app
-from conftest import SPECS, RunCli
+from tests.helpers import SPECS, RunCli
+from tests.registry.test_plugin_discovery import STANDARD
 
 SHORT = ["--set", "train.iterations=5", "--set", "train.log_every=2"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, RunCli, write
+from tests.helpers import SPECS, RunCli, write
 from toolkit.cli import main
 
 SHIPPED = (SPECS / "two_layer_sigmoid.yaml").read_text(encoding="utf-8")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import write
+from tests.helpers import write
 from toolkit.base.columns import Step, fit_columns, shorten
 from toolkit.cli import main
 from toolkit.cli.catalog import describe_parts

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, _toolkit_command, memory_cap, write
+from tests.helpers import SPECS, _toolkit_command, memory_cap, write
 from toolkit import load_spec, train
 from toolkit.base.errors import RunError, UsageError
 from toolkit.cli import app as cli

@@ -8,7 +8,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import write
+from tests.helpers import write
 from toolkit.gradients.perturbation import ToolkitNotice
 from toolkit.registry.manager import get_plugin_manager
 

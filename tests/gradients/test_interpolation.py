@@ -15,7 +15,7 @@ import pytest
 
 import toolkit
 import toolkit.gradients.objective
-from conftest import SPECS, write
+from tests.helpers import SPECS, write
 from toolkit.gradients.interpolation import Interpolation
 from toolkit.gradients.memory import retain_freed_memory
 from toolkit.registry.kinds import kind_named

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import SPECS, write
+from tests.helpers import SPECS, write
 from toolkit.registry.manager import get_plugin_manager
 
 SMALL = {

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import SPECS, RunCli, write
+from tests.helpers import SPECS, RunCli, write
 from toolkit.registry.manager import get_plugin_manager
 
 EPSILON = 1e-7  # inside cross_entropy's log: -log(y[label] + 1e-7)

@@ -13,7 +13,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import toolkit
-from conftest import SPECS, RunCli, write
+from tests.helpers import SPECS, RunCli, write
 from toolkit import Dataset
 from toolkit.model.data import as_dataset
 from toolkit.runs.build import assemble

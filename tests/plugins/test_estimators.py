@@ -9,7 +9,7 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import toolkit
-from conftest import SPECS
+from tests.helpers import SPECS
 from toolkit.gradients.objective import Objective
 from toolkit.model.network import Dense, Network
 from toolkit.registry.parts import BoundPart, Part

@@ -5,13 +5,13 @@ from __future__ import annotations
 import copy
 import math
 
-import book_optimizers
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import toolkit
-from conftest import SPECS
+from tests import book_optimizers
+from tests.helpers import SPECS
 from toolkit.registry.kinds import kind_named
 from toolkit.registry.parts import as_part
 from toolkit.testing import check_optimizer

@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, SPECS, RunCli, pip_install, write
+from tests.helpers import ROOT, SPECS, RunCli, pip_install, write
 
 EXAMPLE = ROOT / "examples" / "toolkit-swish"
 

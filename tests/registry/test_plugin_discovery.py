@@ -12,7 +12,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import ROOT, SPECS, FakeDistribution, RunCli, only_distributions, write
+from tests.helpers import ROOT, SPECS, FakeDistribution, RunCli, only_distributions, write
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry
 

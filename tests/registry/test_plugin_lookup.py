@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 import toolkit
-from conftest import SPECS, RunCli, write
+from tests.helpers import SPECS, RunCli, write
 
 SPEC = (SPECS / "two_layer_sigmoid.yaml").read_text()
 

@@ -14,9 +14,8 @@ import warnings
 from pathlib import Path
 
 import pytest
-from test_installed_plugins import distribution, with_path
 
-from conftest import (
+from tests.helpers import (
     FakeDistribution,
     RunCli,
     _toolkit_command,
@@ -25,6 +24,7 @@ from conftest import (
     pip_install,
     write,
 )
+from tests.registry.test_installed_plugins import distribution, with_path
 from toolkit import load_spec, train
 from toolkit.base.errors import PluginError, RunError, ToolkitNotice
 from toolkit.cli import main

@@ -30,7 +30,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import fuzz_settings, write
+from tests.helpers import fuzz_settings, write
 from toolkit.cli import main
 
 CI, SLOW = fuzz_settings(ci=60, slow=1000)

@@ -31,7 +31,7 @@ import pytest
 from hypothesis import event, given
 from hypothesis import strategies as st
 
-from conftest import SPECS, fuzz_settings
+from tests.helpers import SPECS, fuzz_settings
 from toolkit.cli import main
 
 CI, SLOW = fuzz_settings(ci=50, slow=1000)

@@ -11,7 +11,7 @@ import pytest
 
 import toolkit
 import toolkit.runs.gradcheck
-from conftest import SPECS, RunCli, write
+from tests.helpers import SPECS, RunCli, write
 from toolkit.cli import main
 from toolkit.runs.build import assemble
 from toolkit.runs.gradcheck import gradcheck

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import SPECS
+from tests.helpers import SPECS
 from toolkit.cli import main
 
 SEED_SPEC = SPECS / "two_layer_sigmoid.yaml"

@@ -16,7 +16,7 @@ import pytest
 from matplotlib.figure import Figure
 
 import toolkit.runs.plot
-from conftest import write
+from tests.helpers import SPECS, write
 from toolkit.base.errors import RunError, UsageError
 from toolkit.runs.plot import DPI, FIGURE_SIZE, draw, matplotlib_available, plot_run, read_metrics
 
@@ -354,7 +354,7 @@ def test_a_trained_runs_curves_start_at_iteration_0(tmp_path: Path) -> None:
     there."""
     from toolkit.cli import main
 
-    spec = Path(__file__).resolve().parent.parent / "specs" / "two_layer_teacher.yaml"
+    spec = SPECS / "two_layer_teacher.yaml"
     run = tmp_path / "run"
     sets = ["--set", "train.iterations=30", "--set", "train.log_every=10"]
     assert main(["train", str(spec), *sets, "--out", str(run), "-q"]) == 0

@@ -20,7 +20,7 @@ import pytest
 from numpy.testing import assert_array_equal
 
 import toolkit
-from conftest import SPECS, capped_toolkit, write
+from tests.helpers import SPECS, capped_toolkit, write
 from toolkit import NpzError, NpzReader, read_npz
 from toolkit.base import npzfile
 from toolkit.cli import main

@@ -20,7 +20,7 @@ import yaml
 
 import toolkit
 import toolkit.cli.app
-from conftest import SPECS, _toolkit_command, memory_cap
+from tests.helpers import SPECS, _toolkit_command, memory_cap
 from toolkit.base.errors import UsageError
 from toolkit.base.lock import LOCK_NAME, FolderLock
 from toolkit.cli import main

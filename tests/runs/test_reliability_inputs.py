@@ -14,7 +14,7 @@ import pytest
 
 import toolkit
 import toolkit.cli
-from conftest import _toolkit_command
+from tests.helpers import _toolkit_command
 
 SPEC = """\
 seed: 3

@@ -26,7 +26,7 @@ import yaml
 import toolkit
 import toolkit.cli
 import toolkit.runs.trainer
-from conftest import SPECS, RunCli, _toolkit_command
+from tests.helpers import SPECS, RunCli, _toolkit_command
 from toolkit.runs.build import assemble, call_part
 from toolkit.runs.checkpoint import Checkpoint, capture, load_checkpoint, restore
 from toolkit.runs.rundir import RunDirectory

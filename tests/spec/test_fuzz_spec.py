@@ -28,7 +28,7 @@ from hypothesis import strategies as st
 from hypothesis.control import currently_in_test_context
 
 import toolkit
-from conftest import SPECS, RunCli, fuzz_settings, write
+from tests.helpers import SPECS, RunCli, fuzz_settings, write
 from toolkit.registry.kinds import KINDS
 from toolkit.registry.manager import ToolkitPluginManager, get_plugin_manager
 from toolkit.registry.registry import Registry

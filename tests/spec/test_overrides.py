@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 import toolkit
-from conftest import SPECS
+from tests.helpers import SPECS
 from toolkit.cli import main
 
 SPEC = SPECS / "two_layer_sigmoid.yaml"  # optimizer: {name: sgd, learning_rate: 0.1}

@@ -10,7 +10,7 @@ import pytest
 import yaml
 
 import toolkit
-from conftest import write
+from tests.helpers import write
 from toolkit.cli import main
 from toolkit.registry.kinds import kind_named
 from toolkit.registry.parts import Part, as_part

@@ -15,7 +15,7 @@ import pytest
 
 import toolkit
 import toolkit.cli
-from conftest import SPECS, capped_toolkit, write
+from tests.helpers import SPECS, capped_toolkit, write
 from toolkit.spec import yamlsource
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"

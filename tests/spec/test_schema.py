@@ -13,8 +13,8 @@ import yaml
 from hypothesis import given
 
 import toolkit
-from conftest import SPECS, write
-from test_fuzz_spec import CI, VALID, mutated_trees, shared_manager
+from tests.helpers import SPECS, write
+from tests.spec.test_fuzz_spec import CI, VALID, mutated_trees, shared_manager
 from toolkit.cli import main
 from toolkit.registry.registry import Registry
 from toolkit.spec.schema import spec_schema

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import SPECS, write
+from tests.helpers import SPECS, write
 from toolkit.cli import main
 from toolkit.spec.load import load_spec, spec_summary
 

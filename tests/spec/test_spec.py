@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 import toolkit
-from conftest import SPECS, write
+from tests.helpers import SPECS, write
 from toolkit.spec.load import DEFAULTS
 
 MINIMAL = {

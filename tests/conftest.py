@@ -9,16 +9,21 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import RunCli, run_toolkit
+from tests.helpers import RunCli, call_toolkit, run_toolkit
 from toolkit.registry.manager import ToolkitPluginManager, get_plugin_manager
 
 
 @pytest.fixture
-def run_cli(tmp_path: Path) -> RunCli:
-    """Run the installed ``toolkit`` command in ``tmp_path``; returns the finished process."""
+def run_cli(request: pytest.FixtureRequest, tmp_path: Path) -> RunCli:
+    """Run the ``toolkit`` command's entry function in this process, as a process started in
+    ``tmp_path`` would run it (see ``call_toolkit``); returns the finished "process".
+
+    In a test marked ``process``, the installed command runs as a real process instead."""
+    if request.node.get_closest_marker("process") is not None:
+        return request.getfixturevalue("run_process")
 
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
-        return run_toolkit(*args, cwd=cwd or tmp_path, env=env)
+        return call_toolkit(*args, cwd=cwd or tmp_path, env=env)
 
     return run
 
@@ -26,7 +31,8 @@ def run_cli(tmp_path: Path) -> RunCli:
 @pytest.fixture
 def run_process(tmp_path: Path) -> RunCli:
     """Run the installed ``toolkit`` command as a real process in ``tmp_path``: for what only
-    a process shows (its entry point, signals, kills, locks held by another process)."""
+    a new process shows (plugins installed and found through their entry points, the import
+    path of the ``toolkit`` script)."""
 
     def run(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None):
         return run_toolkit(*args, cwd=cwd or tmp_path, env=env)

@@ -103,7 +103,9 @@ def call_toolkit(
     a fresh process's, standard output and error are pipes; the exit code and both texts.
 
     Modules it imports from outside the environment and the project (a test's plugins) are
-    forgotten after, as they would be with the process."""
+    forgotten after, as they would be with the process. A module on PYTHONPATH hides one of
+    its name that this process loaded, unless importing the toolkit loaded it (numpy, yaml,
+    pluggy): to replace those, use a real process."""
     import toolkit_entry
 
     out, err = _Pipe(), _Pipe()
@@ -169,12 +171,14 @@ def _as_a_fresh_process(args: tuple[str, ...], cwd: Path, env: Mapping[str, str]
     forgotten."""
     saved_argv, saved_path, saved_cwd = list(sys.argv), list(sys.path), os.getcwd()
     saved_environ, known = dict(os.environ), set(sys.modules)
+    shadowed: dict[str, ModuleType] = {}
     try:
         os.environ.pop(DEBUG_VARIABLE, None)
         os.environ.update(env)
         os.chdir(cwd)
         sys.argv[:] = [_toolkit_command(), *args]
         sys.path[:] = _fresh_import_path(os.environ.get("PYTHONPATH", ""))
+        shadowed = _unload_shadowed(sys.path[1 : -len(_interpreter_path()) or None])
         importlib.invalidate_caches()
         with warnings.catch_warnings():
             _default_warning_filters()
@@ -185,6 +189,7 @@ def _as_a_fresh_process(args: tuple[str, ...], cwd: Path, env: Mapping[str, str]
         os.environ.update(saved_environ)
         sys.argv[:], sys.path[:] = saved_argv, saved_path
         _forget_foreign_modules(set(sys.modules) - known)
+        sys.modules.update(shadowed)
         importlib.invalidate_caches()
 
 
@@ -208,6 +213,29 @@ def _interpreter_path() -> tuple[str, ...]:
         check=True,
     )
     return tuple(json.loads(shown.stdout))
+
+
+def _unload_shadowed(folders: list[str]) -> dict[str, ModuleType]:
+    """Take out of ``sys.modules`` (and return) the loaded modules that a module or package
+    in ``folders`` (PYTHONPATH) hides, as a fresh process would import those instead."""
+    names = {_module_name(child) for folder in folders for child in _children(folder)}
+    taken = {
+        name: module
+        for name, module in sys.modules.items()
+        if name.partition(".")[0] in names and _location(module) is not None
+    }
+    for name in taken:
+        del sys.modules[name]
+    return taken
+
+
+def _children(folder: str) -> list[Path]:
+    path = Path(folder)
+    return list(path.iterdir()) if path.is_dir() else []
+
+
+def _module_name(child: Path) -> str:
+    return child.name.partition(".")[0] if child.is_file() else child.name
 
 
 def _default_warning_filters() -> None:

@@ -43,6 +43,7 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
     assert "note:" not in result.stderr  # a plain function takes the fast gradient path
 
 
+@pytest.mark.process
 def test_minimal_plugin_from_the_readme_installs_lists_and_trains(
     tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -19,6 +19,9 @@ from tests.helpers import ROOT, SPECS, RunCli, pip_install, write
 
 EXAMPLE = ROOT / "examples" / "toolkit-swish"
 
+# Installed for real, found as a new process finds them: run_cli starts the command.
+pytestmark = pytest.mark.process
+
 
 def distribution(folder: Path, name: str, module: str, code: str) -> Path:
     """A one-module distribution whose module is the plugin entry point ``name``."""

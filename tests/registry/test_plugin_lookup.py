@@ -18,6 +18,9 @@ from tests.helpers import SPECS, RunCli, write
 
 SPEC = (SPECS / "two_layer_sigmoid.yaml").read_text()
 
+# The import path of the `toolkit` script itself is the subject: run_cli starts the command.
+pytestmark = pytest.mark.process
+
 
 def plugin(name: str, part: str) -> str:
     """A plain plugin module giving an activation named ``part``."""

@@ -175,6 +175,7 @@ def installed_quitter(tmp_path_factory: pytest.TempPathFactory) -> str:
     return str(pip_install(source, root / "site"))
 
 
+@pytest.mark.process
 def test_an_installed_plugin_that_exits_on_import_is_skipped_with_a_warning(
     installed_quitter: str, run_cli: RunCli, tmp_path: Path
 ) -> None:

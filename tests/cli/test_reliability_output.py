@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import SPECS, _toolkit_command, memory_cap, write
+from tests.helpers import SPECS, _toolkit_command, call_toolkit, memory_cap, write
 from toolkit import load_spec, train
 from toolkit.base.errors import RunError, UsageError
 from toolkit.cli import app as cli
@@ -60,7 +60,7 @@ def test_a_name_with_a_lone_surrogate_is_printed_escaped(tmp_path: Path) -> None
     """``name: "\\ud800"`` used to end the run with a UnicodeEncodeError as the header was
     printed; the name is shown escaped and the run completes."""
     write(tmp_path / "spec.yaml", TINY.replace("NAME", '"\\ud800"'))
-    result = toolkit("train", "spec.yaml", "--out", "run", cwd=tmp_path)
+    result = call_toolkit("train", "spec.yaml", "--out", "run", cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("training \\ud800: 2 layers")
     assert result.stderr == ""  # curves.png drawn too, its title escaped
@@ -68,7 +68,7 @@ def test_a_name_with_a_lone_surrogate_is_printed_escaped(tmp_path: Path) -> None
 
 
 def test_a_surrogate_through_set_is_printed_escaped(tmp_path: Path) -> None:
-    result = toolkit("validate", "two_layer_relu", "--set", 'name="x\\udcff"', cwd=tmp_path)
+    result = call_toolkit("validate", "two_layer_relu", "--set", 'name="x\\udcff"', cwd=tmp_path)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[0].startswith("spec x\\udcff (")
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import subprocess
 import warnings
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import pytest
 
 import toolkit
 import toolkit.cli
-from tests.helpers import _toolkit_command
+from tests.helpers import call_toolkit
 
 SPEC = """\
 seed: 3
@@ -176,9 +175,7 @@ def test_resuming_from_another_folder_reads_the_run_s_own_data(tmp_path: Path) -
     _save_data(elsewhere / "data.npz", shift=1.0)
 
     def toolkit_in(folder: Path, *argv: str) -> None:
-        done = subprocess.run(
-            [_toolkit_command(), *argv, "-q"], cwd=folder, capture_output=True, timeout=120
-        )
+        done = call_toolkit(*argv, "-q", cwd=folder)
         assert done.returncode == 0, done.stderr
 
     toolkit_in(home, "train", "spec.yaml", "--out", "whole")

@@ -13,6 +13,12 @@ from tests.helpers import RunCli, call_toolkit, run_toolkit
 from toolkit.registry.manager import ToolkitPluginManager, get_plugin_manager
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests marked ``long`` first (in their order): in a parallel run (``-n``) the short
+    ones then fill in around them, and the workers finish together."""
+    items.sort(key=lambda item: item.get_closest_marker("long") is None)
+
+
 @pytest.fixture
 def run_cli(request: pytest.FixtureRequest, tmp_path: Path) -> RunCli:
     """Run the ``toolkit`` command's entry function in this process, as a process started in

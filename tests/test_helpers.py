@@ -50,6 +50,7 @@ def commands(folder: Path) -> list[tuple[tuple[str, ...], dict[str, str]]]:
     ]
 
 
+@pytest.mark.long
 def test_in_process_runs_say_what_the_process_says(tmp_path: Path) -> None:
     """Exit code, standard output and standard error are the real command's, to the byte."""
     for args, env in commands(tmp_path):

@@ -44,6 +44,7 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
 
 
 @pytest.mark.process
+@pytest.mark.long
 def test_minimal_plugin_from_the_readme_installs_lists_and_trains(
     tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -441,6 +441,7 @@ def test_an_undeclared_row_wise_activation_refuses_its_layer_with_one_notice(
     assert_agrees(fast, loop(network, x, t))
 
 
+@pytest.mark.long
 def test_training_with_an_undeclared_activation_matches_the_loop(plugin_folder: Path) -> None:
     """The seed spec with a plain softsign: 30 steps, no notice, the loop's losses."""
     write(plugin_folder / "ti_plain_parts.py", PLAIN_PARTS)

@@ -227,6 +227,7 @@ def test_the_unchanged_checkpoint_resumes(run: Path) -> None:
     assert "done: 6 iterations (2 after resuming)" in out
 
 
+@pytest.mark.long
 @CI
 @given(data=st.data())
 def test_any_damaged_checkpoint(run: Path, data: st.DataObject) -> None:

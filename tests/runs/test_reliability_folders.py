@@ -199,6 +199,7 @@ def test_a_killed_holder_leaves_the_lock_free(tmp_path: Path) -> None:
 ROUNDS = 8
 
 
+@pytest.mark.long
 def test_two_trains_on_a_new_folder_exactly_one_proceeds(tmp_path: Path) -> None:
     """Two ``train --out D`` started together on a new D, many times: each time exactly one
     proceeds and ends with every file of its run whole (its parameters those of the same
@@ -224,6 +225,7 @@ def test_two_trains_on_a_new_folder_exactly_one_proceeds(tmp_path: Path) -> None
     assert overlapped, "the two commands never ran at the same time: nothing was raced"
 
 
+@pytest.mark.long
 def test_commands_on_a_live_run_are_refused_and_it_finishes_whole(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

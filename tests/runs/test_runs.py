@@ -53,12 +53,13 @@ def _sets(*overrides: str) -> list[str]:
 
 
 def _environment() -> dict[str, str]:
-    """What ``run_cli`` gives the command: this environment without TOOLKIT_DEBUG."""
+    """What ``run_cli`` and ``run_process`` give the command: this environment without
+    TOOLKIT_DEBUG."""
     return {key: value for key, value in os.environ.items() if key != "TOOLKIT_DEBUG"}
 
 
 def _popen(args: list[str], cwd: Path, **options: Any) -> subprocess.Popen[Any]:
-    """Start the installed ``toolkit`` command the way ``run_cli`` runs it."""
+    """Start the installed ``toolkit`` command the way ``run_process`` runs it."""
     return subprocess.Popen([_toolkit_command(), *args], cwd=cwd, env=_environment(), **options)
 
 
@@ -144,6 +145,7 @@ KILL_OVERRIDES = (
 )
 
 
+@pytest.mark.long
 @pytest.mark.skipif(not hasattr(signal, "SIGKILL"), reason="no SIGKILL on this platform")
 def test_sigkill_mid_run_then_resume_is_bit_identical(run_cli: RunCli, tmp_path: Path) -> None:
     """A run killed with SIGKILL leaves only whole files; resuming it ends exactly where an
@@ -1233,6 +1235,7 @@ def test_a_stop_request_checkpoints_the_iteration_it_stops_at() -> None:
 STOPPED = ("gradient.name=central_difference_loop", "train.iterations=40", "train.log_every=5")
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("signal_name", ["SIGINT", "SIGTERM"])
 def test_a_signal_stops_the_run_with_a_checkpoint_where_it_was(
     signal_name: str, run_cli: RunCli, tmp_path: Path

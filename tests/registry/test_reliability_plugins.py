@@ -6,7 +6,6 @@ each is reported in one line naming the plugin or the part, with a failing exit 
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import textwrap
@@ -18,8 +17,7 @@ import pytest
 from tests.helpers import (
     FakeDistribution,
     RunCli,
-    _toolkit_command,
-    memory_cap,
+    call_toolkit,
     only_distributions,
     pip_install,
     write,
@@ -101,18 +99,10 @@ def small_spec(
 def toolkit(
     *args: str, cwd: Path, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """The real command, in ``cwd``, with a timeout and a memory cap."""
-    environment = {key: value for key, value in os.environ.items() if key != "TOOLKIT_DEBUG"}
-    environment.update(env or {})
-    return subprocess.run(
-        [_toolkit_command(), *args],
-        cwd=cwd,
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        preexec_fn=memory_cap(2 << 30),
-    )
+    """The command in ``cwd``, run in this process as a new process runs it: a plugin's
+    sys.exit that the toolkit let through would end it with that code, as it would a
+    process."""
+    return call_toolkit(*args, cwd=cwd, env=env)
 
 
 def errors(stderr: str) -> list[str]:

@@ -26,7 +26,7 @@ import yaml
 import toolkit
 import toolkit.cli
 import toolkit.runs.trainer
-from tests.helpers import SPECS, RunCli, _toolkit_command
+from tests.helpers import SPECS, RunCli, _toolkit_command, call_toolkit
 from toolkit.runs.build import assemble, call_part
 from toolkit.runs.checkpoint import Checkpoint, capture, load_checkpoint, restore
 from toolkit.runs.rundir import RunDirectory
@@ -606,16 +606,14 @@ def test_the_issues_diverging_run_stops_at_its_first_iteration(run_cli: RunCli) 
 def teacher_run(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A short run of the teacher spec (held-out split), written by train --out."""
     folder = tmp_path_factory.mktemp("teacher")
-    result = _run(
-        [
-            "train",
-            str(TEACHER),
-            *_sets("train.iterations=40", "train.log_every=10"),
-            "--out",
-            str(folder / "run"),
-            "-q",
-        ],
-        folder,
+    result = call_toolkit(
+        "train",
+        str(TEACHER),
+        *_sets("train.iterations=40", "train.log_every=10"),
+        "--out",
+        str(folder / "run"),
+        "-q",
+        cwd=folder,
     )
     assert result.returncode == 0, result.stderr
     return folder / "run"

@@ -272,7 +272,12 @@ def write(path: Path, text: str) -> Path:
 
 
 def pip_install(source: Path, target: Path) -> Path:
-    """Install the distribution at ``source`` into ``target`` (not its dependencies)."""
+    """Install the distribution at ``source`` into ``target`` (not its dependencies).
+
+    It is built from a copy beside ``target``: pip builds in the source folder (``build/``,
+    ``*.egg-info``), and two tests installing one source at once must not share that."""
+    copy = target.parent / f"{target.name}-source"
+    shutil.copytree(source, copy, ignore=shutil.ignore_patterns("build", "*.egg-info"))
     subprocess.run(
         [
             sys.executable,
@@ -283,7 +288,7 @@ def pip_install(source: Path, target: Path) -> Path:
             "--no-deps",
             "--target",
             str(target),
-            str(source),
+            str(copy),
         ],
         check=True,
         capture_output=True,

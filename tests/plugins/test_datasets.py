@@ -277,7 +277,6 @@ def digits_data():
     return bunch.data, bunch.target
 
 
-@pytest.mark.xdist_group("digits")
 @pytest.mark.parametrize("make", [np.random.RandomState, np.random.default_rng])
 def test_digits_are_the_bundled_images_shuffled_by_one_permutation(digits_data, make):
     """x / t are images / 16 and one-hot labels in rng.permutation(1797) order; 359 held out."""
@@ -291,7 +290,6 @@ def test_digits_are_the_bundled_images_shuffled_by_one_permutation(digits_data, 
     assert data.x.min() == 0.0 and data.x.max() == 1.0
 
 
-@pytest.mark.xdist_group("digits")
 def test_digits_are_the_same_for_a_seed_and_differ_across_seeds(digits_data):
     """The same seed gives the same split; another seed another; test_fraction 0 keeps all."""
     first, again, other = (as_dataset(TABLE["digits"](np.random.default_rng(s))) for s in (1, 1, 2))

@@ -19,9 +19,8 @@ from tests.helpers import ROOT, SPECS, RunCli, pip_install, write
 
 EXAMPLE = ROOT / "examples" / "toolkit-swish"
 
-# Installed for real, found as a new process finds them: run_cli starts the command. The
-# installs are made once, for all the tests of the module, on one worker of a parallel run.
-pytestmark = [pytest.mark.process, pytest.mark.long, pytest.mark.xdist_group("installed")]
+# Installed for real, found as a new process finds them: run_cli starts the command.
+pytestmark = [pytest.mark.process, pytest.mark.long]
 
 
 def distribution(folder: Path, name: str, module: str, code: str) -> Path:

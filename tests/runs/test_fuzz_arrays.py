@@ -34,8 +34,7 @@ from tests.helpers import fuzz_settings, write
 from toolkit.cli import main
 
 CI, SLOW = fuzz_settings(ci=60, slow=1000)
-# Seconds each; the finished run they share is trained once, on one worker of a parallel run.
-pytestmark = [pytest.mark.long, pytest.mark.xdist_group("fuzz_arrays")]
+pytestmark = pytest.mark.long  # seconds each
 
 ROWS, FEATURES, CLASSES = 6, 3, 3
 _RNG = np.random.default_rng(5)

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import SPECS, write
+from tests.helpers import SPECS, write
 
 SMALL = [
     "data.samples=20",

@@ -16,7 +16,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from conftest import RunCli, write
+from tests.helpers import RunCli, write
 from toolkit import MissingDependency, Part
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry

@@ -12,7 +12,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from conftest import ROOT, SPECS, RunCli, pip_install, write
+from tests.helpers import ROOT, SPECS, RunCli, pip_install, write
 from toolkit.cli import main
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry
@@ -43,6 +43,8 @@ def test_plain_plugin_from_the_readme_trains_with_p(tmp_path: Path, run_cli: Run
     assert "note:" not in result.stderr  # a plain function takes the fast gradient path
 
 
+@pytest.mark.process
+@pytest.mark.long
 def test_minimal_plugin_from_the_readme_installs_lists_and_trains(
     tmp_path: Path, run_cli: RunCli
 ) -> None:

@@ -17,7 +17,7 @@ import pytest
 import yaml
 
 import toolkit
-from conftest import SPECS, FakeDistribution, RunCli, only_distributions, write
+from tests.helpers import SPECS, FakeDistribution, RunCli, only_distributions, write
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry
 

@@ -12,8 +12,8 @@ import numpy as np
 import pytest
 
 import toolkit
-from conftest import SPECS, RunCli
-from reference import seed_program
+from tests.helpers import SPECS, RunCli
+from tests.reference import seed_program
 from toolkit.model.network import Network
 
 # Stated in the core issue (seed 42, numpy 2.x, x86-64).
@@ -67,6 +67,7 @@ def test_bare_train_prints_the_seed_losses(run_cli: RunCli) -> None:
     assert printed_losses(result.stdout) == pytest.approx(SIGMOID_LOSSES, abs=1e-9)
 
 
+@pytest.mark.long
 def test_sigmoid_spec_with_the_element_loop_prints_the_seed_losses(run_cli: RunCli) -> None:
     """`toolkit train --set gradient.name=central_difference_loop` prints the sigmoid losses."""
     result = run_cli("train", SET_LOOP)
@@ -74,6 +75,7 @@ def test_sigmoid_spec_with_the_element_loop_prints_the_seed_losses(run_cli: RunC
     assert printed_losses(result.stdout) == pytest.approx(SIGMOID_LOSSES, abs=1e-9)
 
 
+@pytest.mark.long
 def test_relu_spec_with_the_element_loop_prints_the_relu_losses(run_cli: RunCli) -> None:
     """The shipped ReLU spec with the element loop prints the three stated ReLU losses."""
     result = run_cli("train", str(SPECS / "two_layer_relu.yaml"), SET_LOOP)
@@ -86,6 +88,7 @@ def test_relu_spec_with_the_element_loop_prints_the_relu_losses(run_cli: RunCli)
     assert printed_losses(result.stdout) == pytest.approx(RELU_LOSSES, rel=0, abs=1e-6)
 
 
+@pytest.mark.long
 def test_relu_spec_gradients_agree_with_the_element_loop_at_every_fifth_step() -> None:
     """On the shipped ReLU run every 5th step's bulk gradient is the loop's to 1e-10 per element."""
     differences: list[float] = []

@@ -5,9 +5,12 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import ROOT
+import pytest
+
+from tests.helpers import ROOT
 
 
+@pytest.mark.long
 def test_mypy_strict_passes() -> None:
     """mypy finds no error in the core."""
     result = subprocess.run(

@@ -1,0 +1,52 @@
+"""The ``toolkit`` script's entry function: Ctrl-C while the toolkit loads is one line, 130."""
+
+from __future__ import annotations
+
+import signal
+import sys
+import types
+
+import pytest
+
+import toolkit_entry
+
+
+def loading_fails(error: ImportError, *, interrupted: bool) -> types.ModuleType:
+    """A ``toolkit.cli`` whose loading fails with ``error``, after a Ctrl-C if
+    ``interrupted``, as numpy's does when Ctrl-C lands inside its C import of datetime."""
+
+    def __getattr__(name: str) -> object:
+        if interrupted:
+            try:
+                signal.raise_signal(signal.SIGINT)
+            except KeyboardInterrupt:
+                raise error from None
+        raise error
+
+    module = types.ModuleType("toolkit.cli")
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return module
+
+
+def test_ctrl_c_inside_an_extensions_import_is_quiet_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The interrupt comes out as the extension's ImportError: still one line and 130."""
+    error = ImportError('PyCapsule_Import could not import module "datetime"')
+    monkeypatch.setitem(sys.modules, "toolkit.cli", loading_fails(error, interrupted=True))
+    handler = signal.getsignal(signal.SIGINT)
+    assert toolkit_entry.main() == toolkit_entry.INTERRUPTED == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+    assert signal.getsignal(signal.SIGINT) is handler
+
+
+def test_an_import_error_without_ctrl_c_is_not_taken_for_one(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A toolkit that can't be imported, with no interrupt, is that error, not an exit 130."""
+    error = ImportError("broken install")
+    monkeypatch.setitem(sys.modules, "toolkit.cli", loading_fails(error, interrupted=False))
+    handler = signal.getsignal(signal.SIGINT)
+    with pytest.raises(ImportError, match="broken install"):
+        toolkit_entry.main()
+    assert signal.getsignal(signal.SIGINT) is handler

@@ -1,1 +1,7 @@
-"""gradients"""
+"""The gradient call and the engines behind it: the objective estimators differentiate,
+bulk perturbation, exact interpolation, and the engines' named state.
+
+Rule: imports ``toolkit.base``, ``registry``, ``spec`` and ``model``, never ``runs`` or
+``cli``. Engines work from the ``Layer`` protocol and refuse, with a notice and a
+fallback, a layer they cannot serve.
+"""

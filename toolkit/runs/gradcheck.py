@@ -179,7 +179,7 @@ def gradcheck(
 ) -> GradcheckReport:
     """Compare gradient estimators with the element-loop reference on one batch.
 
-    ``estimators`` defaults to every registered one except the reference; an
+    ``estimators`` defaults to every registered one (the reference is the core's own loop); an
     estimator that refuses this network (complex_step on relu, say), named or not,
     is reported as skipped with its reason (see ``GradcheckReport.skipped_all``).
     ``batch`` defaults to the spec's ``train.batch_size``; ``sample`` (elements per

@@ -23,7 +23,7 @@ _SAVE_HINT = "save it with np.savez"
 def read_arrays(
     path: str | os.PathLike[str], required: Sequence[str], optional: Sequence[str] = ()
 ) -> dict[str, np.ndarray]:
-    """The named arrays of an ``.npz`` file, read within bounds (see ``toolkit.npzfile``)."""
+    """The named arrays of an ``.npz`` file, read within bounds (see ``toolkit.base.npzfile``)."""
     with NpzReader(path, save_hint=_SAVE_HINT, path_hint="give the path of an .npz file") as file:
         missing = [name for name in required if name not in file.names]
         if missing:

@@ -310,7 +310,7 @@ def _stop_if_not_finite(
     iteration: int, network: Network, x: np.ndarray, t: np.ndarray, *, start: bool
 ) -> None:
     """Stop the run, naming the part or setting, where the forward pass or the loss part
-    turns finite numbers into nan or inf (see ``toolkit.blame``)."""
+    turns finite numbers into nan or inf (see ``toolkit.model.blame``)."""
     cause = non_finite_cause(network, x, t, start=start)
     if isinstance(cause, UsageError):  # the spec's starting point: no iteration to name
         raise cause

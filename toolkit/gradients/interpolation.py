@@ -51,6 +51,7 @@ from ..model.layers import Activation
 from ..model.network import Network
 from ..registry.parts import BoundPart
 from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation, plain_perturbed_losses
+from .reach import reach_flags, reach_refusal
 from .state import engine_state, engine_states
 
 __all__ = [
@@ -97,13 +98,16 @@ Request = tuple[int, np.ndarray, np.ndarray, np.ndarray]
 class InterpolationState:
     """What the engine has learned about a network: the batches it took (``count``), the
     layers it refused by index (``refused``), whether each loss part it met is a mean over
-    the batch (``means``, by the part itself), and its last layer-by-layer refusals with
-    what they were worked out for (``refusals``)."""
+    the batch (``means``, by the part itself), its last layer-by-layer refusals with what
+    they were worked out for (``refusals``), and how many pairs of each layer the last
+    batch evaluated exactly (``pairs``: not saved in a checkpoint)."""
 
     count: int = 0
     refused: dict[int, str] = field(default_factory=dict)
     means: list[tuple[BoundPart, bool]] = field(default_factory=list)
     refusals: tuple[Any, ...] | None = None
+    pairs: dict[int, tuple[int, int]] = field(default_factory=dict)
+    """Per interpolated layer, on the last batch: (pairs evaluated exactly, all pairs)."""
 
     def mean(self, loss: BoundPart) -> bool | None:
         """Whether ``loss`` is a mean over the batch (else a sum), if known."""
@@ -224,12 +228,14 @@ def refusal(network: Network, k: int) -> str | None:
     if layer.breakpoints and not layer.elementwise:
         return f"activation '{own.name}' has breakpoints and is not elementwise"
     for later in network.layers[k + 1 :]:
-        undeclared = later.breakpoints is None and later.elementwise
-        if not undeclared and later.breakpoints != ():
+        if later.breakpoints is None and not later.elementwise:
             return (
-                f"'{later.activation.name}' comes after this layer and is not declared smooth "
-                "(breakpoints: ())"
+                f"'{later.activation.name}' comes after this layer, is not elementwise and "
+                "does not declare its breakpoints"
             )
+    reason = reach_refusal(network, k)
+    if reason:
+        return reason
     loss = network.loss_function
     if loss.part.breakpoints not in (None, ()):
         return f"loss '{loss.name}' declares breakpoints; a loss is smooth in y (()) or undeclared"
@@ -370,10 +376,11 @@ class Interpolation:
     def _stencil(self, k: int, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The pairs to fit (no breakpoint within reach) and where to evaluate them."""
         pre = self.forward.pre[k]
-        near = np.zeros(pre.shape, dtype=bool)
+        near = reach_flags(self.network, self.forward, k, radius)
         for point in self.network.layers[k].breakpoints or ():
             near |= np.abs(pre - point) <= radius[:, None] * (1 + 1e-6)
         samples, units = np.nonzero(~near)
+        engine_states(self.network).of(InterpolationState).pairs[k] = (int(near.sum()), near.size)
         offsets = _GUARDED_OFFSETS if guarded(self.network, k) else _OFFSETS
         return samples, units, pre[samples, units][:, None] + radius[samples, None] * offsets
 
@@ -413,6 +420,7 @@ class Interpolation:
         """``sum_n D_nj(d A[n, i])`` at every perturbation, for the flagged pairs only."""
         total = np.zeros(shape.up.shape)
         samples, units = np.nonzero(exact)
+        engine_states(self.network).of(InterpolationState).pairs[k] = (len(samples), exact.size)
         if not len(samples):
             return total
         width = shape.inputs.shape[1]

@@ -1,0 +1,147 @@
+"""Which (sample, unit) pairs of a layer can move a later layer onto one of its breakpoints.
+
+Changing unit j of layer k's pre-activation by at most ``r`` (in sample n) changes that
+unit's output by at most ``M``: the larger change the activation makes at ``z + r`` and
+``z - r``, times ``SLOPE_MARGIN``. That moves unit l of the next layer by at most ``|W[j, l]| * M``,
+and each layer further on by at most its slope bound times that, through ``|W|``. A pair
+whose bound reaches one of a later layer's declared breakpoints may cross a kink (or a
+jump) within the reach of the loop's perturbations: the interpolation evaluates it
+exactly, at every perturbation. Every other pair is smooth all the way to the loss.
+
+A slope bound is the larger secant over ``z +- rho``, times the margin, with ``rho`` the farthest
+the unit can move, cut back to the distance to the unit's nearest breakpoint (a pair that
+goes past it is already flagged, so only the smooth piece matters).
+
+Bounds are worked out per sample first (the largest over the layer's units), which is
+cheap; the samples whose per-sample bound reaches a breakpoint are then worked out pair
+by pair, in chunks that bound memory.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+from ..model.forward import Forward
+from ..model.layers import Layer
+from ..model.network import Network
+from .perturbation import CHUNK_ELEMENTS, affine_of
+
+__all__ = ["SLOPE_MARGIN", "last_kinked", "reach_flags", "reach_refusal"]
+
+SLOPE_MARGIN = 1.01
+"""Factor on every measured change and secant. For a function that is monotone, or convex
+or concave, on the interval, the larger end change bounds every change within it and
+the larger secant every secant: the factor covers an inflection point inside the
+interval, where the error is of order the interval squared (1e-8), and rounding. A kink
+that a wrong bound misses lies near the end of a pair's reach, where it moves the fit's
+outer node and the fit then misses its check node: that pair is evaluated exactly."""
+_RELATIVE_SLACK = 1e-6
+"""A breakpoint this close (relative to the bound) counts as reached."""
+_ABSOLUTE_SLACK = 2.0**-40
+"""Or this close (relative to the pre-activation): what rounding in the loop may move it."""
+_TINY = 64 * float(np.finfo(np.float64).eps)
+
+
+def last_kinked(network: Network, k: int) -> int | None:
+    """The last layer after layer k whose activation declares a breakpoint, if any."""
+    kinked = [m for m in range(k + 1, len(network.layers)) if network.layers[m].breakpoints]
+    return kinked[-1] if kinked else None
+
+
+def reach_refusal(network: Network, k: int) -> str | None:
+    """Why the reach of layer k's pairs cannot be bounded up to its last kinked later layer,
+    or None: every activation from layer k up to that one must be elementwise."""
+    last = last_kinked(network, k)
+    if last is None:
+        return None
+    kinked = network.layers[last].activation.name
+    for index in range(k, last + 1):
+        layer = network.layers[index]
+        if not layer.elementwise:
+            where = "its own activation" if index == k else f"layer {index}'s activation"
+            return (
+                f"'{kinked}' (with breakpoints) comes after this layer and {where} "
+                f"('{layer.activation.name}') is not elementwise"
+            )
+    return None
+
+
+def reach_flags(network: Network, forward: Forward, k: int, radius: np.ndarray) -> np.ndarray:
+    """Layer k's pairs (samples x units) that can reach a later layer's breakpoint when
+    unit j of sample n moves by at most ``radius[n]``; all False when no later layer
+    declares one. ``reach_refusal(network, k)`` must be None."""
+    pre = forward.pre[k]
+    flags = np.zeros(pre.shape, dtype=bool)
+    last = last_kinked(network, k)
+    if last is None:
+        return flags
+    layers = network.layers
+    weights = [np.abs(network.params[affine_of(layers[m]).weight]) for m in range(k + 1, last + 1)]
+    change = _change_bound(layers[k], pre, forward.outputs[k], radius[:, None])
+    envelope = _largest_products(change, weights[0])
+    suspects = np.zeros(len(pre), dtype=bool)
+    slopes = []
+    for m, weight in zip(range(k + 1, last + 1), [*weights[1:], None], strict=True):
+        suspects |= _near(layers[m], forward.pre[m], envelope).any(axis=1)
+        if weight is not None:
+            slopes.append(_slope_bound(layers[m], forward.pre[m], forward.outputs[m], envelope))
+            envelope = (slopes[-1] * envelope) @ weight
+    for rows in _chunks(np.flatnonzero(suspects), weights):
+        bound = change[rows][:, :, None] * weights[0]  # (samples, units of k, units of k+1)
+        for step, m in enumerate(range(k + 1, last + 1)):
+            flags[rows] |= _near(layers[m], forward.pre[m][rows][:, None, :], bound).any(axis=2)
+            if m < last:
+                bound = (bound * slopes[step][rows][:, None, :]) @ weights[step + 1]
+    return flags
+
+
+def _change_bound(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """How far each unit's output can move when its pre-activation moves by ``radius``."""
+    activation = layer.activation
+    up, down = np.asarray(activation(pre + radius)), np.asarray(activation(pre - radius))
+    with np.errstate(invalid="ignore"):
+        change = SLOPE_MARGIN * np.maximum(np.abs(up - out), np.abs(down - out))
+        change += _TINY * np.maximum(1.0, np.abs(out))  # the rounding of the two differences
+    return np.where(np.isnan(change), np.inf, change)
+
+
+def _slope_bound(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) -> np.ndarray:
+    """A bound on each unit's slope over the smooth piece within ``radius`` of it."""
+    rho = radius
+    if layer.breakpoints:
+        distance = np.min([np.abs(pre - point) for point in layer.breakpoints], axis=0)
+        rho = np.where(distance > 0, np.minimum(radius, distance), radius)
+    rho = np.maximum(rho, _TINY * np.maximum(1.0, np.abs(pre)))
+    slope: np.ndarray = _change_bound(layer, pre, out, rho) / rho
+    return slope
+
+
+def _near(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Where a unit within ``bound`` of its pre-activation reaches one of its breakpoints."""
+    reach = bound * (1 + _RELATIVE_SLACK) + _ABSOLUTE_SLACK * np.maximum(1.0, np.abs(pre))
+    near = np.zeros(np.broadcast_shapes(pre.shape, bound.shape), dtype=bool)
+    for point in layer.breakpoints or ():
+        near |= np.abs(pre - point) <= reach
+    reached: np.ndarray = near | np.isnan(reach)  # a bound that is not a number: everything
+    return reached
+
+
+def _largest_products(change: np.ndarray, weight: np.ndarray) -> np.ndarray:
+    """``max_j change[n, j] * weight[j, l]`` for every sample n and unit l."""
+    samples = len(change)
+    out = np.empty((samples, weight.shape[1]))
+    step = max(1, CHUNK_ELEMENTS // max(1, weight.size))
+    for start in range(0, samples, step):
+        rows = slice(start, start + step)
+        out[rows] = (change[rows][:, :, None] * weight[None]).max(axis=1)
+    return out
+
+
+def _chunks(rows: np.ndarray, weights: list[np.ndarray]) -> Iterator[np.ndarray]:
+    """``rows`` in chunks whose pair-by-pair bounds stay within CHUNK_ELEMENTS."""
+    width = weights[0].shape[0] * max(weight.shape[1] for weight in weights)
+    step = max(1, CHUNK_ELEMENTS // max(1, width))
+    for start in range(0, len(rows), step):
+        yield rows[start : start + step]

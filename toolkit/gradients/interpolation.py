@@ -22,18 +22,20 @@ evaluations per (sample, unit), and agrees with it to rounding (about
 The layers and parts tell where this holds: each layer from k on declares itself affine
 (``Layer.affine``) and keeping samples apart, its nonlinearity's ``breakpoints`` (``()``
 for smooth, ``(0.0,)`` for relu) and whether it is elementwise; a smooth loss declares
-``()``. Pairs whose interval holds a breakpoint, or whose fit misses the check node, are
-evaluated at every perturbation exactly. A part that declares nothing (an elementwise
-activation, or a loss) is interpolated too: its kinks within reach can only show as
-missed checks, so the fits of every layer before it are checked on both sides
-(``Z -+ 0.8 r``), six evaluations per pair instead of five. Every layer's evaluations
-that enter the same later layer are stacked together, in chunks that bound memory. A
-layer this cannot serve (one not affine or mixing samples, an undeclared activation that
-is not elementwise, a later part declared with breakpoints) is refused with a notice and
-left to the caller, and a batch it cannot serve (a loss that is not per-sample, a part
-that fails on the inputs it is given) raises ``NotInterpolable``. One weight element per
-batch is also compared with a plain evaluation, so a part that declares the wrong
-breakpoints is caught rather than giving wrong answers.
+``()``. Pairs whose interval holds a breakpoint of layer k, or whose largest change can
+move a later layer's pre-activation onto one of its breakpoints (``reach.reach_flags``
+bounds that, pair by pair), or whose fit misses the check node, are evaluated at every
+perturbation exactly. A part that declares nothing (an elementwise activation, or a loss)
+is interpolated too: its kinks within reach can only show as missed checks, so the fits
+of every layer before it are checked on both sides (``Z -+ 0.8 r``), six evaluations per
+pair instead of five. Every layer's evaluations that enter the same later layer are
+stacked together, in chunks that bound memory. A layer this cannot serve (one not affine
+or mixing samples, an undeclared activation that is not elementwise, a row-wise
+activation on the way to a later kink, a loss declared with breakpoints) is refused with
+a notice and left to the caller, and a batch it cannot serve (a loss that is not
+per-sample, a part that fails on the inputs it is given) raises ``NotInterpolable``. One
+weight element per batch is also compared with a plain evaluation, so a part that
+declares the wrong breakpoints is caught rather than giving wrong answers.
 """
 
 from __future__ import annotations
@@ -211,10 +213,12 @@ def refusal(network: Network, k: int) -> str | None:
     It and every layer after it must be affine (``activation(x @ W + b)``) and keep the
     samples apart. Its activation must declare its breakpoints, or be elementwise (then
     any kink it has shows in the fits, which are checked on both sides); an activation
-    with breakpoints must be elementwise. Every activation after it must be declared
-    smooth (``()``) or be an undeclared elementwise one, and the loss declared smooth or
-    undeclared. Its weight and bias must be a float64 matrix and vector, and no parameter
-    may share memory with another (the loop would change both at once).
+    with breakpoints must be elementwise. Every activation after it must declare its
+    breakpoints or be elementwise; where a later one declares breakpoints, every
+    activation from layer k up to it must be elementwise (``reach.reach_refusal``). The
+    loss must be declared smooth or undeclared. Its weight and bias must be a float64
+    matrix and vector, and no parameter may share memory with another (the loop would
+    change both at once).
     """
     layer = network.layers[k]
     for index in range(k, len(network.layers)):

@@ -213,3 +213,13 @@ def test_at_a_kink_each_one_sided_derivative_passes_and_others_fail(
     assert rows["backprop", "b1"]["result"] == expected
     if code:
         assert result.stdout.splitlines()[-1].startswith("gradcheck FAILED: backprop (b1)")
+
+
+def test_help_says_how_kinks_are_compared(capsys: pytest.CaptureFixture[str]) -> None:
+    """`toolkit gradcheck --help` describes the reference through kinks."""
+    with pytest.raises(SystemExit) as exit:
+        main(["gradcheck", "--help"])
+    assert exit.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "a breakpoint its activation declares (a kink)" in text
+    assert "an estimator passes there if it matches either reference" in text

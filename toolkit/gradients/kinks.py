@@ -137,7 +137,7 @@ class NetworkProbe:
 
     def __post_init__(self) -> None:
         param = self.network.params[self.name]
-        self.work = np.array(param, dtype=np.float64, order="C")
+        self.work = np.array(param, dtype=np.result_type(param.dtype, 0.0), order="C")
         self.flat = self.work.reshape(-1)  # a view: work is a fresh C-ordered copy
         self.params = {**self.network.params, self.name: self.work}
 

@@ -68,3 +68,40 @@ def test_without_declared_breakpoints_a_straddling_difference_still_counts() -> 
     """Undeclared (None), the kink is unknown: the plain difference is the reference."""
     part = Part(lambda x: np.maximum(0.0, x - AT), derivative=lambda x: (x > AT) * 1.0)
     assert derivative_check(part).startswith("FAIL ")
+
+
+def _kit_predictions() -> np.ndarray:
+    """The kit's probe predictions for a loss's derivative (softmax of its seeded logits)."""
+    logits = np.random.default_rng(0).standard_normal((4, 3))
+    return np.exp(logits) / np.exp(logits).sum(axis=1, keepdims=True)
+
+
+def over_the_line(kink: float, at_kink: float) -> Part:
+    """Sum of max(0, y - kink) over the wrong classes, per sample; its derivative takes
+    ``at_kink`` on the kink."""
+
+    def one_hot(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+        whole = np.issubdtype(np.asarray(t).dtype, np.integer)
+        return np.eye(y.shape[-1])[t] if whole else np.asarray(t, dtype=float)
+
+    def loss(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+        wrong = 1.0 - one_hot(y, t)
+        return np.sum(np.maximum(0.0, y - kink) * wrong, axis=(-2, -1)) / y.shape[-2]
+
+    def grad(y: np.ndarray, t: np.ndarray) -> np.ndarray:
+        slope = np.where(y == kink, at_kink, np.asarray(y > kink, dtype=float))
+        return slope * (1.0 - one_hot(y, t)) / y.shape[-2]
+
+    return Part(loss, derivative=grad, breakpoints=(kink,))
+
+
+@pytest.mark.parametrize(("at_kink", "passed"), [(0.0, True), (1.0, True), (3.0, False)])
+def test_a_loss_with_a_kink_on_a_probe_point(at_kink: float, passed: bool) -> None:
+    """A loss kinked exactly at a probe prediction of a wrong class: either piece's
+    derivative there passes dL/dy's check (the plain difference is their average), 3 fails."""
+    kink = float(_kit_predictions()[1, 0])  # sample 1's class is 2: class 0 is wrong
+    checks = conformance("loss", over_the_line(kink, at_kink))
+    (check,) = [c for c in checks if c.what == "derivative dL/dy matches a central difference"]
+    assert check.passed is passed, str(check)
+    others = [c for c in checks if c is not check]
+    assert all(c.passed for c in others), [str(c) for c in others]

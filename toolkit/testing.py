@@ -22,6 +22,7 @@ import numpy as np
 
 from .base.errors import MissingDependency, ToolkitNotice
 from .gradients.estimate import Estimate
+from .gradients.kinks import Evaluation, KinkFree, kink_free, sides, straddles
 from .gradients.objective import Objective
 from .model.data import as_dataset
 from .model.layers import Dense
@@ -131,17 +132,76 @@ def _worst(error: np.ndarray, at: np.ndarray) -> str:
     return f"missed by {float(error[index]):.2e} at {float(at[index]):.4g}"
 
 
+Kinks = dict[tuple[int, ...], KinkFree | None]
+"""The probe points whose central difference straddles a declared breakpoint, with their
+kink-free derivatives (``toolkit.gradients.kinks``)."""
+
+
 def _derivative_check(
-    what: str, derivative: np.ndarray, numeric: np.ndarray, at: np.ndarray
+    what: str,
+    derivative: np.ndarray,
+    numeric: np.ndarray,
+    at: np.ndarray,
+    kinks: Kinks | None = None,
 ) -> Check:
+    """The derivative against central differences at step ``_H``; where one straddles a
+    declared breakpoint, the derivative may match the kink-free difference instead."""
     tolerance = f"tolerance {DERIVATIVE_ATOL:g} + {DERIVATIVE_RTOL:g} * |numeric|"
     if np.shape(derivative) != np.shape(numeric):
         return Check(what, False, f"shape {np.shape(derivative)}, expected {np.shape(numeric)}")
-    excess = np.abs(derivative - numeric) - DERIVATIVE_RTOL * np.abs(numeric)
+    error = np.abs(derivative - numeric)
+    excess = error - DERIVATIVE_RTOL * np.abs(numeric)
+    for index, free in (kinks or {}).items():
+        if free is not None and not excess[index] <= DERIVATIVE_ATOL:
+            given = float(derivative[index])
+            nearest = min(free.values, key=lambda value: abs(given - value))
+            error[index] = abs(given - nearest)
+            excess[index] = error[index] - DERIVATIVE_RTOL * abs(nearest) - free.allowance
     ok = bool(np.all(excess <= DERIVATIVE_ATOL))
-    return Check(
-        what, ok, "" if ok else f"{_worst(np.abs(derivative - numeric), at)} ({tolerance})"
+    apart = f"; {_straddling(kinks)}" if kinks else ""
+    return Check(what, ok, "" if ok else f"{_worst(error, at)} ({tolerance}){apart}")
+
+
+def _straddling(kinks: Kinks) -> str:
+    """How many probe points straddle a breakpoint, and what they were compared with."""
+    one_sided = sum(1 for free in kinks.values() if free is not None and free.one_sided)
+    return (
+        f"{len(kinks)} probe point(s) straddle a declared breakpoint at step {_H:g}; "
+        f"compared with differences that do not too ({one_sided} one-sided)"
     )
+
+
+Value = Callable[[np.ndarray, tuple[int, ...]], float]
+"""The differentiated function of an input array, for the derivative in one element."""
+
+
+def _kinks(breakpoints: tuple[float, ...] | None, value: Value, x: np.ndarray) -> Kinks:
+    """The elements of ``x`` whose change by ``±_H`` crosses a declared breakpoint, or lands
+    on one, and the derivative of ``value`` in each from stencils that do not."""
+    if not breakpoints:
+        return {}
+    found: Kinks = {}
+    for index in np.ndindex(x.shape):
+        centre = float(x[index])
+        base = sides(np.array(centre), breakpoints)
+        moved = [sides(np.array(centre + step), breakpoints) for step in (_H, -_H)]
+        if any(straddles(base, marks) for marks in moved):
+            probe = _element_probe(breakpoints, value, x, index)
+            found[index] = kink_free(probe, centre, _H, probe(centre))
+    return found
+
+
+def _element_probe(
+    breakpoints: tuple[float, ...], value: Value, x: np.ndarray, index: tuple[int, ...]
+) -> Callable[[float], Evaluation]:
+    """``value`` with ``x[index]`` set to ``v``, and the sides of every element of the input."""
+
+    def probe(v: float) -> Evaluation:
+        moved = np.array(x, dtype=np.float64)
+        moved[index] = v
+        return value(moved, index), sides(moved, breakpoints)
+
+    return probe
 
 
 def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
@@ -184,9 +244,10 @@ def _activation_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         return [*checks, Check("derivative matches a central difference", None, "none given")]
     numeric = (f(x + _H) - f(x - _H)) / (2 * _H)
     given = np.asarray(part.derivative(x, **settings))
+    kinks = _kinks(part.breakpoints, lambda moved, index: float(f(moved)[index]), x)
     return [
         *checks,
-        _derivative_check("derivative matches a central difference", given, numeric, x),
+        _derivative_check("derivative matches a central difference", given, numeric, x, kinks),
     ]
 
 
@@ -262,7 +323,9 @@ def _vjp_check(
         down[index] -= _H
         numeric[index] = (np.sum(g * f(up)) - np.sum(g * f(down))) / (2 * _H)
     given = np.asarray(part.vjp(x, g, **settings))
-    return _derivative_check("vjp matches a central difference of sum(g * f(x))", given, numeric, x)
+    kinks = _kinks(part.breakpoints, lambda moved, _: float(np.sum(g * f(moved))), x)
+    what = "vjp matches a central difference of sum(g * f(x))"
+    return _derivative_check(what, given, numeric, x, kinks)
 
 
 def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
@@ -304,10 +367,9 @@ def _loss_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
         down[index] -= _H
         numeric[index] = (f(up) - f(down)) / (2 * _H)
     given = np.asarray(part.derivative(y, t, **settings))
-    return [
-        *checks,
-        _derivative_check("derivative dL/dy matches a central difference", given, numeric, y),
-    ]
+    kinks = _kinks(part.breakpoints, lambda moved, _: f(moved), y)
+    what = "derivative dL/dy matches a central difference"
+    return [*checks, _derivative_check(what, given, numeric, y, kinks)]
 
 
 _STACKING_FIX = (

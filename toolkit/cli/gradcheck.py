@@ -19,6 +19,12 @@ def add_gradcheck(commands: Commands, options: Options) -> None:
         "gradcheck",
         parents=[options.spec],
         help="compare gradient estimators with the element-loop reference on one batch",
+        description="Compare gradient estimators with the element loop's central differences "
+        "(h = 1e-4) on the batch a run's first iteration draws. Where the loop's change of an "
+        "element moves a pre-activation across a breakpoint its activation declares (a "
+        "kink), those elements are compared apart, also against central differences at "
+        "smaller steps or one-sided ones at the kink: an estimator passes there if it "
+        "matches either reference.",
     )
     gradients.add_argument("spec", help="spec file")
     gradients.add_argument(

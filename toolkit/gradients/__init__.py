@@ -1,5 +1,6 @@
 """The gradient call and the engines behind it: the objective estimators differentiate,
-bulk perturbation, exact interpolation, and the engines' named state.
+bulk perturbation, exact interpolation, the engines' named state, and central differences
+that know where declared kinks are (for checking gradients).
 
 Rule: imports ``toolkit.base``, ``registry``, ``spec`` and ``model``, never ``runs`` or
 ``cli``. Engines work from the ``Layer`` protocol and refuse, with a notice and a

@@ -5,6 +5,14 @@ element, the loss with it set to ``v + h`` and to ``v - h``, one full forward pa
 (``Objective.plain_losses_at``), then ``(f1 - f2) / 2h``. On a small network it covers
 every element; where a parameter has more than ``LOOP_BOUND`` elements, a seeded sample
 of elements per parameter.
+
+Where a perturbation of the reference straddles a kink (a pre-activation of a layer at or
+after the element's crosses, or lands on, a breakpoint its activation declares: seen
+exactly, in the reference's own forward passes), its central difference is not the
+derivative. Those elements are compared apart, against a kink-free reference as well
+(``toolkit.gradients.kinks``: smaller steps, or one-sided differences at a kink): an
+estimator passes there if it matches either the plain reference (as the loop does) or the
+kink-free one (as a correct derivative does).
 """
 
 from __future__ import annotations
@@ -13,7 +21,7 @@ import math
 import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -21,6 +29,7 @@ import numpy as np
 from ..base.columns import table
 from ..base.errors import RunError, SpecError, ToolkitError, UsageError
 from ..base.wording import one_line
+from ..gradients.kinks import FLOOR_RATIO, Straddling, straddling_differences
 from ..gradients.objective import Objective
 from ..model.network import Network
 from ..registry.registry import Registry, UnknownPart
@@ -34,6 +43,7 @@ __all__ = [
     "UNSPECIFIED_TOLERANCE",
     "EstimatorCheck",
     "GradcheckReport",
+    "KinkCheck",
     "ParameterCheck",
     "Reference",
     "describe_report",
@@ -62,6 +72,18 @@ COLUMNS = (
     "seconds",
 )
 """The report table's columns; ``seconds`` is the wall time of the estimator's call."""
+KINK_COLUMNS = (
+    "estimator",
+    "param",
+    "straddling",
+    "max abs diff",
+    "rel error",
+    "tolerance",
+    "result",
+    "matched",
+)
+"""The columns of the table of elements that straddle a kink."""
+RESULTS = {True: "pass", False: "FAIL", None: "-"}
 SAMPLE_STREAM = 2
 """The sample of elements is drawn from ``default_rng([seed, 2])``, apart from the run's draws."""
 
@@ -76,11 +98,42 @@ class Reference:
     values: dict[str, np.ndarray]
     sizes: dict[str, int]
     seconds: float
+    straddling: dict[str, Straddling] = field(default_factory=dict)
+    """Per parameter whose later layers declare kinks: its elements that straddle one."""
 
     @property
     def compared(self) -> int:
         """How many elements are compared, over all parameters."""
         return sum(len(index) for index in self.indices.values())
+
+    @property
+    def straddled(self) -> int:
+        """How many compared elements straddle a kink, over all parameters."""
+        return sum(len(kinks.positions) for kinks in self.straddling.values())
+
+    def describe_kinks(self) -> list[str]:
+        """Lines on the elements that straddle a kink: how many, and their reference."""
+        if not self.straddled:
+            return []
+        counts = ", ".join(
+            f"{name} {len(kinks.positions)}"
+            for name, kinks in self.straddling.items()
+            if len(kinks.positions)
+        )
+        found = [free for kinks in self.straddling.values() for free in kinks.kink_free]
+        one_sided = sum(1 for free in found if free is not None and free.one_sided)
+        missing = sum(1 for free in found if free is None)
+        how = (
+            f"{self.straddled} elements straddle a kink at h={self.h:g} ({counts}); compared "
+            f"with central differences at smaller steps (down to {FLOOR_RATIO * self.h:g})"
+            f", {one_sided} of them one-sided (at a kink)"
+        )
+        if missing:
+            how += f", {missing} with the plain reference only (no kink-free step found)"
+        return [
+            f"kinks: {how}; an estimator passes on such an element if it matches the plain "
+            "reference or the kink-free one"
+        ]
 
     def describe(self, sample: int, seed: int) -> str:
         """One line: which reference, its step, and how many elements it covers."""
@@ -108,7 +161,25 @@ class ParameterCheck:
     max_abs_diff: float
     rel_error: float
     passed: bool | None
-    """None where the estimator is not checked (its tolerance is infinite)."""
+    """Whether every compared element passed, straddling ones included; None where the
+    estimator is not checked (its tolerance is infinite)."""
+    kinks: KinkCheck | None = None
+    """The elements that straddle a kink, compared apart (``compared``, ``max_abs_diff``
+    and ``rel_error`` above are the others')."""
+
+
+@dataclass(frozen=True)
+class KinkCheck:
+    """The elements of one parameter that straddle a kink: each matches the plain reference
+    or the kink-free one, or neither."""
+
+    compared: int
+    max_abs_diff: float
+    """The largest distance to the nearer reference."""
+    rel_error: float
+    passed: bool | None
+    matched_plain: int
+    matched_kink_free: int
 
 
 @dataclass(frozen=True)
@@ -260,12 +331,17 @@ def _reference(
         for name, size in sizes.items()
     }
     objective = Objective(network, x, t)
+    values: dict[str, np.ndarray] = {}
+    straddling: dict[str, Straddling] = {}
     with _failures("the sampled reference"):
-        values = {
-            name: objective.central_differences(name, indices[name], h, plain=True)
-            for name in sizes
-        }
-    return Reference(sampled, h, indices, values, sizes, time.perf_counter() - start)
+        for name in sizes:
+            found = straddling_differences(network, x, t, name, indices[name], h)
+            if found is None:
+                values[name] = objective.central_differences(name, indices[name], h, plain=True)
+            else:
+                values[name], straddling[name] = found
+    seconds = time.perf_counter() - start
+    return Reference(sampled, h, indices, values, sizes, seconds, straddling)
 
 
 def _sample(generator: np.random.Generator, size: int, count: int) -> np.ndarray:
@@ -298,7 +374,13 @@ def _check(
         reason = "; ".join(problem.message for problem in error.problems)
         return EstimatorCheck(name, tolerance, skipped=reason)
     checks = tuple(
-        _compare(key, grads[key].reshape(-1)[reference.indices[key]], expected, tolerance)
+        _compare(
+            key,
+            grads[key].reshape(-1)[reference.indices[key]],
+            expected,
+            tolerance,
+            reference.straddling.get(key),
+        )
         for key, expected in reference.values.items()
     )
     return EstimatorCheck(name, tolerance, seconds, checks)
@@ -353,21 +435,85 @@ def _restore(network: Network, kept: Mapping[str, np.ndarray]) -> list[str]:
 
 
 def _compare(
-    parameter: str, estimate: np.ndarray, expected: np.ndarray, tolerance: float
+    parameter: str,
+    estimate: np.ndarray,
+    expected: np.ndarray,
+    tolerance: float,
+    straddling: Straddling | None = None,
 ) -> ParameterCheck:
-    """max |a - b| and max |a - b| / max |b| over the compared elements, against tolerance."""
+    """max |a - b| and max |a - b| / max |b| over the compared elements, against tolerance;
+    the elements that straddle a kink apart (``_compare_kinks``). ``max |b|`` takes their
+    kink-free values in place of their plain ones."""
+    estimate = np.asarray(estimate, dtype=np.float64)
+    apart = np.zeros(expected.shape, dtype=bool)
+    if straddling is not None:
+        apart[straddling.positions] = True
+    scale = _scale(expected, apart, straddling)
     with np.errstate(all="ignore"):
-        difference = np.abs(np.asarray(estimate, dtype=np.float64) - expected)
+        difference = np.abs(estimate[~apart] - expected[~apart])
+    max_abs, relative = _errors(difference, scale)
+    passed = _verdict(relative, tolerance)
+    kinks = None
+    if straddling is not None and len(straddling.positions):
+        kinks = _compare_kinks(estimate, expected, tolerance, straddling, scale)
+        passed = None if passed is None else passed and bool(kinks.passed)
+    compared = int(np.count_nonzero(~apart))
+    return ParameterCheck(parameter, compared, max_abs, relative, passed, kinks)
+
+
+def _compare_kinks(
+    estimate: np.ndarray,
+    expected: np.ndarray,
+    tolerance: float,
+    straddling: Straddling,
+    scale: float,
+) -> KinkCheck:
+    """Each straddling element passes if it is within tolerance of the plain reference, or
+    of the kink-free one (within tolerance plus that reference's rounding allowance)."""
+    plain = kink_free = 0
+    distances = []
+    for position, free in zip(straddling.positions, straddling.kink_free, strict=True):
+        value = float(estimate[position])
+        to_plain = abs(value - float(expected[position]))
+        to_free = math.inf if free is None else free.distance(value)
+        if to_plain <= tolerance * scale:
+            plain += 1
+        elif free is not None and to_free <= tolerance * scale + free.allowance:
+            kink_free += 1
+        distances.append(min(to_plain, to_free) if math.isfinite(value) else math.nan)
+    max_abs, relative = _errors(np.array(distances), scale)
+    count = len(distances)
+    passed = None if math.isinf(tolerance) else plain + kink_free == count
+    return KinkCheck(count, max_abs, relative, passed, plain, kink_free)
+
+
+def _scale(expected: np.ndarray, apart: np.ndarray, straddling: Straddling | None) -> float:
+    """max |b|: the plain reference where it does not straddle, else the kink-free one (or
+    the plain one where none was found)."""
+    values = [float(np.max(np.abs(expected[~apart])))] if np.any(~apart) else []
+    for position, free in zip(
+        () if straddling is None else straddling.positions,
+        () if straddling is None else straddling.kink_free,
+        strict=True,
+    ):
+        found = free.values if free is not None else (float(expected[position]),)
+        values += [abs(value) for value in found]
+    return max(values, default=0.0)
+
+
+def _errors(difference: np.ndarray, scale: float) -> tuple[float, float]:
+    """The largest difference (NaN if any is not finite) and it relative to ``scale``."""
     max_abs = float(np.max(difference)) if difference.size else 0.0
     if difference.size and not np.all(np.isfinite(difference)):
         max_abs = math.nan
-    scale = float(np.max(np.abs(expected))) if expected.size else 0.0
     if scale > 0:
-        relative = max_abs / scale
-    else:
-        relative = 0.0 if max_abs == 0 else math.inf if max_abs > 0 else math.nan
-    passed = None if math.isinf(tolerance) else bool(relative <= tolerance)
-    return ParameterCheck(parameter, int(expected.size), max_abs, relative, passed)
+        return max_abs, max_abs / scale
+    return max_abs, 0.0 if max_abs == 0 else math.inf if max_abs > 0 else math.nan
+
+
+def _verdict(relative: float, tolerance: float) -> bool | None:
+    """Within tolerance (NaN is not), or None for an estimator that is not checked."""
+    return None if math.isinf(tolerance) else bool(relative <= tolerance)
 
 
 def describe_report(report: GradcheckReport) -> list[str]:
@@ -376,6 +522,7 @@ def describe_report(report: GradcheckReport) -> list[str]:
         f"gradcheck {one_line(report.spec_name)}: one batch of {report.batch_size} samples "
         f"(seed {report.seed}, the first iteration's draw)",
         report.reference.describe(report.sample, report.seed),
+        *report.reference.describe_kinks(),
         "",
     ]
     rows: list[list[Any]] = [list(COLUMNS)]
@@ -383,6 +530,16 @@ def describe_report(report: GradcheckReport) -> list[str]:
         rows += _rows(check)
     if len(rows) > 1:
         lines += [*table(rows), ""]
+    kinks: list[list[Any]] = [list(KINK_COLUMNS)]
+    for check in report.estimators:
+        kinks += _kink_rows(check)
+    if len(kinks) > 1:
+        lines += [
+            "elements that straddle a kink, against the nearer of the plain and the kink-free "
+            "reference:",
+            *table(kinks),
+            "",
+        ]
     skipped = [check for check in report.estimators if check.skipped is not None]
     if skipped:
         lines += [f"skipped {check.name}: {check.skipped}" for check in skipped]
@@ -395,7 +552,7 @@ def _rows(check: EstimatorCheck) -> list[list[Any]]:
     tolerance = f"{check.tolerance:g}" if check.checked else "not checked"
     rows: list[list[Any]] = []
     for index, parameter in enumerate(check.parameters):
-        result = {True: "pass", False: "FAIL", None: "-"}[parameter.passed]
+        result = RESULTS[_verdict(parameter.rel_error, check.tolerance)]
         rows.append(
             [
                 check.name,
@@ -406,6 +563,31 @@ def _rows(check: EstimatorCheck) -> list[list[Any]]:
                 tolerance,
                 result,
                 f"{check.seconds:.3f}" if index == 0 else "",
+            ]
+        )
+    return rows
+
+
+def _kink_rows(check: EstimatorCheck) -> list[list[Any]]:
+    """One row per parameter with elements that straddle a kink."""
+    tolerance = f"{check.tolerance:g}" if check.checked else "not checked"
+    rows: list[list[Any]] = []
+    for parameter in check.parameters:
+        kinks = parameter.kinks
+        if kinks is None:
+            continue
+        matched = f"plain {kinks.matched_plain}, kink-free {kinks.matched_kink_free}"
+        neither = kinks.compared - kinks.matched_plain - kinks.matched_kink_free
+        rows.append(
+            [
+                check.name,
+                parameter.parameter,
+                kinks.compared,
+                f"{kinks.max_abs_diff:.3e}",
+                f"{kinks.rel_error:.3e}",
+                tolerance,
+                RESULTS[kinks.passed],
+                matched + (f", neither {neither}" if neither and check.checked else ""),
             ]
         )
     return rows
@@ -423,6 +605,8 @@ def _summary(report: GradcheckReport) -> str:
     if skipped:
         extra += f"; skipped: {', '.join(skipped)}"
     compared = f"{report.reference.compared} elements compared"
+    if report.reference.straddled:
+        compared += f" ({report.reference.straddled} straddle a kink; compared apart)"
     if report.skipped_all:
         return (
             f"gradcheck checked nothing: every estimator was skipped ({', '.join(skipped)}); "

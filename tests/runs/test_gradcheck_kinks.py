@@ -103,6 +103,23 @@ def test_backprop_passes_on_the_shipped_relu_spec(
             assert row["matched"] == f"plain 0, kink-free {row['straddling']}"
 
 
+@pytest.mark.parametrize("seed", range(10))
+def test_every_estimator_passes_on_the_shipped_relu_spec(
+    capsys: pytest.CaptureFixture[str], seed: int
+) -> None:
+    """Seeds 0-9, every registered estimator (the command's default): exit 0."""
+    assert main(["gradcheck", RELU, "--set", f"seed={seed}"]) == 0, capsys.readouterr().out
+
+
+def test_a_forward_difference_across_a_kink_lies_between_the_slopes() -> None:
+    """Seed 3: forward_difference's own step crosses the kink at three elements, where it
+    matches neither reference but lies between the slopes on either side; it passes."""
+    report = gradcheck({**RELU_SPEC, "seed": 3}, ["forward_difference"])
+    (check,) = [c for c in report.estimator("forward_difference").parameters if c.kinks]
+    assert check.kinks is not None and check.kinks.matched_between >= 1
+    assert report.passed
+
+
 def test_the_relu_spec_at_batch_100_has_elements_that_straddle() -> None:
     """The seeds above do exercise the kinks: at batch 100, seeds 1-4 and 6-9 have
     straddling elements (the loop's reference alone fails backprop there)."""

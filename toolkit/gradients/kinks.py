@@ -187,10 +187,14 @@ def difference_probe(
 @dataclass(frozen=True)
 class Straddling:
     """Which compared elements straddle a kink at h (positions into the compared indices),
-    and the kink-free derivative of each (None where none was found)."""
+    the kink-free derivative of each (None where none was found), and each one's one-sided
+    secants at h, ``(f(v + h) - f(v)) / h`` and ``(f(v) - f(v - h)) / h``: a difference
+    whose step crosses the kink (a forward difference's) lies between the derivative at v
+    and those."""
 
     positions: np.ndarray
     kink_free: tuple[KinkFree | None, ...]
+    secants: tuple[tuple[float, float], ...] = ()
 
 
 def straddling_differences(
@@ -215,4 +219,8 @@ def straddling_differences(
     count = len(indices)
     differences = (both[:count] - both[count:]) / (2 * h)
     free = tuple(kink_free(probe.at(int(indices[p])), float(values[p]), h, base) for p in straddled)
-    return differences, Straddling(np.array(straddled, dtype=np.intp), free)
+    secants = tuple(
+        ((float(losses[p][0]) - base[0]) / h, (base[0] - float(losses[p][1])) / h)
+        for p in straddled
+    )
+    return differences, Straddling(np.array(straddled, dtype=np.intp), free, secants)

@@ -12,7 +12,9 @@ exactly, in the reference's own forward passes), its central difference is not t
 derivative. Those elements are compared apart, against a kink-free reference as well
 (``toolkit.gradients.kinks``: smaller steps, or one-sided differences at a kink): an
 estimator passes there if it matches either the plain reference (as the loop does) or the
-kink-free one (as a correct derivative does).
+kink-free one (as a correct derivative does), or lies between the derivative and the
+one-sided secants at h (as a one-sided difference whose own step crosses the kink does:
+its secant is a mean of the slopes on either side).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ import numpy as np
 from ..base.columns import table
 from ..base.errors import RunError, SpecError, ToolkitError, UsageError
 from ..base.wording import one_line
-from ..gradients.kinks import FLOOR_RATIO, Straddling, straddling_differences
+from ..gradients.kinks import FLOOR_RATIO, KinkFree, Straddling, straddling_differences
 from ..gradients.objective import Objective
 from ..model.network import Network
 from ..registry.registry import Registry, UnknownPart
@@ -132,7 +134,7 @@ class Reference:
             how += f", {missing} with the plain reference only (no kink-free step found)"
         return [
             f"kinks: {how}; an estimator passes on such an element if it matches the plain "
-            "reference or the kink-free one"
+            "reference or the kink-free one, or lies between the slopes on either side"
         ]
 
     def describe(self, sample: int, seed: int) -> str:
@@ -171,15 +173,17 @@ class ParameterCheck:
 @dataclass(frozen=True)
 class KinkCheck:
     """The elements of one parameter that straddle a kink: each matches the plain reference
-    or the kink-free one, or neither."""
+    or the kink-free one, or lies between the pieces' slopes (a secant across the kink), or
+    none of these."""
 
     compared: int
     max_abs_diff: float
-    """The largest distance to the nearer reference."""
+    """The largest distance to the nearer reference (0 for an element between the slopes)."""
     rel_error: float
     passed: bool | None
     matched_plain: int
     matched_kink_free: int
+    matched_between: int = 0
 
 
 @dataclass(frozen=True)
@@ -469,22 +473,41 @@ def _compare_kinks(
     scale: float,
 ) -> KinkCheck:
     """Each straddling element passes if it is within tolerance of the plain reference, or
-    of the kink-free one (within tolerance plus that reference's rounding allowance)."""
-    plain = kink_free = 0
+    of the kink-free one (within tolerance plus that reference's rounding allowance), or
+    between the lowest and highest of those and the one-sided secants at h."""
+    plain = kink_free = between = 0
     distances = []
-    for position, free in zip(straddling.positions, straddling.kink_free, strict=True):
+    secants = straddling.secants or ((),) * len(straddling.positions)
+    for position, free, secant in zip(
+        straddling.positions, straddling.kink_free, secants, strict=True
+    ):
         value = float(estimate[position])
         to_plain = abs(value - float(expected[position]))
         to_free = math.inf if free is None else free.distance(value)
+        allowance = tolerance * scale + (0.0 if free is None else free.allowance)
         if to_plain <= tolerance * scale:
             plain += 1
-        elif free is not None and to_free <= tolerance * scale + free.allowance:
+        elif to_free <= allowance:
             kink_free += 1
+        elif _between(value, (float(expected[position]), *secant), free, allowance):
+            between += 1
+            to_plain = to_free = 0.0
         distances.append(min(to_plain, to_free) if math.isfinite(value) else math.nan)
     max_abs, relative = _errors(np.array(distances), scale)
     count = len(distances)
-    passed = None if math.isinf(tolerance) else plain + kink_free == count
-    return KinkCheck(count, max_abs, relative, passed, plain, kink_free)
+    passed = None if math.isinf(tolerance) else plain + kink_free + between == count
+    return KinkCheck(count, max_abs, relative, passed, plain, kink_free, between)
+
+
+def _between(
+    value: float, plain: tuple[float, ...], free: KinkFree | None, allowance: float
+) -> bool:
+    """Whether ``value`` lies between the kink-free derivative and the secants across the
+    kink (within ``allowance``); never without a kink-free derivative."""
+    if free is None:
+        return False
+    ends = [*plain, *free.values]
+    return min(ends) - allowance <= value <= max(ends) + allowance
 
 
 def _scale(expected: np.ndarray, apart: np.ndarray, straddling: Straddling | None) -> float:
@@ -577,7 +600,11 @@ def _kink_rows(check: EstimatorCheck) -> list[list[Any]]:
         if kinks is None:
             continue
         matched = f"plain {kinks.matched_plain}, kink-free {kinks.matched_kink_free}"
-        neither = kinks.compared - kinks.matched_plain - kinks.matched_kink_free
+        if kinks.matched_between:
+            matched += f", between {kinks.matched_between}"
+        neither = (
+            kinks.compared - kinks.matched_plain - kinks.matched_kink_free - kinks.matched_between
+        )
         rows.append(
             [
                 check.name,

@@ -53,7 +53,6 @@ import yaml
 
 import toolkit
 from toolkit.gradients.interpolation import InterpolationState
-from toolkit.gradients.memory import retain_freed_memory
 from toolkit.gradients.state import engine_states
 from toolkit.runs.build import assemble
 
@@ -633,16 +632,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="FILE", help="also write the numbers to FILE as JSON")
     args = parser.parse_args(argv)
-    retained = retain_freed_memory()  # as the toolkit command does
     iterations, sample_size, repeats = (100, 40, 1) if args.quick else (300, 400, 3)
     nets, table_sample, rounds = (QUICK_TABLE, 40, 2) if args.quick else (TABLE, 200, 5)
 
     info = machine()
-    info["malloc"] = (
-        "glibc trim/mmap thresholds raised, as the toolkit command does (toolkit.memory)"
-        if retained
-        else "left as it was (TOOLKIT_RETAIN_MEMORY=0, or not glibc)"
-    )
     results: dict[str, Any] = {"quick": args.quick}
     if not args.table:
         results["seed_run"] = seed_section(iterations)

@@ -6,8 +6,9 @@ Run from the checkout, in one process::
     python benchmarks/gradients.py --quick         # smoke run, seconds
     python benchmarks/gradients.py --json out.json # also write the numbers
     python benchmarks/gradients.py --whole-loop    # also run the loop on all ~40k elements
+    OPENBLAS_NUM_THREADS=1 python benchmarks/gradients.py --table  # the table (d) alone
 
-Three sections:
+Four sections:
 
 (a) the seed run: the shipped ``specs/two_layer_sigmoid.yaml`` (300 SGD steps) trained
     with ``central_difference_loop``, ``central_difference`` and ``backprop``; wall time,
@@ -17,7 +18,12 @@ Three sections:
     sample of elements, and peak traced memory. The loop itself is timed on a sample of
     elements through ``Objective.plain_losses_at`` (2 forward passes each, as the loop
     does) and scaled to all ~40k elements; ``--whole-loop`` also runs it whole;
-(c) the machine the numbers come from, with the BLAS thread settings and the load.
+(c) the machine the numbers come from, with the BLAS thread settings and the load;
+(d) the table: one gradient call on each of several networks (784-100-10 to
+    784-300-300-300-10, sigmoid, tanh, relu, leaky_relu; batch 100 unless stated):
+    central_difference, the sampled loop and backprop, interleaved in rounds, best of
+    each; their ratios, agreement with the loop, peak memory, and the path each layer's
+    parameters took (interpolated or bulk). ``--table`` runs it alone (with (c)).
 
 Timings on a shared machine are noisy; this script is for people, not for tests. With
 other jobs on the cores, a multithreaded BLAS can make small matrix products many times
@@ -29,21 +35,24 @@ from __future__ import annotations
 import argparse
 import functools
 import json
+import math
 import os
 import platform
 import sys
 import textwrap
 import time
 import tracemalloc
+import warnings
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import yaml
 
 import toolkit
 from toolkit.gradients.interpolation import InterpolationState
-from toolkit.gradients.memory import retain_freed_memory
 from toolkit.gradients.state import engine_states
 from toolkit.runs.build import assemble
 
@@ -260,6 +269,142 @@ def gradient_section(sample_size: int, repeats: int, run_loop: bool) -> dict[str
     }
 
 
+# ------------------------------------------------------------------- (d) the table
+
+
+@dataclass(frozen=True)
+class Net:
+    """One row of the table: layer sizes (inputs first), hidden activation, batch."""
+
+    sizes: tuple[int, ...]
+    activation: str
+    batch: int = BATCH
+
+    @property
+    def label(self) -> str:
+        return f"{'-'.join(map(str, self.sizes))} {self.activation}"
+
+
+TABLE = (
+    Net((784, 100, 10), "sigmoid"),
+    Net((784, 100, 10), "relu"),
+    Net((784, 100, 100, 10), "relu"),
+    Net((784, 100, 100, 10), "leaky_relu"),
+    Net((784, 50, 50, 50, 10), "relu"),
+    Net((784, 100, 100, 10), "tanh"),
+    Net((784, 300, 300, 300, 10), "sigmoid"),
+    Net((100, 10, 10), "sigmoid", batch=10),
+    Net((100, 10, 10), "sigmoid"),
+)
+"""The networks of the table, each with softmax and cross_entropy at the output."""
+QUICK_TABLE = (
+    Net((784, 100, 10), "sigmoid"),
+    Net((784, 100, 10), "relu"),
+    Net((100, 20, 20, 10), "relu", batch=10),
+    Net((100, 10, 10), "sigmoid", batch=10),
+)
+"""``--quick``'s rows: small, with a ReLU under another to show a layer's path."""
+KINKED = ("relu", "leaky_relu")
+"""Hidden activations initialized with ``he``; the others get ``xavier``."""
+SLOW = 2.0
+"""Seconds: a call slower than this is timed in at most 3 rounds."""
+
+
+def table_problem(net: Net) -> tuple[toolkit.Network, np.ndarray, np.ndarray]:
+    """The shipped spec reshaped to ``net`` (random data, 1000 samples, seed 42), at its
+    initial weights, and one batch drawn as a run's first."""
+    tree = yaml.safe_load(SPEC.read_text())
+    init = "he" if net.activation in KINKED else "xavier"
+    *hidden, classes = net.sizes[1:]
+    tree["data"] = {"name": "random", "samples": 1000, "features": net.sizes[0]}
+    tree["data"]["classes"] = classes
+    tree["model"]["layers"] = [
+        *({"units": n, "activation": net.activation, "init": {"name": init}} for n in hidden),
+        {"units": classes, "activation": "softmax", "init": {"name": "xavier"}},
+    ]
+    assembly = assemble(toolkit.load_spec(tree))
+    batch = assembly.rng.choice(assembly.data.samples, net.batch)
+    return assembly.network, assembly.data.x[batch], assembly.data.t[batch]
+
+
+def fresh_call(network: toolkit.Network, x: np.ndarray, t: np.ndarray, estimator: str) -> Any:
+    """One gradient call on copies of the batch, timed: nothing kept for the batch arrays
+    themselves is reused between calls."""
+    x, t = x.copy(), t.copy()
+    return timed(lambda: network.gradient(x, t, estimator))
+
+
+def layer_paths(network: toolkit.Network) -> list[str]:
+    """The path each layer's parameters took in the last central_difference call: the
+    bulk path where the engine refused the layer, else interpolated (with how many
+    (sample, unit) pairs were evaluated exactly, where the engine says)."""
+    state = engine_states(network).of(InterpolationState)
+    pairs = getattr(state, "pairs", None) or {}
+    paths = []
+    for k in range(len(network.layers)):
+        if k in state.refused:
+            paths.append(f"bulk ({state.refused[k]})")
+        elif k in pairs:
+            exact, every = pairs[k]
+            paths.append(f"interpolated ({exact:,} of {every:,} pairs exact)")
+        else:
+            paths.append("interpolated")
+    return paths
+
+
+def table_row(net: Net, sample_size: int, rounds: int) -> Row:
+    """Central differences, backprop and the sampled loop on ``net``, interleaved in
+    rounds, each the best of its rounds; agreement (the worst of the central_difference
+    calls), peak memory and the layers' paths."""
+    network, x, t = table_problem(net)
+    objective = toolkit.Objective(network, x, t)
+    sample = sample_elements(network.params, sample_size)
+    sampled = sum(indices.size for indices in sample.values())
+    total = sum(p.size for p in network.params.values())
+    best = {"central_difference": math.inf, "backprop": math.inf, "loop": math.inf}
+    answers: list[dict[str, np.ndarray]] = []  # every central_difference call's
+    reference: dict[str, np.ndarray] = {}
+    for round_ in range(rounds):
+        for name in best:
+            if round_ >= 3 and best[name] > SLOW:
+                continue
+            if name == "loop":
+                seconds, reference = timed(lambda: loop_on_sample(objective, sample))
+            else:
+                seconds, result = fresh_call(network, x, t, name)
+                if name == "central_difference":
+                    answers.append(result)
+            best[name] = min(best[name], seconds)
+    loop = best["loop"] / sampled * total
+    central, backprop = best["central_difference"], best["backprop"]
+    return {
+        "network": net.label,
+        "batch": net.batch,
+        "parameters": total,
+        "sampled_elements": sampled,
+        "central_difference": central,
+        "loop_scaled": loop,
+        "loop_ratio": loop / central,
+        "backprop": backprop,
+        "backprop_ratio": central / backprop,
+        "max_diff": max(agreement(grads, reference, sample)[0] for grads in answers),
+        "peak_mib": peak_mib(functools.partial(network.gradient, x.copy(), t.copy())),
+        "paths": layer_paths(network),
+    }
+
+
+def table_section(nets: Sequence[Net], sample_size: int, rounds: int) -> list[Row]:
+    """``table_row`` for each of ``nets``, printed as each is done (the slow ones take
+    seconds a call); the engine's notices are left out (the paths say what they say)."""
+    rows = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", toolkit.ToolkitNotice)
+        for net in nets:
+            rows.append(table_row(net, sample_size, rounds))
+            print(f"  {net.label}, batch {net.batch}: done", file=sys.stderr, flush=True)
+    return rows
+
+
 # ------------------------------------------------------------------------ (c) machine
 
 
@@ -398,6 +543,85 @@ def print_gradients(section: dict[str, Any]) -> None:
         )
 
 
+def table_header(info: dict[str, Any], rounds: int) -> None:
+    """What the table's numbers depend on: the CPU, the load, the BLAS threads."""
+    print(f"(d) the table: one gradient call per network, best of {rounds} interleaved rounds")
+    print(f"cpu {info['cpu']}, {info['cores']} cores; load average {_load()}")
+    threads = os.environ.get("OPENBLAS_NUM_THREADS")
+    if threads != "1":
+        print(
+            f"WARNING: OPENBLAS_NUM_THREADS is {threads or 'not set'}; it should be 1 for "
+            "steady numbers (OPENBLAS_NUM_THREADS=1 python benchmarks/gradients.py --table)"
+        )
+    else:
+        print("OPENBLAS_NUM_THREADS=1")
+
+
+def print_table(rows: list[Row]) -> None:
+    headers = [
+        "network",
+        "batch",
+        "cd s",
+        "loop s",
+        "loop/cd",
+        "backprop s",
+        "cd/bp",
+        "max|diff|",
+        "peak MiB",
+    ]
+    body = [
+        [
+            row["network"],
+            str(row["batch"]),
+            f"{row['central_difference']:.4f}",
+            f"{row['loop_scaled']:.2f}",
+            f"{row['loop_ratio']:,.0f}",
+            f"{row['backprop']:.5f}",
+            f"{row['backprop_ratio']:,.0f}",
+            f"{row['max_diff']:.1e}",
+            f"{row['peak_mib']:.1f}",
+        ]
+        for row in rows
+    ]
+    print(table(headers, body))
+    print("path per layer (central_difference):")
+    for row in rows:
+        print(f"  {row['network']}, batch {row['batch']}:")
+        for k, path in enumerate(row["paths"], start=1):
+            print(f"    W{k}, b{k}: {path}")
+    note(
+        "cd: central_difference; loop: the element loop (central_difference_loop), timed on "
+        "a sample of elements through Objective.plain_losses_at (2 full evaluations each) "
+        "and scaled to every element; loop/cd and cd/bp: ratios of those times; max|diff|: "
+        "central_difference against the loop on the sampled elements; peak MiB: the extra "
+        "memory tracemalloc traced during one central_difference call. Hidden layers are "
+        f"initialized with he ({', '.join(KINKED)}) or xavier (the others), the softmax "
+        "output with xavier; data: random, 1000 samples, seed 42, h 1e-4."
+    )
+    sampled = ", ".join(f"{row['sampled_elements']}" for row in rows)
+    note(f"Sampled loop elements per row: {sampled}.")
+
+
+def markdown_table(rows: list[Row]) -> str:
+    """The table as the README's Speed section shows it (a Markdown table)."""
+    lines = [
+        "| network | batch | central_difference | loop / cd | backprop | cd / backprop "
+        "| max \\|diff\\| | peak MiB | path per layer |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---|",
+    ]
+    for row in rows:
+        paths = ", ".join(
+            path.split(" (")[0] if path.startswith("bulk") else path for path in row["paths"]
+        )
+        lines.append(
+            f"| {row['network']} | {row['batch']} | {row['central_difference'] * 1e3:,.1f} ms "
+            f"| {row['loop_ratio']:,.0f}x | {row['backprop'] * 1e3:,.2f} ms "
+            f"| {row['backprop_ratio']:,.0f}x | {row['max_diff']:.1e} | {row['peak_mib']:.1f} "
+            f"| {paths} |"
+        )
+    return "\n".join(lines)
+
+
 def print_machine(info: dict[str, Any]) -> None:
     print("(c) machine")
     width = max(len(key) for key in info)
@@ -413,7 +637,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="smoke run: 100 seed-run steps, 40 sampled loop elements, 1 repeat",
+        help="smoke run: 100 seed-run steps, 40 sampled loop elements, 1 repeat, and a "
+        "reduced table (4 small networks, 2 rounds)",
+    )
+    parser.add_argument(
+        "--table",
+        action="store_true",
+        help="run only the table (d), with the machine (c); a few minutes",
     )
     parser.add_argument(
         "--whole-loop",
@@ -421,27 +651,35 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="also run central_difference_loop once on every element of the big network, "
         "to check the scaled time (about 15 s on an idle machine, minutes on a busy one)",
     )
+    parser.add_argument(
+        "--markdown",
+        action="store_true",
+        help="also print the table (d) as the README's Markdown table",
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the numbers to FILE as JSON")
     args = parser.parse_args(argv)
-    retained = retain_freed_memory()  # as the toolkit command does
     iterations, sample_size, repeats = (100, 40, 1) if args.quick else (300, 400, 3)
+    nets, table_sample, rounds = (QUICK_TABLE, 40, 2) if args.quick else (TABLE, 200, 5)
 
     info = machine()
-    info["malloc"] = (
-        "glibc trim/mmap thresholds raised, as the toolkit command does (toolkit.memory)"
-        if retained
-        else "left as it was (TOOLKIT_RETAIN_MEMORY=0, or not glibc)"
-    )
-    seed = seed_section(iterations)
-    print_seed(seed, iterations)
+    results: dict[str, Any] = {"quick": args.quick}
+    if not args.table:
+        results["seed_run"] = seed_section(iterations)
+        print_seed(results["seed_run"], iterations)
+        print()
+        results["gradient_call"] = gradient_section(sample_size, repeats, run_loop=args.whole_loop)
+        print_gradients(results["gradient_call"])
+        print()
+    table_header(info, rounds)
+    results["table"] = table_section(nets, table_sample, rounds)
+    print_table(results["table"])
     print()
-    gradients = gradient_section(sample_size, repeats, run_loop=args.whole_loop)
-    print_gradients(gradients)
-    print()
+    if args.markdown:
+        print(markdown_table(results["table"]))
+        print()
     info["load at end"] = _load()
     print_machine(info)
     if args.json:
-        results = {"quick": args.quick, "seed_run": seed, "gradient_call": gradients}
         Path(args.json).write_text(json.dumps({**results, "machine": info}, indent=2) + "\n")
         print(f"\nwrote {args.json}")
     return 0

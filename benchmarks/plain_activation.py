@@ -35,7 +35,6 @@ from unittest import mock
 
 import toolkit
 import toolkit.gradients.interpolation
-from toolkit.gradients.memory import retain_freed_memory
 from toolkit.registry.manager import ToolkitPluginManager
 
 SPEC = Path(__file__).resolve().parent.parent / "specs" / "two_layer_sigmoid.yaml"
@@ -85,7 +84,6 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=7, help="interleaved rounds (best of)")
     args = parser.parse_args(argv)
-    retain_freed_memory()  # as the toolkit command does
     folder = tempfile.mkdtemp()
     Path(folder, "bench_softsign_plugin.py").write_text(PLUGIN)
     sys.path.insert(0, folder)

@@ -15,7 +15,6 @@ from .base.errors import (
     UsageError,
 )
 from .base.npzfile import NpzError, NpzReader, read_npz
-from .gradients import memory as memory  # toolkit.memory.retain_freed_memory()
 from .gradients.objective import Objective
 from .model.data import Dataset
 from .model.network import Network

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import itertools
 import math
-import platform
 import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -17,7 +16,6 @@ import toolkit
 import toolkit.gradients.objective
 from tests.helpers import SPECS, write
 from toolkit.gradients.interpolation import Interpolation, InterpolationState
-from toolkit.gradients.memory import retain_freed_memory
 from toolkit.gradients.state import engine_states
 from toolkit.registry.kinds import kind_named
 from toolkit.registry.manager import get_plugin_manager
@@ -662,31 +660,3 @@ def test_losses_share_one_target_batch_across_the_stack(name: str, targets: str)
     by_hand = [closed_form(name, y[s], shared) for s in range(STACK)]
     np.testing.assert_allclose(stacked, by_hand, rtol=1e-12, atol=0)
     np.testing.assert_allclose(float(loss(y[0], t)), by_hand[0], rtol=1e-12, atol=0)
-
-
-# -- retained memory ----------------------------------------------------------------------------
-
-
-@pytest.fixture
-def fresh_memory_setting() -> Iterator[None]:
-    """retain_freed_memory's cached answer forgotten before and after the test."""
-    retain_freed_memory.cache_clear()
-    yield
-    retain_freed_memory.cache_clear()
-
-
-def test_retain_freed_memory_is_off_when_the_environment_says_0(
-    monkeypatch: pytest.MonkeyPatch, fresh_memory_setting: None
-) -> None:
-    """TOOLKIT_RETAIN_MEMORY=0: nothing is changed, and it says so."""
-    monkeypatch.setenv("TOOLKIT_RETAIN_MEMORY", "0")
-    assert retain_freed_memory() is False
-
-
-@pytest.mark.skipif(platform.libc_ver()[0] != "glibc", reason="mallopt is glibc's")
-def test_retain_freed_memory_is_on_by_default_on_glibc(
-    monkeypatch: pytest.MonkeyPatch, fresh_memory_setting: None
-) -> None:
-    """Without the variable, on glibc, the thresholds are raised."""
-    monkeypatch.delenv("TOOLKIT_RETAIN_MEMORY", raising=False)
-    assert retain_freed_memory() is True

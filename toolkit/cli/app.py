@@ -21,7 +21,6 @@ from typing import TextIO
 
 from ..base.errors import SpecError, ToolkitError, ToolkitNotice
 from ..base.wording import brief, one_line
-from ..gradients.memory import retain_freed_memory
 from ..registry.parts import describe_exit
 from . import gradcheck, plot, plugins, specs, train, trained
 from .options import DEBUG_HELP, CommandParser, debugging, options
@@ -97,7 +96,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except OSError as error:
         return _output_failed(error, debug=False)
     warnings.showwarning = _show_notice
-    retain_freed_memory()
     try:
         code = _command(args)
         _flush_output()  # now, not as Python exits: a closed pipe or a full device is seen

@@ -431,18 +431,20 @@ class Interpolation:
         of layer k set to each of ``values[p]``.
 
         Evaluations entering the same layer are stacked and finished together, in chunks
-        whose widest array holds about CHUNK_ELEMENTS elements.
+        whose widest array holds at most about CHUNK_ELEMENTS elements.
         """
         results = [np.empty(values.shape) for *_, values in requests]
         queues: dict[int, list[_Pending]] = {}
+        queued: dict[int, int] = {}  # stacked evaluations waiting, by entry layer
         for (k, samples, units, values), result in zip(requests, results, strict=True):
             for pending in self._entries(k, samples, units, values, result.reshape(-1)):
-                queue = queues.setdefault(pending.entry, [])
+                entry, count = pending.entry, len(pending.samples)
+                queue = queues.setdefault(entry, [])
+                if queue and (queued[entry] + count) * self._width(entry) > CHUNK_ELEMENTS:
+                    self._finish(queue)  # before it grows past the bound
+                    queue.clear()
+                queued[entry] = (queued[entry] if queue else 0) + count
                 queue.append(pending)
-                if sum(len(item.samples) for item in queue) * self._width(pending.entry) >= (
-                    CHUNK_ELEMENTS
-                ):
-                    self._finish(queues.pop(pending.entry))
         for queue in queues.values():
             self._finish(queue)
         return results

@@ -35,6 +35,7 @@ from ..model.network import Network
 from .state import engine_state, engine_states
 
 __all__ = [
+    "CHUNK_BYTES",
     "CHUNK_ELEMENTS",
     "BulkState",
     "affine_of",
@@ -43,9 +44,17 @@ __all__ = [
     "plain_perturbed_losses",
 ]
 
+CHUNK_BYTES = 512 * 1024
+"""Bytes of the widest (perturbations x batch x units) array of one bulk chunk: memory is
+bounded by a few times this, whatever the network's size, and a complex step (16-byte
+values) takes half the perturbations a chunk. Measured on a 2-core AMD EPYC, one call on
+784-100-100-10 and 784-50-50-50-10 relu nets at batch 100: 512 KiB to 1 MiB chunks were
+10-15% faster than 256 KiB ones, and 2 MiB ones twice as slow (the arrays no longer stay
+in the core's cache), with the same answers bit for bit."""
 CHUNK_ELEMENTS = 32768
-"""Elements of the widest (perturbations x batch x units) array held at once: memory is
-bounded by this, whatever the network's size (and 32K elements stay in cache)."""
+"""Elements of the widest stacked array ``toolkit.gradients.interpolation`` builds at once:
+its stacks are many and cheap, so they are kept small (256 KiB), where freed memory is
+reused rather than returned to the system and faulted in again."""
 _AGREEMENT = 64 * np.finfo(np.float64).eps
 """Relative agreement a bulk loss must show with a plain evaluation (rounding only)."""
 
@@ -136,7 +145,7 @@ def _bulk(
     param = network.params[name]
     delta = values - param.reshape(-1)[indices]  # exactly the change the loop makes
     rows, columns = np.divmod(indices, param.shape[-1]) if is_weight else (None, indices)
-    step = _chunk_size(network, forward, layer)
+    step = _chunk_size(network, forward, layer, np.result_type(forward.y, delta).itemsize)
     chunks = []
     for start in range(0, len(indices), step):
         part = slice(start, start + step)
@@ -168,11 +177,12 @@ def affine_of(layer: Layer) -> Affine:
     return affine
 
 
-def _chunk_size(network: Network, forward: Forward, layer: int) -> int:
-    """Perturbations per chunk: the widest stacked array stays within CHUNK_ELEMENTS."""
+def _chunk_size(network: Network, forward: Forward, layer: int, itemsize: int) -> int:
+    """Perturbations per chunk: the widest stacked array stays within CHUNK_BYTES."""
     first = layer + 1 if network.layers[layer].elementwise else layer
     widths = [a.shape[-1] for a in forward.pre[first:]] or [forward.pre[layer].shape[-1]]
-    return max(1, CHUNK_ELEMENTS // (int(forward.pre[layer].shape[0]) * int(max(widths))))
+    row = int(forward.pre[layer].shape[0]) * int(max(widths)) * itemsize
+    return max(1, CHUNK_BYTES // row)
 
 
 def _chunk(

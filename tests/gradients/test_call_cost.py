@@ -85,31 +85,32 @@ def test_answers_stay_the_loops_across_optimizer_steps() -> None:
 
 
 @pytest.fixture
-def stack_sizes(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The element count of every stack the interpolation finishes."""
-    sizes: list[int] = []
+def stacks(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[tuple[int, int]]]:
+    """Each stack the interpolation finishes: its evaluations, and the chunks it joins."""
+    seen: list[tuple[int, int]] = []
     finish = interpolation.Interpolation._finish
 
     def recorded(self: interpolation.Interpolation, queue: list[Any]) -> None:
-        rows = sum(len(item.samples) for item in queue)
-        sizes.append(rows * int(queue[0].stack.shape[1]))
+        seen.append((sum(len(item.samples) for item in queue), len(queue)))
         finish(self, queue)
 
     monkeypatch.setattr(interpolation.Interpolation, "_finish", recorded)
-    yield sizes
+    yield seen
 
 
 def test_interpolated_stacks_stay_within_their_bound(
-    stack_sizes: list[int], monkeypatch: pytest.MonkeyPatch
+    stacks: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Chunks that each fit are finished before their stack grows past CHUNK_ELEMENTS
-    (it used to be finished only once past it: up to twice the bound)."""
-    monkeypatch.setattr(interpolation, "CHUNK_ELEMENTS", 700)
+    """Chunks are joined into one stack only while it stays within STACK_BYTES: a stack
+    is finished before it would grow past the bound (it used to be finished only once
+    past it: up to twice the bound)."""
+    monkeypatch.setattr(interpolation, "STACK_ROWS", 1)
+    monkeypatch.setattr(interpolation, "STACK_BYTES", 8 * 4 * 173)  # 173 rows of 4 outputs
     network = build([8, 4])
-    x, t = batch(30)
+    x, t = batch(5)  # 40 + 20 pairs of 5 evaluations: stacks of 170, then 30 + 100 joined
     grads = network.gradient(x, t, "central_difference")
-    assert len(stack_sizes) > 2
-    assert max(stack_sizes) <= 700
+    assert max(rows for rows, _ in stacks) <= 173
+    assert max(joined for _, joined in stacks) > 1  # chunks were joined
     assert_agrees(grads, loop(network, x, t))
 
 

@@ -55,6 +55,8 @@ from .state import engine_state, engine_states
 
 __all__ = [
     "CHECK_EVERY",
+    "STACK_BYTES",
+    "STACK_ROWS",
     "Interpolation",
     "InterpolationState",
     "NotInterpolable",
@@ -83,6 +85,15 @@ _FIT_TOLERANCE = 16 * _EPS
 """How far the fit may miss the check node, relative to the sample's loss: rounding."""
 _AGREEMENT = 32 * _EPS
 """How far a loss difference may be from a plain evaluation's, relative to the loss."""
+
+STACK_BYTES = 128 * 1024
+"""Bytes of the widest array of one stack of evaluations: at most glibc's default
+``mmap`` threshold, so that a stack's arrays are reused from the heap rather than mapped
+afresh and faulted in page by page each time (which made a 100-10-10 network's call at
+batch 100 twice as slow with 256 KiB stacks)."""
+STACK_ROWS = 512
+"""Evaluations a stack holds at least, however wide its layers: the Python around a
+stack then stays small beside its work."""
 
 CHECK_EVERY = 16
 """After one batch per layer, one batch in this many checks a layer's interpolated
@@ -431,7 +442,7 @@ class Interpolation:
         of layer k set to each of ``values[p]``.
 
         Evaluations entering the same layer are stacked and finished together, in chunks
-        whose widest array holds at most about CHUNK_ELEMENTS elements.
+        whose widest array holds at most STACK_BYTES (or STACK_ROWS evaluations).
         """
         results = [np.empty(values.shape) for *_, values in requests]
         queues: dict[int, list[_Pending]] = {}
@@ -440,7 +451,7 @@ class Interpolation:
             for pending in self._entries(k, samples, units, values, result.reshape(-1)):
                 entry, count = pending.entry, len(pending.samples)
                 queue = queues.setdefault(entry, [])
-                if queue and (queued[entry] + count) * self._width(entry) > CHUNK_ELEMENTS:
+                if queue and queued[entry] + count > self._rows(entry):
                     self._finish(queue)  # before it grows past the bound
                     queue.clear()
                 queued[entry] = (queued[entry] if queue else 0) + count
@@ -457,9 +468,10 @@ class Interpolation:
         values: np.ndarray,
         out: np.ndarray,
     ) -> Iterator[_Pending]:
-        """One request in chunks, each carried to where it enters a later layer."""
+        """One request in chunks, each carried to where it enters a later layer (past an
+        elementwise layer k, the widest array is the next layer's)."""
         per_pair = values.shape[1]
-        step = max(1, CHUNK_ELEMENTS // (per_pair * self._width(k)))
+        step = max(1, self._rows(k + 1 if self.network.layers[k].elementwise else k) // per_pair)
         for start in range(0, len(samples), step):
             chunk = slice(start, start + step)
             which = np.repeat(samples[chunk], per_pair), np.repeat(units[chunk], per_pair)
@@ -517,6 +529,10 @@ class Interpolation:
     def _targets(self, samples: np.ndarray) -> np.ndarray:
         """The targets of stacked samples, one batch of one each."""
         return np.asarray(self._t[samples][:, None])
+
+    def _rows(self, k: int) -> int:
+        """Evaluations a stack entering layer k holds at most."""
+        return max(STACK_ROWS, STACK_BYTES // (8 * self._width(k)))
 
     def _width(self, k: int) -> int:
         """The widest row from layer k's pre-activation on."""

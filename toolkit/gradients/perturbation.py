@@ -52,9 +52,9 @@ values) takes half the perturbations a chunk. Measured on a 2-core AMD EPYC, one
 10-15% faster than 256 KiB ones, and 2 MiB ones twice as slow (the arrays no longer stay
 in the core's cache), with the same answers bit for bit."""
 CHUNK_ELEMENTS = 32768
-"""Elements of the widest stacked array ``toolkit.gradients.interpolation`` builds at once:
-its stacks are many and cheap, so they are kept small (256 KiB), where freed memory is
-reused rather than returned to the system and faulted in again."""
+"""Elements of the (pairs x inputs) arrays ``toolkit.gradients.interpolation`` builds at
+once for the pairs it evaluates at every perturbation (its stacks have their own bound,
+``STACK_BYTES``)."""
 _AGREEMENT = 64 * np.finfo(np.float64).eps
 """Relative agreement a bulk loss must show with a plain evaluation (rounding only)."""
 

@@ -345,6 +345,7 @@ class Interpolation:
         self.network, self.x, self.t, self.forward = network, x, t, forward
         self._t = np.asarray(t)
         self.verify = verify
+        self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         if x.dtype.kind not in "fiu" or np.asarray(t).dtype.kind not in "fiub":
             raise NotInterpolable("the inputs or targets are not real numbers", lasting=False)
         self.x = x = np.asarray(x, dtype=np.float64)
@@ -494,19 +495,18 @@ class Interpolation:
         network, forward = self.network, self.forward
         rows = np.arange(len(values))
         if not network.layers[k].elementwise:
-            a = _columns(forward.pre[k], samples)
+            a = self._columns(forward.pre[k], samples)
             a[rows, units] = values
             return k, a
         changed = _call(network.layers[k].activation, values[:, None])[:, 0]
         if k + 1 == len(network.layers):
-            z = _columns(forward.outputs[k], samples)
+            z = self._columns(forward.outputs[k], samples)
             z[rows, units] = changed
             return k + 1, z
         weight = network.params[affine_of(network.layers[k + 1]).weight]
         change = changed - forward.outputs[k][samples, units]
-        return k + 1, _columns(forward.pre[k + 1], samples) + _columns(weight, units) * change[
-            :, None
-        ]
+        moved = self._columns(weight, units) * change[:, None]
+        return k + 1, self._columns(forward.pre[k + 1], samples) + moved
 
     def _finish(self, queue: list[_Pending]) -> None:
         """Carry stacks that enter the same layer through the rest, and store each loss."""
@@ -529,6 +529,14 @@ class Interpolation:
     def _targets(self, samples: np.ndarray) -> np.ndarray:
         """The targets of stacked samples, one batch of one each."""
         return np.asarray(self._t[samples][:, None])
+
+    def _columns(self, matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``matrix[rows]``, laid out units-first in memory (a transposed view); each
+        matrix is transposed once per batch, however many chunks take rows of it."""
+        kept = self._transposed.get(id(matrix))
+        if kept is None or kept[0] is not matrix:
+            kept = self._transposed[id(matrix)] = (matrix, np.ascontiguousarray(matrix.T))
+        return _columns(kept[1].T, rows)  # already contiguous once transposed back
 
     def _rows(self, k: int) -> int:
         """Evaluations a stack entering layer k holds at most."""

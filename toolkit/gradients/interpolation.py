@@ -346,6 +346,7 @@ class Interpolation:
         self._t = np.asarray(t)
         self.verify = verify
         self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._stack_rows: list[int] | None = None  # by entry layer, worked out once
         if x.dtype.kind not in "fiu" or np.asarray(t).dtype.kind not in "fiub":
             raise NotInterpolable("the inputs or targets are not real numbers", lasting=False)
         self.x = x = np.asarray(x, dtype=np.float64)
@@ -475,7 +476,7 @@ class Interpolation:
         step = max(1, self._rows(k + 1 if self.network.layers[k].elementwise else k) // per_pair)
         for start in range(0, len(samples), step):
             chunk = slice(start, start + step)
-            which = np.repeat(samples[chunk], per_pair), np.repeat(units[chunk], per_pair)
+            which = samples[chunk].repeat(per_pair), units[chunk].repeat(per_pair)
             entry, stack = self._enter(k, *which, values[chunk].reshape(-1))
             yield _Pending(
                 entry, stack, which[0], out[start * per_pair : (start + step) * per_pair]
@@ -540,7 +541,10 @@ class Interpolation:
 
     def _rows(self, k: int) -> int:
         """Evaluations a stack entering layer k holds at most."""
-        return max(STACK_ROWS, STACK_BYTES // (8 * self._width(k)))
+        if self._stack_rows is None:
+            widths = [self._width(entry) for entry in range(len(self.network.layers) + 1)]
+            self._stack_rows = [max(STACK_ROWS, STACK_BYTES // (8 * w)) for w in widths]
+        return self._stack_rows[k]
 
     def _width(self, k: int) -> int:
         """The widest row from layer k's pre-activation on."""

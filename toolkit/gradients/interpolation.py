@@ -414,10 +414,9 @@ class Interpolation:
             exact = np.ones(pre.shape, dtype=bool)
             exact[samples[fitted], units[fitted]] = False
         scaled = shape.inputs / shape.reach[:, None]
-        squared, odd, powers = scaled * scaled, scaled, []
-        for _ in _POWERS:  # 1, 3, ...
-            powers.append(odd)
-            odd = odd * squared
+        squared, powers = scaled * scaled, [scaled]
+        for _ in _POWERS[1:]:  # 3, 5, ...
+            powers.append(powers[-1] * squared)
         ratio = (shape.up + shape.down) / (2 * shape.step)
         grad: np.ndarray = ratio * (np.concatenate(powers).T @ coefficients)
         return grad if exact is None else grad + self._exact_differences(k, shape, exact)
@@ -529,7 +528,7 @@ class Interpolation:
 
     def _targets(self, samples: np.ndarray) -> np.ndarray:
         """The targets of stacked samples, one batch of one each."""
-        return np.asarray(self._t[samples][:, None])
+        return self._t.take(samples, axis=0)[:, None]
 
     def _columns(self, matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
         """``matrix[rows]``, laid out units-first in memory (a transposed view); each

@@ -1,5 +1,6 @@
-"""What a gradient call keeps and how it chunks: kept answers follow parameters changed in
-place, stacks and chunks stay within their bounds, and the element loop's answers stand."""
+"""What a gradient call keeps and how it stacks: kept answers follow parameters changed in
+place, stacks stay within their bound, a bulk chunk's size changes no answer, and the
+element loop's answers stand."""
 
 from __future__ import annotations
 
@@ -114,39 +115,6 @@ def test_interpolated_stacks_stay_within_their_bound(
     assert_agrees(grads, loop(network, x, t))
 
 
-@pytest.fixture
-def chunk_counts(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[int]]:
-    """The number of perturbations in every bulk chunk."""
-    counts: list[int] = []
-    chunk = perturbation._chunk
-
-    def recorded(*args: Any) -> np.ndarray:
-        counts.append(len(args[5]))  # columns: one per perturbation
-        return chunk(*args)
-
-    monkeypatch.setattr(perturbation, "_chunk", recorded)
-    yield counts
-
-
-def test_bulk_chunks_are_sized_in_bytes(
-    chunk_counts: list[int], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """A chunk's widest array (perturbations x 8 samples x 4 output units, after the
-    elementwise layer perturbed) fills CHUNK_BYTES: 8-byte values take twice the
-    perturbations of a complex step's 16-byte ones."""
-    monkeypatch.setattr(perturbation, "CHUNK_BYTES", 6 * 8 * 4 * 8)  # 6 real perturbations
-    network = build([5, 4], features=3)
-    x, t = batch(8, features=3)
-    objective = toolkit.Objective(network, x, t)
-    indices = np.arange(network.params["W1"].size)  # 15: chunks of 6, 6, 3
-    values = network.params["W1"].reshape(-1) + 1e-3
-    objective.losses_at("W1", indices, values)
-    real = list(chunk_counts)
-    chunk_counts.clear()
-    objective.losses_at("W1", indices, values + 1e-20j)
-    assert real == [6, 6, 3] and chunk_counts == [3, 3, 3, 3, 3]
-
-
 def test_bulk_chunk_size_does_not_change_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each perturbation is computed alone within its chunk: chunks of one perturbation
     and chunks of the default size give the same bits."""
@@ -155,7 +123,7 @@ def test_bulk_chunk_size_does_not_change_an_answer(monkeypatch: pytest.MonkeyPat
     states.update(dict.fromkeys(range(len(network.layers)), "bulk only"))
     x, t = batch(9)
     default = network.gradient(x, t, "central_difference")
-    monkeypatch.setattr(perturbation, "CHUNK_BYTES", 1)
+    monkeypatch.setattr(perturbation, "CHUNK_ELEMENTS", 1)
     single = network.gradient(x, t, "central_difference")
     for key in default:
         assert np.array_equal(default[key], single[key]), key

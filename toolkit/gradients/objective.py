@@ -98,9 +98,8 @@ class Objective:
     def _unchanged(self, snapshot: np.ndarray) -> bool:
         """Whether every parameter still holds the values ``snapshot`` took (a NaN never
         does: differences at NaN parameters are worked out again)."""
-        if sum(value.size for value in self.params.values()) != snapshot.size:
-            return False
-        return bool((self._flat_params() == snapshot).all())
+        flat = self._flat_params()
+        return flat.size == snapshot.size and bool((flat == snapshot).all())
 
     def _flat_params(self) -> np.ndarray:
         """Every parameter's values, flattened and joined in the dict's order (a copy)."""

@@ -58,6 +58,8 @@ from .state import engine_state, engine_states
 
 __all__ = [
     "CHECK_EVERY",
+    "STACK_BYTES",
+    "STACK_ROWS",
     "Interpolation",
     "InterpolationState",
     "NotInterpolable",
@@ -86,6 +88,15 @@ _FIT_TOLERANCE = 16 * _EPS
 """How far the fit may miss the check node, relative to the sample's loss: rounding."""
 _AGREEMENT = 32 * _EPS
 """How far a loss difference may be from a plain evaluation's, relative to the loss."""
+
+STACK_BYTES = 128 * 1024
+"""Bytes of the widest array of one stack of evaluations: at most glibc's default
+``mmap`` threshold, so that a stack's arrays are reused from the heap rather than mapped
+afresh and faulted in page by page each time (which made a 100-10-10 network's call at
+batch 100 twice as slow with 256 KiB stacks)."""
+STACK_ROWS = 512
+"""Evaluations a stack holds at least, however wide its layers: the Python around a
+stack then stays small beside its work."""
 
 CHECK_EVERY = 16
 """After one batch per layer, one batch in this many checks a layer's interpolated
@@ -344,6 +355,8 @@ class Interpolation:
         self.network, self.x, self.t, self.forward = network, x, t, forward
         self._t = np.asarray(t)
         self.verify = verify
+        self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._stack_rows: list[int] | None = None  # by entry layer, worked out once
         if x.dtype.kind not in "fiu" or np.asarray(t).dtype.kind not in "fiub":
             raise NotInterpolable("the inputs or targets are not real numbers", lasting=False)
         self.x = x = np.asarray(x, dtype=np.float64)
@@ -412,10 +425,9 @@ class Interpolation:
             exact = np.ones(pre.shape, dtype=bool)
             exact[samples[fitted], units[fitted]] = False
         scaled = shape.inputs / shape.reach[:, None]
-        squared, odd, powers = scaled * scaled, scaled, []
-        for _ in _POWERS:  # 1, 3, ...
-            powers.append(odd)
-            odd = odd * squared
+        squared, powers = scaled * scaled, [scaled]
+        for _ in _POWERS[1:]:  # 3, 5, ...
+            powers.append(powers[-1] * squared)
         ratio = (shape.up + shape.down) / (2 * shape.step)
         grad: np.ndarray = ratio * (np.concatenate(powers).T @ coefficients)
         return grad if exact is None else grad + self._exact_differences(k, shape, exact)
@@ -443,18 +455,20 @@ class Interpolation:
         of layer k set to each of ``values[p]``.
 
         Evaluations entering the same layer are stacked and finished together, in chunks
-        whose widest array holds about CHUNK_ELEMENTS elements.
+        whose widest array holds at most STACK_BYTES (or STACK_ROWS evaluations).
         """
         results = [np.empty(values.shape) for *_, values in requests]
         queues: dict[int, list[_Pending]] = {}
+        queued: dict[int, int] = {}  # stacked evaluations waiting, by entry layer
         for (k, samples, units, values), result in zip(requests, results, strict=True):
             for pending in self._entries(k, samples, units, values, result.reshape(-1)):
-                queue = queues.setdefault(pending.entry, [])
+                entry, count = pending.entry, len(pending.samples)
+                queue = queues.setdefault(entry, [])
+                if queue and queued[entry] + count > self._rows(entry):
+                    self._finish(queue)  # before it grows past the bound
+                    queue.clear()
+                queued[entry] = (queued[entry] if queue else 0) + count
                 queue.append(pending)
-                if sum(len(item.samples) for item in queue) * self._width(pending.entry) >= (
-                    CHUNK_ELEMENTS
-                ):
-                    self._finish(queues.pop(pending.entry))
         for queue in queues.values():
             self._finish(queue)
         return results
@@ -467,12 +481,13 @@ class Interpolation:
         values: np.ndarray,
         out: np.ndarray,
     ) -> Iterator[_Pending]:
-        """One request in chunks, each carried to where it enters a later layer."""
+        """One request in chunks, each carried to where it enters a later layer (past an
+        elementwise layer k, the widest array is the next layer's)."""
         per_pair = values.shape[1]
-        step = max(1, CHUNK_ELEMENTS // (per_pair * self._width(k)))
+        step = max(1, self._rows(k + 1 if self.network.layers[k].elementwise else k) // per_pair)
         for start in range(0, len(samples), step):
             chunk = slice(start, start + step)
-            which = np.repeat(samples[chunk], per_pair), np.repeat(units[chunk], per_pair)
+            which = samples[chunk].repeat(per_pair), units[chunk].repeat(per_pair)
             entry, stack = self._enter(k, *which, values[chunk].reshape(-1))
             yield _Pending(
                 entry, stack, which[0], out[start * per_pair : (start + step) * per_pair]
@@ -492,19 +507,18 @@ class Interpolation:
         network, forward = self.network, self.forward
         rows = np.arange(len(values))
         if not network.layers[k].elementwise:
-            a = _columns(forward.pre[k], samples)
+            a = self._columns(forward.pre[k], samples)
             a[rows, units] = values
             return k, a
         changed = _call(network.layers[k].activation, values[:, None])[:, 0]
         if k + 1 == len(network.layers):
-            z = _columns(forward.outputs[k], samples)
+            z = self._columns(forward.outputs[k], samples)
             z[rows, units] = changed
             return k + 1, z
         weight = network.params[affine_of(network.layers[k + 1]).weight]
         change = changed - forward.outputs[k][samples, units]
-        return k + 1, _columns(forward.pre[k + 1], samples) + _columns(weight, units) * change[
-            :, None
-        ]
+        moved = self._columns(weight, units) * change[:, None]
+        return k + 1, self._columns(forward.pre[k + 1], samples) + moved
 
     def _finish(self, queue: list[_Pending]) -> None:
         """Carry stacks that enter the same layer through the rest, and store each loss."""
@@ -526,7 +540,22 @@ class Interpolation:
 
     def _targets(self, samples: np.ndarray) -> np.ndarray:
         """The targets of stacked samples, one batch of one each."""
-        return np.asarray(self._t[samples][:, None])
+        return self._t.take(samples, axis=0)[:, None]
+
+    def _columns(self, matrix: np.ndarray, rows: np.ndarray) -> np.ndarray:
+        """``matrix[rows]``, laid out units-first in memory (a transposed view); each
+        matrix is transposed once per batch, however many chunks take rows of it."""
+        kept = self._transposed.get(id(matrix))
+        if kept is None or kept[0] is not matrix:
+            kept = self._transposed[id(matrix)] = (matrix, np.ascontiguousarray(matrix.T))
+        return _columns(kept[1].T, rows)  # already contiguous once transposed back
+
+    def _rows(self, k: int) -> int:
+        """Evaluations a stack entering layer k holds at most."""
+        if self._stack_rows is None:
+            widths = [self._width(entry) for entry in range(len(self.network.layers) + 1)]
+            self._stack_rows = [max(STACK_ROWS, STACK_BYTES // (8 * w)) for w in widths]
+        return self._stack_rows[k]
 
     def _width(self, k: int) -> int:
         """The widest row from layer k's pre-activation on."""

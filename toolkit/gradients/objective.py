@@ -81,23 +81,28 @@ class Objective:
         """All of ``params[name]``'s central differences, or None where parts don't allow.
 
         Every layer that can be is computed at the first request; the rest are kept for
-        later requests while the parameters, the batch and h stay as they were.
+        later requests while the parameters (their values: an estimator may change them in
+        place between requests), the batch and h stay as they were.
         """
         kept = self._interpolated
-        if (
-            kept is None
-            or not self._same_batch(kept[0], h)
-            or not np.array_equal(kept[1], self._flat_params())
-        ):
+        if kept is None or not self._same_batch(kept[0], h) or not self._unchanged(kept[1]):
+            snapshot = self._flat_params()  # before: the engine restores what it changes
             grads = interpolated_differences(self.network, self.x, self.t, self.forward, h)
-            kept = self._interpolated = ((h, self.x, self.t), self._flat_params(), grads)
+            kept = self._interpolated = ((h, self.x, self.t), snapshot, grads)
         return kept[2].get(name)
 
     def _same_batch(self, key: tuple[float, np.ndarray, np.ndarray], h: float) -> bool:
         """Whether kept differences were for this h and these very batch arrays."""
         return key[0] == h and key[1] is self.x and key[2] is self.t
 
+    def _unchanged(self, snapshot: np.ndarray) -> bool:
+        """Whether every parameter still holds the values ``snapshot`` took (a NaN never
+        does: differences at NaN parameters are worked out again)."""
+        flat = self._flat_params()
+        return flat.size == snapshot.size and bool((flat == snapshot).all())
+
     def _flat_params(self) -> np.ndarray:
+        """Every parameter's values, flattened and joined in the dict's order (a copy)."""
         return np.concatenate([value.reshape(-1) for value in self.params.values()])
 
     def forward(self) -> Forward:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -163,20 +164,25 @@ def test_deep_relu_network_passes_with_backprop(capsys: pytest.CaptureFixture[st
     assert {param for _, param in kink_rows(out)} <= {"W1", "b1", "W2", "b2"}
 
 
-def test_a_relu_derivative_wrong_on_one_side_fails(run_cli: RunCli, tmp_path: Path) -> None:
-    """Derivative 1 for -0.5 < z < 0 (declared kink at 0): backprop FAILs, exit 1."""
+def backprop_check(run_cli: RunCli, tmp_path: Path, *settings: str) -> Any:
+    """``toolkit gradcheck`` of the shipped ReLU spec with the test's kinked activations
+    plugged in, ``settings`` applied, backprop alone."""
     write(tmp_path / "kinked_plugin.py", KINKED_PLUGIN)
-    result = run_cli(
+    return run_cli(
         "gradcheck",
         RELU,
         "-p",
         "kinked_plugin",
-        "--set",
-        "model.layers.0.activation=lopsided_relu",
+        *settings,
         "--estimators",
         "backprop",
         env={"PYTHONPATH": str(tmp_path)},
     )
+
+
+def test_a_relu_derivative_wrong_on_one_side_fails(run_cli: RunCli, tmp_path: Path) -> None:
+    """Derivative 1 for -0.5 < z < 0 (declared kink at 0): backprop FAILs, exit 1."""
+    result = backprop_check(run_cli, tmp_path, "--set", "model.layers.0.activation=lopsided_relu")
     assert result.returncode == 1, result.stdout + result.stderr
     assert result.stdout.splitlines()[-1].startswith("gradcheck FAILED: backprop (W1, b1")
 
@@ -202,13 +208,10 @@ def test_at_a_kink_each_one_sided_derivative_passes_and_others_fail(
     """Pre-activations exactly at 0: the b1 elements are compared one-sided. Taking either
     piece's derivative at 0 passes (the plain reference, the average of the two, would fail
     both); 3 at 0 fails on those elements alone."""
-    write(tmp_path / "kinked_plugin.py", KINKED_PLUGIN)
     data = zero_rows_data(tmp_path / "zeros.npz")
-    result = run_cli(
-        "gradcheck",
-        RELU,
-        "-p",
-        "kinked_plugin",
+    result = backprop_check(
+        run_cli,
+        tmp_path,
         "--set",
         f"data={{name: npz, path: {data}}}",
         "--set",
@@ -216,9 +219,6 @@ def test_at_a_kink_each_one_sided_derivative_passes_and_others_fail(
         "scale: 0.5}}, {units: 3, activation: softmax, init: {name: normal, scale: 0.5}}]",
         "--set",
         "rng=default",
-        "--estimators",
-        "backprop",
-        env={"PYTHONPATH": str(tmp_path)},
     )
     assert result.returncode == code, result.stdout + result.stderr
     kinks = re.search(r"^kinks: (\d+) elements .*, (\d+) of them one-sided", result.stdout, re.M)

@@ -31,11 +31,18 @@ OUTPUTS = {
 Grads = dict[str, np.ndarray]
 
 
-def network(hidden: list[str], loss: str = "cross_entropy", seed: int = 5) -> toolkit.Network:
-    """FEATURES inputs, one layer of WIDTH units per hidden activation, CLASSES outputs."""
+def network(
+    hidden: list[str], loss: str = "cross_entropy", seed: int = 5, width: int = WIDTH
+) -> toolkit.Network:
+    """FEATURES inputs, one layer of ``width`` units per hidden activation, CLASSES outputs
+    (weights of scale 0.7, times sqrt(WIDTH / width) past the first layer)."""
     layers: list[dict[str, Any]] = [
-        {"units": WIDTH, "activation": name, "init": {"name": "normal", "scale": 0.7}}
-        for name in hidden
+        {
+            "units": width,
+            "activation": name,
+            "init": {"name": "normal", "scale": 0.7 * (1.0 if m == 0 else (WIDTH / width) ** 0.5)},
+        }
+        for m, name in enumerate(hidden)
     ]
     layers.append(
         {"units": CLASSES, "activation": OUTPUTS[loss], "init": {"name": "normal", "scale": 0.5}}
@@ -192,3 +199,17 @@ def test_a_kinked_layer_after_a_row_wise_one_refuses_the_layers_before_it() -> N
         grads = net.gradient(x, t, "central_difference")
     assert engine_states(net).of(InterpolationState).refused.keys() == {0}
     assert_agrees(grads, loop(net, x, t))
+
+
+def test_wide_layers_flag_few_more_pairs_than_cross() -> None:
+    """Through 40-unit layers the sizes of the weights add up where their signs cancel; the
+    signed bound keeps the flagged pairs close to those that really cross."""
+    net = network(["relu", "relu", "relu"], seed=3, width=40)
+    x, _ = batch()
+    forward = net.forward(x)
+    radius = np.full(BATCH, 2e-2)
+    flags = reach_flags(net, forward, 0, radius)
+    crossed = crossings(net, x, 0, radius)
+    assert crossed.sum() >= 10
+    assert not (crossed & ~flags).any()
+    assert flags.sum() <= 1.5 * crossed.sum()

@@ -2,15 +2,20 @@
 
 Changing unit j of layer k's pre-activation by at most ``r`` (in sample n) changes that
 unit's output by at most ``M``: the larger change the activation makes at ``z + r`` and
-``z - r``, times ``SLOPE_MARGIN``. That moves unit l of the next layer by at most ``|W[j, l]| * M``,
-and each layer further on by at most its slope bound times that, through ``|W|``. A pair
+``z - r``, times ``SLOPE_MARGIN``. That moves unit l of the next layer by at most
+``|W[j, l]| * M``, and each layer further on by at most its slope bound times that,
+through ``|W|``. A pair
 whose bound reaches one of a later layer's declared breakpoints may cross a kink (or a
 jump) within the reach of the loop's perturbations: the interpolation evaluates it
 exactly, at every perturbation. Every other pair is smooth all the way to the loss.
 
-A slope bound is the larger secant over ``z +- rho``, times the margin, with ``rho`` the farthest
-the unit can move, cut back to the distance to the unit's nearest breakpoint (a pair that
-goes past it is already flagged, so only the smooth piece matters).
+A slope bound is the larger secant over ``z +- rho``, times the margin, with ``rho`` the
+farthest the unit can move, cut back to the distance to the unit's nearest breakpoint (a
+pair that goes past it is already flagged, so only the smooth piece matters). Through
+wide layers that bound adds up the weights' sizes where their signs would cancel, so a
+second bound carries the change signed: through each layer's central secant and the
+signed weights, as a derivative would be, plus what the slope's spread within reach
+(twice the difference of the two one-sided secants) can add. Each pair takes the smaller.
 
 Bounds are worked out per sample first (the largest over the layer's units), which is
 cheap; the samples whose per-sample bound reaches a breakpoint are then worked out pair
@@ -20,6 +25,7 @@ by pair, in chunks that bound memory.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from dataclasses import dataclass
 
 import numpy as np
 
@@ -28,7 +34,7 @@ from ..model.layers import Layer
 from ..model.network import Network
 from .perturbation import CHUNK_ELEMENTS, affine_of
 
-__all__ = ["SLOPE_MARGIN", "last_kinked", "reach_flags", "reach_refusal"]
+__all__ = ["SLOPE_MARGIN", "SPREAD_MARGIN", "last_kinked", "reach_flags", "reach_refusal"]
 
 SLOPE_MARGIN = 1.01
 """Factor on every measured change and secant. For a function that is monotone, or convex
@@ -37,6 +43,12 @@ the larger secant every secant: the factor covers an inflection point inside the
 interval, where the error is of order the interval squared (1e-8), and rounding. A kink
 that a wrong bound misses lies near the end of a pair's reach, where it moves the fit's
 outer node and the fit then misses its check node: that pair is evaluated exactly."""
+SPREAD_MARGIN = 2.0
+"""Factor on the difference of a unit's two one-sided secants, which bounds how far its
+slope can stray from their mean: the difference is the curvature times the step."""
+_CURVATURE_FLOOR = 1e-3
+"""The least spread allowed, relative to the slope: where the curvature vanishes (an
+inflection point) the slope still strays by the third derivative times the step squared."""
 _RELATIVE_SLACK = 1e-6
 """A breakpoint this close (relative to the bound) counts as reached."""
 _ABSOLUTE_SLACK = 2.0**-40
@@ -86,14 +98,57 @@ def reach_flags(network: Network, forward: Forward, k: int, radius: np.ndarray) 
     for m, weight in zip(range(k + 1, last + 1), [*weights[1:], None], strict=True):
         suspects |= _near(layers[m], forward.pre[m], envelope).any(axis=1)
         if weight is not None:
-            slopes.append(_slope_bound(layers[m], forward.pre[m], forward.outputs[m], envelope))
-            envelope = (slopes[-1] * envelope) @ weight
+            slopes.append(_slopes(layers[m], forward.pre[m], forward.outputs[m], envelope))
+            envelope = (slopes[-1].bound * envelope) @ weight
+    signed = [network.params[affine_of(layers[m]).weight] for m in range(k + 1, last + 1)]
     for rows in _chunks(np.flatnonzero(suspects), weights):
-        bound = change[rows][:, :, None] * weights[0]  # (samples, units of k, units of k+1)
-        for step, m in enumerate(range(k + 1, last + 1)):
-            flags[rows] |= _near(layers[m], forward.pre[m][rows][:, None, :], bound).any(axis=2)
-            if m < last:
-                bound = (bound * slopes[step][rows][:, None, :]) @ weights[step + 1]
+        flags[rows] = _pairs_near(network, forward, k, rows, change[rows], slopes, signed)
+    return flags
+
+
+@dataclass(frozen=True)
+class _Slopes:
+    """A later layer's slopes over the smooth piece within reach of each unit (samples x
+    units): a bound on their size, the central secant, and how far the slope can differ
+    from that secant."""
+
+    bound: np.ndarray
+    linear: np.ndarray
+    spread: np.ndarray
+
+
+def _pairs_near(
+    network: Network,
+    forward: Forward,
+    k: int,
+    rows: np.ndarray,
+    change: np.ndarray,
+    slopes: list[_Slopes],
+    weights: list[np.ndarray],
+) -> np.ndarray:
+    """Pair by pair, for samples ``rows``: whether a later layer's breakpoint is in reach.
+
+    Two bounds on each later unit's change, both valid, the smaller used: through ``|W|``
+    and slope bounds, and through the signed weights and central secants (the change of
+    unit j carried linearly, as a derivative would be) plus what the slopes' spread can add.
+    """
+    magnitude = change[:, :, None]
+    bound = magnitude * np.abs(weights[0])  # (samples, units of k, units of k + 1)
+    direction = np.broadcast_to(weights[0], bound.shape)
+    error = np.zeros(bound.shape)
+    flags = np.zeros(change.shape, dtype=bool)
+    last = k + len(weights)
+    for step, m in enumerate(range(k + 1, last + 1)):
+        bound = np.minimum(bound, np.abs(direction) * magnitude + error)
+        flags |= _near(network.layers[m], forward.pre[m][rows][:, None, :], bound).any(axis=2)
+        if m < last:
+            slope, weight = slopes[step], weights[step + 1]
+            linear = slope.linear[rows][:, None, :]
+            error = (np.abs(linear) * error + slope.spread[rows][:, None, :] * bound) @ np.abs(
+                weight
+            )
+            direction = (linear * direction) @ weight
+            bound = (slope.bound[rows][:, None, :] * bound) @ np.abs(weight)
     return flags
 
 
@@ -107,15 +162,21 @@ def _change_bound(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.nda
     return np.where(np.isnan(change), np.inf, change)
 
 
-def _slope_bound(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) -> np.ndarray:
-    """A bound on each unit's slope over the smooth piece within ``radius`` of it."""
+def _slopes(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) -> _Slopes:
+    """Each unit's slopes over the smooth piece within ``radius`` of it (``_Slopes``)."""
     rho = radius
     if layer.breakpoints:
         distance = np.min([np.abs(pre - point) for point in layer.breakpoints], axis=0)
         rho = np.where(distance > 0, np.minimum(radius, distance), radius)
     rho = np.maximum(rho, _TINY * np.maximum(1.0, np.abs(pre)))
-    slope: np.ndarray = _change_bound(layer, pre, out, rho) / rho
-    return slope
+    up, down = np.asarray(layer.activation(pre + rho)), np.asarray(layer.activation(pre - rho))
+    rounding = _TINY * np.maximum(1.0, np.abs(out)) / rho
+    with np.errstate(invalid="ignore"):
+        above, below = (up - out) / rho, (out - down) / rho
+        steepest = np.maximum(np.abs(above), np.abs(below))
+        spread = SPREAD_MARGIN * np.abs(above - below) + _CURVATURE_FLOOR * steepest + rounding
+        slopes = _Slopes(SLOPE_MARGIN * steepest + rounding, (above + below) / 2, spread)
+    return _Slopes(*(np.where(np.isnan(part), np.inf, part) for part in vars(slopes).values()))
 
 
 def _near(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray:

@@ -54,6 +54,19 @@ def wrong_at_zero_grad(x):
     return np.where(x == 0, 3.0, np.asarray(x > 0, dtype=float))
 
 
+def hinge(y, t):
+    """Mean over the batch of sum(max(0, y)) per sample: kinked at y = 0."""
+    return np.maximum(0.0, y).sum(axis=(-2, -1)) / y.shape[-2]
+
+
+def hinge_grad(y, t):
+    return np.asarray(y > 0, dtype=float) / y.shape[-2]
+
+
+def toolkit_losses():
+    return {"hinge": Part(hinge, derivative=hinge_grad, breakpoints=(0.0,))}
+
+
 def toolkit_activations():
     kink = (0.0,)
     return {
@@ -230,6 +243,34 @@ def test_at_a_kink_each_one_sided_derivative_passes_and_others_fail(
     assert rows["backprop", "b1"]["result"] == expected
     if code:
         assert result.stdout.splitlines()[-1].startswith("gradcheck FAILED: backprop (b1)")
+
+
+def test_a_loss_kinked_at_the_output_is_compared_apart(run_cli: RunCli, tmp_path: Path) -> None:
+    """A loss that declares a kink at y = 0, with outputs exactly there (zero inputs, zero
+    biases): backprop's derivative of either piece passes, every b2 element compared apart;
+    the table's row for b2 has nothing else to compare and says so ('-')."""
+    data = zero_rows_data(tmp_path / "zeros.npz")
+    result = backprop_check(
+        run_cli,
+        tmp_path,
+        "--set",
+        f"data={{name: npz, path: {data}}}",
+        "--set",
+        "model.layers=[{units: 5, activation: relu, init: {name: normal, scale: 0.5}}, "
+        "{units: 3, activation: identity, init: {name: normal, scale: 0.5}}]",
+        "--set",
+        "loss=hinge",
+        "--set",
+        "rng=default",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    rows = kink_rows(result.stdout)
+    assert rows["backprop", "b2"]["result"] == "pass"
+    assert int(rows["backprop", "b2"]["straddling"]) == 3
+    (b2,) = [line.split() for line in result.stdout.splitlines() if line.startswith("backprop ")][
+        3:4
+    ]
+    assert b2[1:3] == ["b2", "0"] and b2[6] == "-"
 
 
 def test_help_says_how_kinks_are_compared(capsys: pytest.CaptureFixture[str]) -> None:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..model.forward import Forward
 from ..model.network import Network
 
 __all__ = [
@@ -127,13 +128,15 @@ def _one_sided(
 
 @dataclass
 class NetworkProbe:
-    """One parameter element's loss and the sides of the kinked layers' pre-activations."""
+    """One parameter element's loss and the sides of the kinked layers' pre-activations
+    (and of the network's output, where the loss declares breakpoints: ``loss_kinks``)."""
 
     network: Network
     x: np.ndarray
     t: np.ndarray
     name: str
     kinked: list[tuple[int, tuple[float, ...]]]
+    loss_kinks: tuple[float, ...] = ()
 
     def __post_init__(self) -> None:
         param = self.network.params[self.name]
@@ -151,13 +154,19 @@ class NetworkProbe:
             loss = np.asarray(self.network.loss_function(forward.y, self.t))
         finally:
             self.flat[index] = kept
-        marks = [sides(forward.pre[k], points).reshape(-1) for k, points in self.kinked]
-        return loss, np.concatenate(marks)
+        return loss, self._marks(forward)
 
     def unperturbed(self) -> Evaluation:
         """The loss and the sides at the parameters as they are."""
-        loss, marks = self.evaluate(0, float(self.flat[0]))
-        return float(loss), marks
+        forward = self.network.forward(self.x, self.params)
+        return float(self.network.loss_function(forward.y, self.t)), self._marks(forward)
+
+    def _marks(self, forward: Forward) -> np.ndarray:
+        """The sides of every kinked layer's pre-activation, then of the output."""
+        marks = [sides(forward.pre[k], points).reshape(-1) for k, points in self.kinked]
+        if self.loss_kinks:
+            marks.append(sides(forward.y, self.loss_kinks).reshape(-1))
+        return np.concatenate(marks)
 
     def at(self, index: int) -> Probe:
         """The probe of one element, its loss as a float."""
@@ -174,14 +183,18 @@ def difference_probe(
 ) -> NetworkProbe | None:
     """Evaluations of the loss at single-element changes of ``params[name]`` on the batch,
     each with the sides of the pre-activations of every layer at or after ``name``'s that
-    declares breakpoints; None where no such layer declares any (nothing can straddle)."""
+    declares breakpoints, and of the output where the loss declares any; None where nothing
+    declares any (nothing can straddle)."""
     first, _ = network.locate(name)
     kinked = [
         (k, tuple(layer.breakpoints))
         for k, layer in enumerate(network.layers)
         if k >= first and layer.breakpoints
     ]
-    return NetworkProbe(network, x, t, name, kinked) if kinked else None
+    loss_kinks = tuple(network.loss_function.part.breakpoints or ())
+    if not kinked and not loss_kinks:
+        return None
+    return NetworkProbe(network, x, t, name, kinked, loss_kinks)
 
 
 @dataclass(frozen=True)

@@ -7,10 +7,11 @@ every element; where a parameter has more than ``LOOP_BOUND`` elements, a seeded
 of elements per parameter.
 
 Where a perturbation of the reference straddles a kink (a pre-activation of a layer at or
-after the element's crosses, or lands on, a breakpoint its activation declares: seen
-exactly, in the reference's own forward passes), its central difference is not the
-derivative. Those elements are compared apart, against a kink-free reference as well
-(``toolkit.gradients.kinks``: smaller steps, or one-sided differences at a kink): an
+after the element's crosses, or lands on, a breakpoint its activation declares, or the
+output one the loss declares: seen exactly, in the reference's own forward passes), its
+central difference is not the derivative. Those elements are compared apart, against a
+kink-free reference as well (``toolkit.gradients.kinks``: smaller steps, or one-sided
+differences where no step down to h/1000 stays clean): an
 estimator passes there if it matches either the plain reference (as the loop does) or the
 kink-free one (as a correct derivative does), or lies between the derivative and the
 one-sided secants at h (as a one-sided difference whose own step crosses the kink does:
@@ -575,7 +576,8 @@ def _rows(check: EstimatorCheck) -> list[list[Any]]:
     tolerance = f"{check.tolerance:g}" if check.checked else "not checked"
     rows: list[list[Any]] = []
     for index, parameter in enumerate(check.parameters):
-        result = RESULTS[_verdict(parameter.rel_error, check.tolerance)]
+        verdict = _verdict(parameter.rel_error, check.tolerance) if parameter.compared else None
+        result = RESULTS[verdict]
         rows.append(
             [
                 check.name,

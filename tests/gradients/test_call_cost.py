@@ -115,6 +115,23 @@ def test_interpolated_stacks_stay_within_their_bound(
     assert_agrees(grads, loop(network, x, t))
 
 
+def test_stacks_of_exactly_evaluated_pairs_stay_within_their_bound(
+    stacks: list[tuple[int, int]], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A pair evaluated at every perturbation brings 2 x (inputs + 1) evaluations: they are
+    split across stacks like any others (each pair used to be one stack of them all)."""
+    monkeypatch.setattr(interpolation, "STACK_ROWS", 1)
+    monkeypatch.setattr(interpolation, "STACK_BYTES", 8 * 4 * 10)  # 10 rows of 4 outputs
+    network = build([8, 4], activation="relu")
+    x, t = batch(5)
+    pre = network.forward(x).pre[0]
+    network.params["b1"][:3] -= pre[0, :3]  # three units of sample 0 on the kink
+    grads = network.gradient(x, t, "central_difference")
+    assert engine_states(network).of(InterpolationState).pairs[0][0] >= 3
+    assert max(rows for rows, _ in stacks) <= 10
+    assert_agrees(grads, loop(network, x, t))
+
+
 def test_bulk_chunk_size_does_not_change_an_answer(monkeypatch: pytest.MonkeyPatch) -> None:
     """Each perturbation is computed alone within its chunk: chunks of one perturbation
     and chunks of the default size give the same bits."""

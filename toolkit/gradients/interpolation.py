@@ -90,13 +90,14 @@ _AGREEMENT = 32 * _EPS
 """How far a loss difference may be from a plain evaluation's, relative to the loss."""
 
 STACK_BYTES = 128 * 1024
-"""Bytes of the widest array of one stack of evaluations: at most glibc's default
-``mmap`` threshold, so that a stack's arrays are reused from the heap rather than mapped
-afresh and faulted in page by page each time (which made a 100-10-10 network's call at
-batch 100 twice as slow with 256 KiB stacks)."""
+"""Bytes of the widest array of one stack of evaluations, where STACK_ROWS rows of it fit:
+at most glibc's default ``mmap`` threshold, so that a stack's arrays are reused from the
+heap rather than mapped afresh and faulted in page by page each time (which made a
+100-10-10 network's call at batch 100 twice as slow with 256 KiB stacks)."""
 STACK_ROWS = 512
-"""Evaluations a stack holds at least, however wide its layers: the Python around a
-stack then stays small beside its work."""
+"""Evaluations a stack holds at least, however wide its layers (rows wider than 32 units
+then take it past STACK_BYTES): the Python around a stack then stays small beside its
+work."""
 
 CHECK_EVERY = 16
 """After one batch per layer, one batch in this many checks a layer's interpolated
@@ -446,7 +447,11 @@ class Interpolation:
             centre = self.forward.pre[k][rows, columns][:, None]
             plus = centre + shape.up[:, columns].T * shape.inputs[rows]  # (pairs, inputs)
             minus = centre - shape.down[:, columns].T * shape.inputs[rows]
-            (losses,) = self._stacked_losses([(k, rows, columns, np.hstack([plus, minus]))])
+            values = np.hstack([plus, minus])  # one evaluation a row: stacks keep their bound
+            per_pair = values.shape[1]
+            request = (k, rows.repeat(per_pair), columns.repeat(per_pair), values.reshape(-1, 1))
+            (losses,) = self._stacked_losses([request])
+            losses = losses.reshape(len(rows), per_pair)
             np.add.at(total.T, columns, losses[:, :width] - losses[:, width:])
         return total
 
@@ -455,7 +460,8 @@ class Interpolation:
         of layer k set to each of ``values[p]``.
 
         Evaluations entering the same layer are stacked and finished together, in chunks
-        whose widest array holds at most STACK_BYTES (or STACK_ROWS evaluations).
+        whose widest array holds at most STACK_BYTES, or STACK_ROWS evaluations where
+        that is more.
         """
         results = [np.empty(values.shape) for *_, values in requests]
         queues: dict[int, list[_Pending]] = {}

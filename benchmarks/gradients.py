@@ -303,7 +303,7 @@ QUICK_TABLE = (
     Net((100, 20, 20, 10), "relu", batch=10),
     Net((100, 10, 10), "sigmoid", batch=10),
 )
-"""``--quick``'s rows: small, with a ReLU under another to show a layer's path."""
+"""``--quick``'s rows: small, with a ReLU under another (interpolated through it)."""
 KINKED = ("relu", "leaky_relu")
 """Hidden activations initialized with ``he``; the others get ``xavier``."""
 SLOW = 2.0
@@ -339,7 +339,7 @@ def layer_paths(network: toolkit.Network) -> list[str]:
     bulk path where the engine refused the layer, else interpolated (with how many
     (sample, unit) pairs were evaluated exactly, where the engine says)."""
     state = engine_states(network).of(InterpolationState)
-    pairs = getattr(state, "pairs", None) or {}
+    pairs = state.pairs
     paths = []
     for k in range(len(network.layers)):
         if k in state.refused:

@@ -53,7 +53,7 @@ from ..model.layers import Activation
 from ..model.network import Network
 from ..registry.parts import BoundPart
 from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation, plain_perturbed_losses
-from .reach import reach_flags, reach_refusal
+from .reach import NotReachable, reach_flags, reach_refusal, within_reach
 from .state import engine_state, engine_states
 
 __all__ = [
@@ -270,12 +270,15 @@ def refusal(network: Network, k: int) -> str | None:
 
 
 def guarded(network: Network, k: int) -> bool:
-    """Whether a part from layer k on (its activation, those after it, the loss) declares
-    no breakpoints: nothing then says where a kink could be, and the fits are checked on
-    both sides of each pre-activation."""
+    """Whether layer k's fits are checked on both sides of each pre-activation: where a
+    part from layer k on (its activation, those after it, the loss) declares no
+    breakpoints, nothing says where a kink could be; where a later layer declares some,
+    a kink that the reach bounds miss lies near the end of a pair's reach, on either
+    side."""
     layers = network.layers[k:]
     undeclared = any(layer.breakpoints is None for layer in layers)
-    return undeclared or network.loss_function.part.breakpoints is None
+    kinked_later = any(layer.breakpoints for layer in layers[1:])
+    return undeclared or kinked_later or network.loss_function.part.breakpoints is None
 
 
 def _checked(count: int, layers: int) -> int | None:
@@ -394,11 +397,12 @@ class Interpolation:
     def _stencil(self, k: int, radius: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The pairs to fit (no breakpoint within reach) and where to evaluate them."""
         pre = self.forward.pre[k]
-        near = reach_flags(self.network, self.forward, k, radius)
-        for point in self.network.layers[k].breakpoints or ():
-            near |= np.abs(pre - point) <= radius[:, None] * (1 + 1e-6)
+        try:
+            near = reach_flags(self.network, self.forward, k, radius)
+        except NotReachable as reason:
+            raise NotInterpolable(str(reason)) from None
+        near |= within_reach(self.network.layers[k], pre, radius[:, None])
         samples, units = np.nonzero(~near)
-        engine_states(self.network).of(InterpolationState).pairs[k] = (int(near.sum()), near.size)
         offsets = _GUARDED_OFFSETS if guarded(self.network, k) else _OFFSETS
         return samples, units, pre[samples, units][:, None] + radius[samples, None] * offsets
 
@@ -425,6 +429,8 @@ class Interpolation:
             coefficients = stacked.reshape(-1, pre.shape[1])
             exact = np.ones(pre.shape, dtype=bool)
             exact[samples[fitted], units[fitted]] = False
+        count = 0 if exact is None else int(exact.sum())
+        engine_states(self.network).of(InterpolationState).pairs[k] = (count, pre.size)
         scaled = shape.inputs / shape.reach[:, None]
         squared, powers = scaled * scaled, [scaled]
         for _ in _POWERS[1:]:  # 3, 5, ...
@@ -437,7 +443,6 @@ class Interpolation:
         """``sum_n D_nj(d A[n, i])`` at every perturbation, for the flagged pairs only."""
         total = np.zeros(shape.up.shape)
         samples, units = np.nonzero(exact)
-        engine_states(self.network).of(InterpolationState).pairs[k] = (len(samples), exact.size)
         if not len(samples):
             return total
         width = shape.inputs.shape[1]

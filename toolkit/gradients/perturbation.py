@@ -46,10 +46,8 @@ __all__ = [
 CHUNK_ELEMENTS = 32768
 """Elements of the widest (perturbations x batch x units) array held at once: memory is
 bounded by this, whatever the network's size (and 32K elements stay in cache). Larger
-chunks were measured on a 2-core AMD EPYC (one call at batch 100, each in a fresh
-process): 1 to 4 MiB were slower on every network tried, and 512 KiB helped a
-784-100-100-10 relu net (6.1 s to 5.4 s) but slowed a 784-50-50-50-10 one (3.2 s to
-5.3 s). A chunk's size never changes an answer's bits."""
+chunks were slower as often as faster (benchmarks/README.md has the measurements). A
+chunk's size never changes an answer's bits."""
 _AGREEMENT = 64 * np.finfo(np.float64).eps
 """Relative agreement a bulk loss must show with a plain evaluation (rounding only)."""
 

@@ -32,9 +32,17 @@ import numpy as np
 from ..model.forward import Forward
 from ..model.layers import Layer
 from ..model.network import Network
-from .perturbation import CHUNK_ELEMENTS, affine_of
+from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation
 
-__all__ = ["SLOPE_MARGIN", "SPREAD_MARGIN", "last_kinked", "reach_flags", "reach_refusal"]
+__all__ = [
+    "SLOPE_MARGIN",
+    "SPREAD_MARGIN",
+    "NotReachable",
+    "last_kinked",
+    "reach_flags",
+    "reach_refusal",
+    "within_reach",
+]
 
 SLOPE_MARGIN = 1.01
 """Factor on every measured change and secant. For a function that is monotone, or convex
@@ -42,7 +50,9 @@ or concave, on the interval, the larger end change bounds every change within it
 the larger secant every secant: the factor covers an inflection point inside the
 interval, where the error is of order the interval squared (1e-8), and rounding. A kink
 that a wrong bound misses lies near the end of a pair's reach, where it moves the fit's
-outer node and the fit then misses its check node: that pair is evaluated exactly."""
+outer node: the fits of a layer with kinked layers after it are checked on both sides
+(``interpolation.guarded``), so the fit misses a check node and that pair is evaluated
+exactly."""
 SPREAD_MARGIN = 2.0
 """Factor on the difference of a unit's two one-sided secants, which bounds how far its
 slope can stray from their mean: the difference is the curvature times the step."""
@@ -96,7 +106,7 @@ def reach_flags(network: Network, forward: Forward, k: int, radius: np.ndarray) 
     suspects = np.zeros(len(pre), dtype=bool)
     slopes = []
     for m, weight in zip(range(k + 1, last + 1), [*weights[1:], None], strict=True):
-        suspects |= _near(layers[m], forward.pre[m], envelope).any(axis=1)
+        suspects |= within_reach(layers[m], forward.pre[m], envelope).any(axis=1)
         if weight is not None:
             slopes.append(_slopes(layers[m], forward.pre[m], forward.outputs[m], envelope))
             envelope = (slopes[-1].bound * envelope) @ weight
@@ -140,7 +150,9 @@ def _pairs_near(
     last = k + len(weights)
     for step, m in enumerate(range(k + 1, last + 1)):
         bound = np.minimum(bound, np.abs(direction) * magnitude + error)
-        flags |= _near(network.layers[m], forward.pre[m][rows][:, None, :], bound).any(axis=2)
+        flags |= within_reach(network.layers[m], forward.pre[m][rows][:, None, :], bound).any(
+            axis=2
+        )
         if m < last:
             slope, weight = slopes[step], weights[step + 1]
             linear = slope.linear[rows][:, None, :]
@@ -154,8 +166,7 @@ def _pairs_near(
 
 def _change_bound(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) -> np.ndarray:
     """How far each unit's output can move when its pre-activation moves by ``radius``."""
-    activation = layer.activation
-    up, down = np.asarray(activation(pre + radius)), np.asarray(activation(pre - radius))
+    up, down = _call(layer, pre + radius), _call(layer, pre - radius)
     with np.errstate(invalid="ignore"):
         change = SLOPE_MARGIN * np.maximum(np.abs(up - out), np.abs(down - out))
         change += _TINY * np.maximum(1.0, np.abs(out))  # the rounding of the two differences
@@ -169,7 +180,7 @@ def _slopes(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) 
         distance = np.min([np.abs(pre - point) for point in layer.breakpoints], axis=0)
         rho = np.where(distance > 0, np.minimum(radius, distance), radius)
     rho = np.maximum(rho, _TINY * np.maximum(1.0, np.abs(pre)))
-    up, down = np.asarray(layer.activation(pre + rho)), np.asarray(layer.activation(pre - rho))
+    up, down = _call(layer, pre + rho), _call(layer, pre - rho)
     rounding = _TINY * np.maximum(1.0, np.abs(out)) / rho
     with np.errstate(invalid="ignore"):
         above, below = (up - out) / rho, (out - down) / rho
@@ -179,14 +190,24 @@ def _slopes(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) 
     return _Slopes(*(np.where(np.isnan(part), np.inf, part) for part in vars(slopes).values()))
 
 
-def _near(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray:
-    """Where a unit within ``bound`` of its pre-activation reaches one of its breakpoints."""
+def within_reach(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """Where a unit moved by at most ``bound`` from its pre-activation can reach one of its
+    layer's breakpoints (rounding included)."""
     reach = bound * (1 + _RELATIVE_SLACK) + _ABSOLUTE_SLACK * np.maximum(1.0, np.abs(pre))
     near = np.zeros(np.broadcast_shapes(pre.shape, bound.shape), dtype=bool)
     for point in layer.breakpoints or ():
         near |= np.abs(pre - point) <= reach
     reached: np.ndarray = near | np.isnan(reach)  # a bound that is not a number: everything
     return reached
+
+
+def _call(layer: Layer, a: np.ndarray) -> np.ndarray:
+    """The layer's activation on ``a``, which must keep its shape (NotReachable if not)."""
+    return call_activation(layer.activation, a, NotReachable)
+
+
+class NotReachable(Exception):
+    """An activation that fails on, or changes the shape of, the points a bound needs."""
 
 
 def _largest_products(change: np.ndarray, weight: np.ndarray) -> np.ndarray:

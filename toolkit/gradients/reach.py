@@ -193,6 +193,8 @@ def _slopes(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) 
 def within_reach(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray:
     """Where a unit moved by at most ``bound`` from its pre-activation can reach one of its
     layer's breakpoints (rounding included)."""
+    if not layer.breakpoints:
+        return np.zeros(np.broadcast_shapes(pre.shape, bound.shape), dtype=bool)
     reach = bound * (1 + _RELATIVE_SLACK) + _ABSOLUTE_SLACK * np.maximum(1.0, np.abs(pre))
     near = np.zeros(np.broadcast_shapes(pre.shape, bound.shape), dtype=bool)
     for point in layer.breakpoints or ():

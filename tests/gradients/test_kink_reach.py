@@ -12,7 +12,7 @@ import pytest
 
 import toolkit
 from toolkit.gradients.interpolation import Interpolation, InterpolationState
-from toolkit.gradients.reach import reach_flags
+from toolkit.gradients.reach import reach_flags, reach_fractions
 from toolkit.gradients.state import engine_states
 
 TOLERANCE = 1e-10
@@ -158,15 +158,16 @@ def test_mixed_stacks_match_the_loop(hidden: list[str], loss: str) -> None:
 
 def crossings(net: toolkit.Network, x: np.ndarray, k: int, radius: np.ndarray) -> np.ndarray:
     """Brute force: the pairs of layer k for which moving the unit anywhere on a fine grid
-    of ``[-radius, radius]`` puts some later pre-activation on the other side of (or onto)
-    a breakpoint of its layer."""
+    of ``[-radius, radius]`` (one radius per sample, or per pair) puts some later
+    pre-activation on the other side of (or onto) a breakpoint of its layer."""
     forward = net.forward(x)
     layers = net.layers
     found = np.zeros(forward.pre[k].shape, dtype=bool)
     grid = np.linspace(-1.0, 1.0, 801)
+    reach = np.broadcast_to(radius[:, None] if radius.ndim == 1 else radius, found.shape)
     for n, j in itertools.product(*map(range, forward.pre[k].shape)):
         z = np.repeat(forward.pre[k][n : n + 1], len(grid), axis=0)
-        z[:, j] += grid * radius[n]
+        z[:, j] += grid * reach[n, j]
         for m in range(k + 1, len(layers)):
             a = layers[m - 1].activation(z)
             z = a @ net.params[f"W{m + 1}"] + net.params[f"b{m + 1}"]
@@ -213,3 +214,35 @@ def test_wide_layers_flag_few_more_pairs_than_cross() -> None:
     assert crossed.sum() >= 10
     assert not (crossed & ~flags).any()
     assert flags.sum() <= 1.5 * crossed.sum()
+
+
+@pytest.mark.parametrize("hidden", [["relu"] * 3, ["leaky_relu", "sigmoid", "relu"]], ids="-".join)
+def test_within_a_pairs_safe_fraction_nothing_is_crossed(hidden: list[str]) -> None:
+    """A flagged pair's fraction of its reach that its bounds call safe: a brute-force sweep
+    over that much of it crosses no later kink."""
+    net, x, _ = pinned(hidden)
+    radius = np.full(BATCH, 3e-4)
+    fractions = reach_fractions(net, net.forward(x), 0, radius)
+    partial = (fractions > 0) & (fractions <= 1)
+    assert partial.any()
+    safe = np.where(partial, fractions, 0.0) * radius[:, None]
+    assert not crossings(net, x, 0, safe)[partial].any()
+
+
+def test_pairs_with_a_kink_part_way_are_fitted_inside_it_and_match_the_loop(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Pairs whose later kink lies between a quarter and all of their reach take the partial
+    path (a fit within it, exact evaluations beyond it); the answer is the loop's."""
+    partial: list[int] = []
+    method = Interpolation._partial_differences
+
+    def spy(self: Interpolation, k: int, shape: Any, pairs: np.ndarray, *rest: Any) -> Any:
+        partial.append(int(pairs.sum()))
+        return method(self, k, shape, pairs, *rest)
+
+    monkeypatch.setattr(Interpolation, "_partial_differences", spy)
+    net, x, t = pinned(["relu", "relu", "relu"])
+    grads = central_difference(net, x, t)
+    assert sum(partial) >= 1
+    assert_agrees(grads, loop(net, x, t))

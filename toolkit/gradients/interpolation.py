@@ -21,21 +21,23 @@ evaluations per (sample, unit), and agrees with it to rounding (about
 
 The layers and parts tell where this holds: each layer from k on declares itself affine
 (``Layer.affine``) and keeping samples apart, its nonlinearity's ``breakpoints`` (``()``
-for smooth, ``(0.0,)`` for relu) and whether it is elementwise; a smooth loss declares
+for smooth, ``(0.0,)`` for a kink at 0) and whether it is elementwise; a smooth loss declares
 ``()``. Pairs whose interval holds a breakpoint of layer k, or whose largest change can
 move a later layer's pre-activation onto one of its breakpoints (``reach.reach_flags``
 bounds that, pair by pair), or whose fit misses the check node, are evaluated at every
-perturbation exactly. A part that declares nothing (an elementwise activation, or a loss)
-is interpolated too: its kinks within reach can only show as missed checks, so the fits
-of every layer before it are checked on both sides (``Z -+ 0.8 r``), six evaluations per
-pair instead of five. Every layer's evaluations that enter the same later layer are
-stacked together, in chunks that bound memory. A layer this cannot serve (one not affine
-or mixing samples, an undeclared activation that is not elementwise, a row-wise
-activation on the way to a later kink, a loss declared with breakpoints) is refused with
-a notice and left to the caller, and a batch it cannot serve (a loss that is not
-per-sample, a part that fails on the inputs it is given) raises ``NotInterpolable``. One
-weight element per batch is also compared with a plain evaluation, so a part that
-declares the wrong breakpoints is caught rather than giving wrong answers.
+perturbation exactly; where the bounds keep a pair's kinks out of at least a quarter of
+its reach, it is fitted within that distance and evaluated exactly only beyond it. A
+part that declares nothing (an elementwise activation, or a loss) is interpolated too:
+its kinks within reach can only show as missed checks, so the fits of every layer before
+it are checked on both sides (``Z -+ 0.8 r``), six evaluations per pair instead of five.
+Every layer's evaluations that enter the same later layer are stacked together, in
+chunks that bound memory. A layer this cannot serve (one not affine or mixing samples,
+an undeclared activation that is not elementwise, a row-wise activation on the way to a
+later kink, a loss declared with breakpoints) is refused with a notice and left to the
+caller, and a batch it cannot serve (a loss that is not per-sample, a part that fails on
+the inputs it is given) raises ``NotInterpolable``. One weight element per batch is also
+compared with a plain evaluation, so a part that declares the wrong breakpoints is
+caught rather than giving wrong answers.
 """
 
 from __future__ import annotations
@@ -53,11 +55,12 @@ from ..model.layers import Activation
 from ..model.network import Network
 from ..registry.parts import BoundPart
 from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation, plain_perturbed_losses
-from .reach import NotReachable, reach_flags, reach_refusal, within_reach
+from .reach import NotReachable, reach_fractions, reach_refusal, safe_fraction
 from .state import engine_state, engine_states
 
 __all__ = [
     "CHECK_EVERY",
+    "PARTIAL_FRACTION",
     "STACK_BYTES",
     "STACK_ROWS",
     "Interpolation",
@@ -98,6 +101,13 @@ STACK_ROWS = 512
 """Evaluations a stack holds at least, however wide its layers (rows wider than 32 units
 then take it past STACK_BYTES): the Python around a stack then stays small beside its
 work."""
+
+PARTIAL_FRACTION = 0.25
+"""A pair whose kinks stay out of reach within at least this fraction of its reach is
+fitted within that distance, and evaluated exactly only at the perturbations beyond it
+(closer in, most perturbations lie beyond, and the fit's evaluations would not pay)."""
+_RELATIVE_MARGIN = 1e-6
+"""How far inside the distance its kinks are kept a partial pair's fit stays."""
 
 CHECK_EVERY = 16
 """After one batch per layer, one batch in this many checks a layer's interpolated
@@ -361,6 +371,7 @@ class Interpolation:
         self.verify = verify
         self._transposed: dict[int, tuple[np.ndarray, np.ndarray]] = {}
         self._stack_rows: list[int] | None = None  # by entry layer, worked out once
+        self._fractions: dict[int, np.ndarray] = {}  # by layer: see reach.reach_fractions
         if x.dtype.kind not in "fiu" or np.asarray(t).dtype.kind not in "fiub":
             raise NotInterpolable("the inputs or targets are not real numbers", lasting=False)
         self.x = x = np.asarray(x, dtype=np.float64)
@@ -398,11 +409,12 @@ class Interpolation:
         """The pairs to fit (no breakpoint within reach) and where to evaluate them."""
         pre = self.forward.pre[k]
         try:
-            near = reach_flags(self.network, self.forward, k, radius)
+            fractions = reach_fractions(self.network, self.forward, k, radius)
         except NotReachable as reason:
             raise NotInterpolable(str(reason)) from None
-        near |= within_reach(self.network.layers[k], pre, radius[:, None])
-        samples, units = np.nonzero(~near)
+        own = safe_fraction(self.network.layers[k], pre, radius[:, None])
+        self._fractions[k] = fractions = np.minimum(fractions, own)
+        samples, units = np.nonzero(fractions > 1)
         offsets = _GUARDED_OFFSETS if guarded(self.network, k) else _OFFSETS
         return samples, units, pre[samples, units][:, None] + radius[samples, None] * offsets
 
@@ -410,15 +422,7 @@ class Interpolation:
         self, k: int, shape: _Shape, samples: np.ndarray, units: np.ndarray, losses: np.ndarray
     ) -> np.ndarray:
         """``sum_n D_nj(d A[n, i])`` for every element of the layer's weight and bias."""
-        nodes, own = len(_NODES), self.own[samples]
-        plus, minus = losses[:, :nodes], losses[:, nodes : 2 * nodes]
-        beta = (plus - minus) @ _FIT.T  # D's odd cubic
-        gamma = ((plus + minus) / 2 - own[:, None]) @ _EVEN_FIT.T  # G's even quartic
-        odd, even = (beta @ _AT_CHECK) / 2, gamma @ _EVEN_AT_CHECK
-        miss = np.abs(own + odd + even - losses[:, 2 * nodes])
-        if losses.shape[1] > 2 * nodes + 1:  # guarded: the other side's check node too
-            miss = np.maximum(miss, np.abs(own - odd + even - losses[:, 2 * nodes + 1]))
-        fitted = miss <= _FIT_TOLERANCE * np.maximum(1.0, np.abs(own))
+        beta, fitted = self._fit(losses, self.own[samples])
         pre = self.forward.pre[k]
         exact = None
         if len(samples) == pre.size and fitted.all():  # every pair, in row-major order
@@ -439,9 +443,33 @@ class Interpolation:
         grad: np.ndarray = ratio * (np.concatenate(powers).T @ coefficients)
         return grad if exact is None else grad + self._exact_differences(k, shape, exact)
 
+    @staticmethod
+    def _fit(losses: np.ndarray, own: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """The odd cubic of each pair's ``D`` (coefficients of t and t**3, t the change over
+        the fit's radius) from its losses at the stencil's offsets, and whether the fit
+        meets its check node (both, where the stencil is guarded) to rounding."""
+        nodes = len(_NODES)
+        plus, minus = losses[:, :nodes], losses[:, nodes : 2 * nodes]
+        beta = (plus - minus) @ _FIT.T  # D's odd cubic
+        gamma = ((plus + minus) / 2 - own[:, None]) @ _EVEN_FIT.T  # G's even quartic
+        odd, even = (beta @ _AT_CHECK) / 2, gamma @ _EVEN_AT_CHECK
+        miss = np.abs(own + odd + even - losses[:, 2 * nodes])
+        if losses.shape[1] > 2 * nodes + 1:  # guarded: the other side's check node too
+            miss = np.maximum(miss, np.abs(own - odd + even - losses[:, 2 * nodes + 1]))
+        fitted: np.ndarray = miss <= _FIT_TOLERANCE * np.maximum(1.0, np.abs(own))
+        return beta, fitted
+
     def _exact_differences(self, k: int, shape: _Shape, exact: np.ndarray) -> np.ndarray:
-        """``sum_n D_nj(d A[n, i])`` at every perturbation, for the flagged pairs only."""
+        """``sum_n D_nj(d A[n, i])`` at every perturbation, for the flagged pairs only: a
+        pair with a kink at least PARTIAL_FRACTION of its reach away is fitted within that
+        distance and evaluated exactly beyond it (``_partial_differences``)."""
         total = np.zeros(shape.up.shape)
+        fractions = self._fractions.get(k)
+        if fractions is not None:
+            partial = exact & (fractions >= PARTIAL_FRACTION) & (fractions <= 1)
+            if partial.any():
+                failed = self._partial_differences(k, shape, partial, fractions[partial], total)
+                exact = exact & ~partial | failed
         samples, units = np.nonzero(exact)
         if not len(samples):
             return total
@@ -459,6 +487,43 @@ class Interpolation:
             losses = losses.reshape(len(rows), per_pair)
             np.add.at(total.T, columns, losses[:, :width] - losses[:, width:])
         return total
+
+    def _partial_differences(
+        self, k: int, shape: _Shape, pairs: np.ndarray, fractions: np.ndarray, total: np.ndarray
+    ) -> np.ndarray:
+        """Add ``sum_n D_nj(d A[n, i])`` of ``pairs`` to ``total``: from each pair's fit within
+        ``fractions`` of its reach where the loop's change stays inside it, else from exact
+        evaluations. Returns the pairs whose fit missed its checks (left out)."""
+        samples, units = np.nonzero(pairs)
+        rho = fractions * shape.radius[samples] * (1 - _RELATIVE_MARGIN)
+        centre = self.forward.pre[k][samples, units]
+        stencil = centre[:, None] + rho[:, None] * _GUARDED_OFFSETS
+        (losses,) = self._stacked_losses([(k, samples, units, stencil)])
+        beta, fitted = self._fit(losses, self.own[samples])
+        failed = np.zeros(pairs.shape, dtype=bool)
+        failed[samples[~fitted], units[~fitted]] = True
+        samples, units, rho, centre, beta = (
+            part[fitted] for part in (samples, units, rho, centre, beta)
+        )
+        block = max(1, CHUNK_ELEMENTS // shape.inputs.shape[1])
+        for start in range(0, len(samples), block):
+            chunk = slice(start, start + block)
+            rows, columns = samples[chunk], units[chunk]
+            inputs, up, down = shape.inputs[rows], shape.up[:, columns].T, shape.down[:, columns].T
+            plus, minus = up * inputs, down * inputs  # (pairs, inputs): the loop's changes
+            inside = np.maximum(np.abs(plus), np.abs(minus)) <= rho[chunk, None]
+            t = shape.step * inputs / rho[chunk, None]
+            odd = beta[chunk, :1] * t + beta[chunk, 1:] * t**3
+            values = np.where(inside, (up + down) / (2 * shape.step) * odd, 0.0)
+            pair, column = np.nonzero(~inside)
+            if len(pair):
+                middle = centre[chunk][pair]
+                both = np.concatenate([middle + plus[pair, column], middle - minus[pair, column]])
+                request = (k, np.tile(rows[pair], 2), np.tile(columns[pair], 2), both[:, None])
+                (outside,) = self._stacked_losses([request])
+                values[pair, column] = outside[: len(pair), 0] - outside[len(pair) :, 0]
+            np.add.at(total.T, columns, values)
+        return failed
 
     def _stacked_losses(self, requests: Sequence[Request]) -> list[np.ndarray]:
         """For each request, the loss of sample ``samples[p]`` alone with unit ``units[p]``

@@ -40,7 +40,9 @@ __all__ = [
     "NotReachable",
     "last_kinked",
     "reach_flags",
+    "reach_fractions",
     "reach_refusal",
+    "safe_fraction",
     "within_reach",
 ]
 
@@ -94,11 +96,19 @@ def reach_flags(network: Network, forward: Forward, k: int, radius: np.ndarray) 
     """Layer k's pairs (samples x units) that can reach a later layer's breakpoint when
     unit j of sample n moves by at most ``radius[n]``; all False when no later layer
     declares one. ``reach_refusal(network, k)`` must be None."""
+    return reach_fractions(network, forward, k, radius) <= 1
+
+
+def reach_fractions(network: Network, forward: Forward, k: int, radius: np.ndarray) -> np.ndarray:
+    """For each pair of layer k (samples x units), how much of ``radius[n]`` its bounds
+    keep every later layer's breakpoints out of reach: above 1 (or inf) where all of it,
+    else the fraction within which a move of the unit crosses none (the bounds shrink with
+    the radius, and a pair's change is its slope times the move)."""
     pre = forward.pre[k]
-    flags = np.zeros(pre.shape, dtype=bool)
+    fractions = np.full(pre.shape, np.inf)
     last = last_kinked(network, k)
     if last is None:
-        return flags
+        return fractions
     layers = network.layers
     weights = [np.abs(network.params[affine_of(layers[m]).weight]) for m in range(k + 1, last + 1)]
     change = _change_bound(layers[k], pre, forward.outputs[k], radius[:, None])
@@ -112,8 +122,25 @@ def reach_flags(network: Network, forward: Forward, k: int, radius: np.ndarray) 
             envelope = (slopes[-1].bound * envelope) @ weight
     signed = [network.params[affine_of(layers[m]).weight] for m in range(k + 1, last + 1)]
     for rows in _chunks(np.flatnonzero(suspects), weights):
-        flags[rows] = _pairs_near(network, forward, k, rows, change[rows], slopes, signed)
-    return flags
+        fractions[rows] = _pair_fractions(network, forward, k, rows, change[rows], slopes, signed)
+    return fractions
+
+
+def safe_fraction(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray:
+    """How much of ``bound`` each unit can move before reaching one of its layer's
+    breakpoints (rounding included): at most 1 exactly where ``within_reach``; inf for a
+    layer without breakpoints."""
+    shape = np.broadcast_shapes(pre.shape, bound.shape)
+    if not layer.breakpoints:
+        return np.full(shape, np.inf)
+    distance = np.min([np.abs(pre - point) for point in layer.breakpoints], axis=0)
+    room = distance - _ABSOLUTE_SLACK * np.maximum(1.0, np.abs(pre))
+    scaled = bound * (1 + _RELATIVE_SLACK)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        fraction = np.where(scaled > 0, room / scaled, np.where(room > 0, np.inf, 0.0))
+    fraction = np.maximum(fraction, 0.0)
+    result: np.ndarray = np.where(np.isnan(fraction), 0.0, fraction)  # NaN bound: none safe
+    return np.broadcast_to(result, shape)
 
 
 @dataclass(frozen=True)
@@ -127,7 +154,7 @@ class _Slopes:
     spread: np.ndarray
 
 
-def _pairs_near(
+def _pair_fractions(
     network: Network,
     forward: Forward,
     k: int,
@@ -136,7 +163,7 @@ def _pairs_near(
     slopes: list[_Slopes],
     weights: list[np.ndarray],
 ) -> np.ndarray:
-    """Pair by pair, for samples ``rows``: whether a later layer's breakpoint is in reach.
+    """Pair by pair, for samples ``rows``: ``reach_fractions``.
 
     Two bounds on each later unit's change, both valid, the smaller used: through ``|W|``
     and slope bounds, and through the signed weights and central secants (the change of
@@ -146,13 +173,12 @@ def _pairs_near(
     bound = magnitude * np.abs(weights[0])  # (samples, units of k, units of k + 1)
     direction = np.broadcast_to(weights[0], bound.shape)
     error = np.zeros(bound.shape)
-    flags = np.zeros(change.shape, dtype=bool)
+    fractions = np.full(change.shape, np.inf)
     last = k + len(weights)
     for step, m in enumerate(range(k + 1, last + 1)):
         bound = np.minimum(bound, np.abs(direction) * magnitude + error)
-        flags |= within_reach(network.layers[m], forward.pre[m][rows][:, None, :], bound).any(
-            axis=2
-        )
+        pre = forward.pre[m][rows][:, None, :]
+        fractions = np.minimum(fractions, safe_fraction(network.layers[m], pre, bound).min(axis=2))
         if m < last:
             slope, weight = slopes[step], weights[step + 1]
             linear = slope.linear[rows][:, None, :]
@@ -161,7 +187,7 @@ def _pairs_near(
             )
             direction = (linear * direction) @ weight
             bound = (slope.bound[rows][:, None, :] * bound) @ np.abs(weight)
-    return flags
+    return fractions
 
 
 def _change_bound(layer: Layer, pre: np.ndarray, out: np.ndarray, radius: np.ndarray) -> np.ndarray:

@@ -211,6 +211,26 @@ def zero_rows_data(path: Path) -> Path:
     return path
 
 
+def zero_rows_check(
+    run_cli: RunCli, tmp_path: Path, hidden: str, output: str, *settings: str
+) -> Any:
+    """``backprop_check`` on ``zero_rows_data`` with a 5-unit ``hidden`` layer and a 3-unit
+    ``output`` one, zero biases (the default), the default generator."""
+    data = zero_rows_data(tmp_path / "zeros.npz")
+    return backprop_check(
+        run_cli,
+        tmp_path,
+        "--set",
+        f"data={{name: npz, path: {data}}}",
+        "--set",
+        f"model.layers=[{{units: 5, activation: {hidden}, init: {{name: normal, scale: 0.5}}}}, "
+        f"{{units: 3, activation: {output}, init: {{name: normal, scale: 0.5}}}}]",
+        "--set",
+        "rng=default",
+        *settings,
+    )
+
+
 @pytest.mark.parametrize(
     ("activation", "code"),
     [("relu", 0), ("right_relu", 0), ("wrong_at_zero_relu", 1)],
@@ -221,18 +241,7 @@ def test_at_a_kink_each_one_sided_derivative_passes_and_others_fail(
     """Pre-activations exactly at 0: the b1 elements are compared one-sided. Taking either
     piece's derivative at 0 passes (the plain reference, the average of the two, would fail
     both); 3 at 0 fails on those elements alone."""
-    data = zero_rows_data(tmp_path / "zeros.npz")
-    result = backprop_check(
-        run_cli,
-        tmp_path,
-        "--set",
-        f"data={{name: npz, path: {data}}}",
-        "--set",
-        f"model.layers=[{{units: 5, activation: {activation}, init: {{name: normal, "
-        "scale: 0.5}}, {units: 3, activation: softmax, init: {name: normal, scale: 0.5}}]",
-        "--set",
-        "rng=default",
-    )
+    result = zero_rows_check(run_cli, tmp_path, activation, "softmax")
     assert result.returncode == code, result.stdout + result.stderr
     kinks = re.search(r"^kinks: (\d+) elements .*, (\d+) of them one-sided", result.stdout, re.M)
     assert kinks is not None, result.stdout
@@ -249,20 +258,7 @@ def test_a_loss_kinked_at_the_output_is_compared_apart(run_cli: RunCli, tmp_path
     """A loss that declares a kink at y = 0, with outputs exactly there (zero inputs, zero
     biases): backprop's derivative of either piece passes, every b2 element compared apart;
     the table's row for b2 has nothing else to compare and says so ('-')."""
-    data = zero_rows_data(tmp_path / "zeros.npz")
-    result = backprop_check(
-        run_cli,
-        tmp_path,
-        "--set",
-        f"data={{name: npz, path: {data}}}",
-        "--set",
-        "model.layers=[{units: 5, activation: relu, init: {name: normal, scale: 0.5}}, "
-        "{units: 3, activation: identity, init: {name: normal, scale: 0.5}}]",
-        "--set",
-        "loss=hinge",
-        "--set",
-        "rng=default",
-    )
+    result = zero_rows_check(run_cli, tmp_path, "relu", "identity", "--set", "loss=hinge")
     assert result.returncode == 0, result.stdout + result.stderr
     rows = kink_rows(result.stdout)
     assert rows["backprop", "b2"]["result"] == "pass"

@@ -12,6 +12,7 @@ import pytest
 
 import toolkit
 import toolkit.gradients.interpolation as interpolation
+import toolkit.gradients.objective as objective
 import toolkit.gradients.perturbation as perturbation
 from tests.helpers import SPECS
 from toolkit.gradients.interpolation import InterpolationState
@@ -67,6 +68,28 @@ def test_kept_differences_follow_a_parameter_changed_in_place() -> None:
     reference = objective.central_differences("W2", everything, 1e-4, plain=True)
     assert np.max(np.abs(after - reference)) <= TOLERANCE
     assert np.max(np.abs(after - before)) > 1e-6  # the change does move W2's differences
+
+
+def test_a_nan_parameter_is_worked_out_once_a_batch(monkeypatch: pytest.MonkeyPatch) -> None:
+    """With a NaN in a parameter, the differences of every parameter still come from one
+    pass of the engine (NaN compares equal to the NaN it kept), and match the loop's where
+    the loop gives numbers."""
+    calls: list[int] = []
+    engine = objective.interpolated_differences
+
+    def counted(*args: Any, **kwargs: Any) -> dict[str, np.ndarray]:
+        calls.append(1)
+        return engine(*args, **kwargs)
+
+    monkeypatch.setattr(objective, "interpolated_differences", counted)
+    network = build([6, 4])
+    network.params["W2"][0, 0] = np.nan
+    x, t = batch(5)
+    grads = network.gradient(x, t, "central_difference")
+    assert len(calls) == 1
+    expected = loop(network, x, t)
+    for key in expected:
+        assert np.array_equal(np.isnan(grads[key]), np.isnan(expected[key])), key
 
 
 def test_answers_stay_the_loops_across_optimizer_steps() -> None:

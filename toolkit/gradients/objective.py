@@ -96,10 +96,16 @@ class Objective:
         return key[0] == h and key[1] is self.x and key[2] is self.t
 
     def _unchanged(self, snapshot: np.ndarray) -> bool:
-        """Whether every parameter still holds the values ``snapshot`` took (a NaN never
-        does: differences at NaN parameters are worked out again)."""
-        flat = self._flat_params()
-        return flat.size == snapshot.size and bool((flat == snapshot).all())
+        """Whether every parameter still holds the values ``snapshot`` took (NaN where it
+        took NaN), compared array by array without a copy."""
+        start = 0
+        for value in self.params.values():
+            flat = value.reshape(-1)
+            taken = snapshot[start : start + flat.size]
+            if taken.size != flat.size or not np.array_equal(flat, taken, equal_nan=True):
+                return False
+            start += flat.size
+        return start == snapshot.size
 
     def _flat_params(self) -> np.ndarray:
         """Every parameter's values, flattened and joined in the dict's order (a copy)."""

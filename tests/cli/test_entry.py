@@ -5,6 +5,7 @@ from __future__ import annotations
 import signal
 import sys
 import types
+import weakref
 
 import pytest
 
@@ -50,3 +51,38 @@ def test_an_import_error_without_ctrl_c_is_not_taken_for_one(
     with pytest.raises(ImportError, match="broken install"):
         toolkit_entry.main()
     assert signal.getsignal(signal.SIGINT) is handler
+
+
+class Lock:
+    """Something a weak reference can point at."""
+
+
+def loading_runs_a_callback_when_interrupted() -> types.ModuleType:
+    """A ``toolkit.cli`` whose loading runs a weakref callback (as the import system's
+    module locks do) during which Ctrl-C arrives: the KeyboardInterrupt raised there
+    cannot propagate, and Python would print it as 'Exception ignored in ...'."""
+
+    def __getattr__(name: str) -> object:
+        def callback(_: object) -> None:
+            signal.raise_signal(signal.SIGINT)
+
+        lock = Lock()
+        reference = weakref.ref(lock, callback)
+        del lock  # the callback runs here
+        assert reference() is None
+        return lambda: 0
+
+    module = types.ModuleType("toolkit.cli")
+    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    return module
+
+
+def test_ctrl_c_inside_a_callback_while_loading_is_quiet_exit_130(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """No 'Exception ignored' traceback, and not the command's own exit 0: one line, 130."""
+    monkeypatch.setitem(sys.modules, "toolkit.cli", loading_runs_a_callback_when_interrupted())
+    hook = sys.unraisablehook
+    assert toolkit_entry.main() == 130
+    assert capsys.readouterr().err == "error: interrupted\n"
+    assert sys.unraisablehook is hook

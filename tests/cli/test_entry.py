@@ -6,6 +6,7 @@ import signal
 import sys
 import types
 import weakref
+from collections.abc import Callable
 
 import pytest
 
@@ -24,8 +25,13 @@ def loading_fails(error: ImportError, *, interrupted: bool) -> types.ModuleType:
                 raise error from None
         raise error
 
+    return fake_cli(__getattr__)
+
+
+def fake_cli(getattr_: Callable[[str], object]) -> types.ModuleType:
+    """A ``toolkit.cli`` module whose every attribute comes from ``getattr_``."""
     module = types.ModuleType("toolkit.cli")
-    module.__getattr__ = __getattr__  # type: ignore[method-assign]
+    module.__getattr__ = getattr_  # type: ignore[method-assign]
     return module
 
 
@@ -72,9 +78,7 @@ def loading_runs_a_callback_when_interrupted() -> types.ModuleType:
         assert reference() is None
         return lambda: 0
 
-    module = types.ModuleType("toolkit.cli")
-    module.__getattr__ = __getattr__  # type: ignore[method-assign]
-    return module
+    return fake_cli(__getattr__)
 
 
 def test_ctrl_c_inside_a_callback_while_loading_is_quiet_exit_130(

@@ -278,6 +278,16 @@ def digits_classes(test_fraction: float) -> int:
     return 10
 
 
+def setting_features(features: int, **settings: object) -> int:
+    """The sample shape of ``random`` and ``teacher``: their ``features`` setting."""
+    return features
+
+
+def digits_features(test_fraction: float) -> int:
+    """The sample shape of ``digits``: 64 pixels (8 x 8), known without scikit-learn."""
+    return 64
+
+
 def _check_split(samples: int, fraction: float) -> Problems:
     rows = held_out_rows(samples, fraction)
     if rows == 0 or rows == samples:
@@ -288,8 +298,14 @@ def _check_split(samples: int, fraction: float) -> Problems:
 @hookimpl
 def toolkit_datasets() -> dict[str, Part]:
     return {
-        "random": Part(random, validate=check_random, classes=setting_classes),
-        "teacher": Part(teacher, validate=check_teacher, classes=setting_classes),
-        "digits": Part(digits, validate=check_digits, classes=digits_classes),
+        "random": Part(
+            random, validate=check_random, classes=setting_classes, features=setting_features
+        ),
+        "teacher": Part(
+            teacher, validate=check_teacher, classes=setting_classes, features=setting_features
+        ),
+        "digits": Part(
+            digits, validate=check_digits, classes=digits_classes, features=digits_features
+        ),
         "npz": Part(npz, validate=check_npz, paths=("path", "test_path")),
     }

@@ -83,16 +83,24 @@ def _require_complex_parts(objective: Objective) -> None:
     """Refuse parts that don't carry a complex step through (relu's kink, step, ...)."""
     probe = np.append(np.linspace(-2.0, 2.0, 11) + 0.0371, 0.0).reshape(3, 4)  # 0: relu's kink
     for index, layer in enumerate(objective.network.layers):
+        activation = layer.activation
+        if activation is None:
+            if layer.breakpoints != ():
+                _refuse(
+                    f"layer '{layer.type_name}' does not declare itself smooth",
+                    f"model.layers[{index}]",
+                )
+            continue
         where = f"model.layers[{index}].activation"
         try:
-            carried = np.imag(layer.activation(probe + 1e-20j)) / 1e-20
+            carried = np.imag(activation(probe + 1e-20j)) / 1e-20
         except Exception as error:
-            _refuse(f"activation '{layer.activation.name}' fails on complex input ({error})", where)
+            _refuse(f"activation '{activation.name}' fails on complex input ({error})", where)
         h = 1e-6
-        numeric = (layer.activation(probe + h) - layer.activation(probe - h)) / (2 * h)
+        numeric = (activation(probe + h) - activation(probe - h)) / (2 * h)
         if not np.allclose(carried, numeric, rtol=1e-5, atol=1e-7):
             _refuse(
-                f"activation '{layer.activation.name}' is not analytic: a complex step "
+                f"activation '{activation.name}' is not analytic: a complex step "
                 "through it does not give its derivative",
                 where,
             )
@@ -147,9 +155,10 @@ def backprop(objective: Objective) -> Gradient:
     for index in reversed(range(len(network.layers))):
         layer = network.layers[index]
         if not layer.differentiable:
-            _no_derivative(
-                f"activation '{layer.activation.name}'", f"model.layers[{index}].activation"
-            )
+            activation = layer.activation
+            if activation is None:
+                _no_derivative(f"layer '{layer.type_name}'", f"model.layers[{index}]")
+            _no_derivative(f"activation '{activation.name}'", f"model.layers[{index}].activation")
         g, own = layer.backward(forward.step(index), g, network.params, inputs=index > 0)
         grads.update(own)
     return grads

@@ -24,6 +24,7 @@ import warnings
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from types import ModuleType
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -313,3 +314,13 @@ def only_distributions(monkeypatch: pytest.MonkeyPatch, *dists: FakeDistribution
     """Entry points come from the installed distributions plus ``dists``."""
     real = list(importlib.metadata.distributions())
     monkeypatch.setattr(importlib.metadata, "distributions", lambda: [*real, *dists])
+
+
+def dense_layer(weight: str, bias: str, activation: Any, inputs: int, units: int) -> Any:
+    """The standard dense layer ``activation(x @ W + b)`` with its parameters named
+    ``weight`` and ``bias``, built without a spec."""
+    from toolkit_plugins.layers import Dense
+
+    layer = Dense((inputs,), units, activation)
+    layer.names = {"W": weight, "b": bias}
+    return layer

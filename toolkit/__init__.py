@@ -17,6 +17,7 @@ from .base.errors import (
 from .base.npzfile import NpzError, NpzReader, read_npz
 from .gradients.objective import Objective
 from .model.data import Dataset
+from .model.layers import Layer, Mode, ParamSpec, Step
 from .model.network import Network
 from .registry.hookspecs import hookimpl
 from .registry.manager import get_plugin_manager
@@ -32,12 +33,15 @@ __all__ = [
     "REQUIRED",
     "Checkpoint",
     "Dataset",
+    "Layer",
     "Location",
     "MissingDependency",
+    "Mode",
     "Network",
     "NpzError",
     "NpzReader",
     "Objective",
+    "ParamSpec",
     "Part",
     "PluginError",
     "Problem",
@@ -45,6 +49,7 @@ __all__ = [
     "SettingError",
     "Spec",
     "SpecError",
+    "Step",
     "ToolkitError",
     "ToolkitNotice",
     "TrainResult",

@@ -25,7 +25,7 @@ from .gradients.estimate import Estimate
 from .gradients.kinks import Evaluation, KinkFree, kink_free, sides, straddles
 from .gradients.objective import Objective
 from .model.data import as_dataset
-from .model.layers import Dense
+from .model.layers import Affine, Layer, Mode, Step
 from .model.network import Network
 from .registry.kinds import kind_named
 from .registry.parts import REQUIRED, BoundPart, Part, as_part, describe_exit
@@ -469,6 +469,55 @@ def _initializer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     return checks
 
 
+class _KitAffine(Layer):
+    """The kit's own ``activation(x @ W{k} + b{k})``, with its closed-form backward pass."""
+
+    weighted = True
+
+    def __init__(self, inputs: int, units: int, number: int, activation: BoundPart) -> None:
+        super().__init__((inputs,))
+        self.output_shape = (units,)
+        self.names = {"W": f"W{number}", "b": f"b{number}"}
+        self._activation = activation
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        return (self.names["W"], self.names["b"])
+
+    @property
+    def activation(self) -> BoundPart:
+        return self._activation
+
+    @property
+    def affine(self) -> Affine:
+        return Affine(self.names["W"], self.names["b"])
+
+    @property
+    def elementwise(self) -> bool:
+        return True
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Mode) -> Step:
+        a = x @ params[self.names["W"]] + params[self.names["b"]]
+        return Step(x, a, self._activation(a))
+
+    def backward(
+        self,
+        step: Step,
+        grad_out: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        *,
+        inputs: bool = True,
+    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
+        g = self._activation.vjp(step.pre, grad_out)
+        weight, bias = self.names["W"], self.names["b"]
+        grads = {weight: step.input.T @ g, bias: g.sum(axis=0)}
+        return (g @ params[weight].T if inputs else None), grads
+
+
 def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
     """A small network, tanh then linear with a squared-error loss, and its exact gradient.
 
@@ -490,8 +539,8 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
         "b2": rng.standard_normal(2),
     }
     layers = [
-        Dense("W1", "b1", BoundPart("kit_tanh", tanh)),
-        Dense("W2", "b2", BoundPart("kit_linear", linear)),
+        _KitAffine(4, 3, 1, BoundPart("kit_tanh", tanh)),
+        _KitAffine(3, 2, 2, BoundPart("kit_linear", linear)),
     ]
     network = Network(
         layers,

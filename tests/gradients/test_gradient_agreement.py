@@ -211,4 +211,4 @@ def test_a_loss_that_sums_every_axis_falls_back_with_a_notice(plugin_folder, sha
     # Independently of any estimator: the last (identity) layer's gradient in closed form.
     last = network.layers[-1]
     hidden = network.forward(x).inputs[-1]
-    np.testing.assert_allclose(grads[last.weight], hidden.T @ (y - t), rtol=1e-7)
+    np.testing.assert_allclose(grads[last.affine.weight], hidden.T @ (y - t), rtol=1e-7)

@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from tests.helpers import SPECS, write
+from tests.helpers import SPECS, dense_layer, write
 from toolkit.gradients.interpolation import InterpolationState
 from toolkit.gradients.state import engine_states
 from toolkit.registry.manager import get_plugin_manager
@@ -150,5 +150,5 @@ def test_swapping_an_activation_is_noticed() -> None:
     x, t = batch()
     net.gradient(x, t, "central_difference")
     softmax = net.layers[1].activation
-    net.layers[0] = toolkit.model.layers.Dense("W1", "b1", softmax)
+    net.layers[0] = dense_layer("W1", "b1", softmax, *net.params["W1"].shape)
     assert_matches_loop(net, x, t)

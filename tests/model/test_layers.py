@@ -15,8 +15,9 @@ from tests.helpers import SPECS
 from toolkit.gradients.interpolation import InterpolationState
 from toolkit.gradients.perturbation import BulkState
 from toolkit.gradients.state import engine_states
-from toolkit.model.layers import Dense, Layer, Step
+from toolkit.model.layers import Layer, Mode, Step
 from toolkit.registry.parts import BoundPart, Part
+from toolkit_plugins.layers import Dense
 
 SMALL = {
     "data.samples": 30,
@@ -28,21 +29,26 @@ SMALL = {
 }
 
 
-class Gain:
+class Gain(Layer):
     """``tanh(x * g)``, one gain per unit: a layer whose parameter does not enter as
     ``x @ W + b``, which no engine can see inside."""
 
-    affine = None
-    elementwise = True
-    breakpoints = ()
-    mixes_samples = False
-    differentiable = True
-
     def __init__(self, name: str) -> None:
-        self.params = (name,)
-        self.activation = BoundPart("gain_tanh", Part(np.tanh, breakpoints=()))
+        super().__init__((4,))
+        self.names = {"g": name}
 
-    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray]) -> Step:
+    def param_specs(self) -> tuple[toolkit.ParamSpec, ...]:
+        return (toolkit.ParamSpec("g", (4,), 1.0),)
+
+    @property
+    def elementwise(self) -> bool:
+        return True
+
+    @property
+    def breakpoints(self) -> tuple[float, ...]:
+        return ()
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Mode) -> Step:
         a = x * params[self.params[0]]
         return Step(x, a, np.tanh(a))
 
@@ -150,7 +156,8 @@ def test_a_layer_that_mixes_samples_is_refused_and_agrees_with_the_loop() -> Non
     """Without the declaration, the interpolation's per-sample losses would not add up
     to the loss: it would fail its own checks instead, or give wrong answers."""
     net = network()
-    net.layers[0] = Centred("W1", "b1", BoundPart("centring", Part(centring, breakpoints=())))
+    net.layers[0] = Centred((5,), 4, BoundPart("centring", Part(centring, breakpoints=())))
+    net.layers[0].names = {"W": "W1", "b": "b1"}
     x, t = batch()
     loop = net.gradient(x, t, "central_difference_loop")
     fast, notices = gradient_and_notices(net, x, t, "central_difference")
@@ -176,12 +183,13 @@ def book_backprop(net: toolkit.Network, x: np.ndarray, t: np.ndarray) -> dict[st
     grads = {}
     for index in reversed(range(len(net.layers))):
         layer = net.layers[index]
-        assert isinstance(layer, Dense)
+        assert layer.affine is not None and layer.activation is not None
+        weight, bias = layer.affine.weight, layer.affine.bias
         g = layer.activation.vjp(forward.pre[index], g)
-        grads[layer.weight] = forward.inputs[index].T @ g
-        grads[layer.bias] = g.sum(axis=0)
+        grads[weight] = forward.inputs[index].T @ g
+        grads[bias] = g.sum(axis=0)
         if index:
-            g = g @ net.params[layer.weight].T
+            g = g @ net.params[weight].T
     return grads
 
 
@@ -207,8 +215,9 @@ def test_dense_declares_what_the_engines_read() -> None:
     assert first.breakpoints == () and not first.mixes_samples and first.differentiable
 
 
-def test_a_layer_satisfies_the_protocol_structurally() -> None:
-    """The test's Gain layer is a Layer without inheriting anything."""
+def test_a_layer_declares_nothing_it_does_not_override() -> None:
+    """The test's Gain layer overrides forward and its declarations, nothing else."""
     layer: Layer = Gain("g1")
-    step = layer.forward(np.ones((2, 3)), {"g1": np.full(3, 0.5)})
+    assert layer.affine is None and not layer.mixes_samples and layer.differentiable
+    step = layer.forward(np.ones((2, 3)), {"g1": np.full(3, 0.5)}, Mode())
     np.testing.assert_allclose(step.output, np.tanh(0.5))

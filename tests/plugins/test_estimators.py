@@ -9,9 +9,8 @@ import pytest
 from numpy.testing import assert_allclose, assert_array_equal
 
 import toolkit
-from tests.helpers import SPECS
+from tests.helpers import SPECS, dense_layer
 from toolkit.gradients.objective import Objective
-from toolkit.model.layers import Dense
 from toolkit.model.network import Network
 from toolkit.registry.parts import BoundPart, Part
 from toolkit_plugins import gradient_estimators
@@ -407,7 +406,9 @@ def custom_network(loss: Part) -> Network:
     activation = BoundPart("identity", Part(lambda x: x, derivative=np.ones_like))
     params = {"W1": np.array([[0.3, -0.2], [0.5, 0.1]]), "b1": np.array([0.05, -0.1])}
     estimator = BoundPart("central_difference", TABLE["central_difference"], {"h": 1e-4})
-    return Network([Dense("W1", "b1", activation)], params, BoundPart("custom", loss), estimator)
+    return Network(
+        [dense_layer("W1", "b1", activation, 2, 2)], params, BoundPart("custom", loss), estimator
+    )
 
 
 def test_complex_step_refuses_a_loss_that_drops_the_imaginary_part():

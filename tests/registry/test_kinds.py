@@ -17,7 +17,7 @@ SCHEDULER = Kind("scheduler", "schedulers", ("step",), "a float", keys=("schedul
 
 
 def test_the_hooks_are_one_per_kind_and_the_defaults_hook() -> None:
-    """The manager knows the six kinds' hooks by the names plugins implement, and no other."""
+    """The manager knows the seven kinds' hooks by the names plugins implement, and no other."""
     manager = get_plugin_manager(autoload=False)
     hooks = {name for name in vars(manager.hook) if name.startswith("toolkit_")}
     assert hooks == {
@@ -27,6 +27,7 @@ def test_the_hooks_are_one_per_kind_and_the_defaults_hook() -> None:
         "toolkit_gradient_estimators",
         "toolkit_datasets",
         "toolkit_optimizers",
+        "toolkit_layers",
         "toolkit_defaults",
     }
     assert set(hookspecs.HOOK_NAMES) == hooks
@@ -74,6 +75,10 @@ def test_the_spec_keys_name_their_kinds() -> None:
         "activation": "activation",
         "init": "initializer",
         "bias_init": "initializer",
+        "type": "layer",
     }
-    assert DEFAULT_KEYS == ("loss", "gradient", "optimizer", "activation", "init", "bias_init")
+    assert (
+        *("loss", "gradient", "optimizer"),
+        *("activation", "init", "bias_init", "type"),
+    ) == DEFAULT_KEYS
     assert {kind.label for kind in KINDS} >= {"gradient estimator", "dataset"}

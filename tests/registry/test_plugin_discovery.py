@@ -207,6 +207,7 @@ STANDARD_MODULES = [
         "initializers",
         "gradient_estimators",
         "optimizers",
+        "layers",
     )
 ]
 
@@ -246,6 +247,7 @@ def test_a_missing_part_without_a_default_is_reported(plugin_folder: Path) -> No
         "toolkit_plugins.activations",
         "toolkit_plugins.initializers",
         "toolkit_plugins.gradient_estimators",
+        "toolkit_plugins.layers",
     ]
     manager = get_plugin_manager(modules, autoload=False)
     with pytest.raises(toolkit.SpecError) as caught:

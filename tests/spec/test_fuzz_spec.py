@@ -29,10 +29,10 @@ from hypothesis.control import currently_in_test_context
 
 import toolkit
 from tests.helpers import SPECS, RunCli, fuzz_settings, write
-from toolkit.registry.kinds import KINDS
+from toolkit.registry.kinds import KINDS, LAYER_PART_KEYS
 from toolkit.registry.manager import ToolkitPluginManager, get_plugin_manager
 from toolkit.registry.registry import Registry
-from toolkit.spec.resolver import LAYER_KEYS, TOP_KEYS
+from toolkit.spec.resolver import TOP_KEYS
 
 VALID_TEXT = (SPECS / "two_layer_sigmoid.yaml").read_text(encoding="utf-8")
 VALID: dict[str, Any] = yaml.safe_load(VALID_TEXT)
@@ -137,7 +137,7 @@ def write_spec(folder: Path, content: str | bytes) -> Path:
 # -- Values: scalars of every YAML-ish type, nested ------------------------------------------
 
 KNOWN_KEYS = sorted(
-    {*TOP_KEYS, *LAYER_KEYS, "layers", "name"}
+    {*TOP_KEYS, *LAYER_PART_KEYS, "units", "layers", "name"}
     | {param for entry in _REGISTRY.entries() for param in entry.part.params or {}}
     | {"checkpoint_every", "weight_decay", "iterations", "batch_size", "log_every"}
 )
@@ -294,7 +294,7 @@ def plausible(value: Any) -> st.SearchStrategy[Any]:
     if isinstance(value, list):
         layer = st.fixed_dictionaries(
             {"units": st.integers(0, 12)},
-            optional={key: st.sampled_from(PART_NAMES) for key in LAYER_KEYS[1:]},
+            optional={key: st.sampled_from(PART_NAMES) for key in LAYER_PART_KEYS},
         )
         return st.lists(layer, max_size=3)
     return st.just(value)

@@ -84,7 +84,8 @@ def test_the_schema_rejects_what_load_spec_rejects(validator, change, path: str)
 def test_parts_appear_with_their_parameters_defaults_and_descriptions(validator) -> None:
     """A part's mapping form lists its parameters, defaults and description."""
     layer = validator.schema["properties"]["model"]["properties"]["layers"]["items"]
-    forms = layer["properties"]["activation"]["anyOf"]
+    dense = [f for f in layer["anyOf"] if f["properties"].get("type") == {"const": "dense"}]
+    forms = dense[0]["properties"]["activation"]["anyOf"]
     leaky = [f for f in forms if f.get("properties", {}).get("name") == {"const": "leaky_relu"}]
     assert len(leaky) == 1
     assert leaky[0]["properties"]["slope"] == {"type": "number", "default": 0.01}

@@ -31,9 +31,11 @@ def test_the_settings_hold_what_the_file_says() -> None:
     assert settings.train.log_every == train["log_every"]
     assert settings.train.checkpoint_every is None  # unset: checkpoints follow the clock
     assert settings.train.weight_decay == 0
-    assert [layer.units for layer in settings.model.layers] == [10, 10]
+    assert [layer.setting("units") for layer in settings.model.layers] == [10, 10]
+    assert [layer.type.name for layer in settings.model.layers] == ["dense", "dense"]
     first = settings.model.layers[0]
-    assert (first.activation.name, first.init.name, dict(first.init.settings)) == (
+    activation, init = first.parts["activation"], first.parts["init"]
+    assert (activation.name, init.name, dict(init.settings)) == (
         "sigmoid",
         "uniform",
         {"scale": 0.01},
@@ -57,13 +59,16 @@ def test_the_settings_are_frozen() -> None:
 
 
 def test_every_part_in_the_order_the_spec_names_them() -> None:
-    """data, each layer's activation, init and bias_init, then loss, gradient, optimizer."""
+    """data, each layer's type, activation, init and bias_init, then loss, gradient,
+    optimizer."""
     parts = toolkit.load_spec(SEED_SPEC).settings.parts()
     assert [".".join(map(str, ref.path)) for ref in parts] == [
         "data",
+        "model.layers.0.type",
         "model.layers.0.activation",
         "model.layers.0.init",
         "model.layers.0.bias_init",
+        "model.layers.1.type",
         "model.layers.1.activation",
         "model.layers.1.init",
         "model.layers.1.bias_init",
@@ -88,7 +93,7 @@ def test_a_misspelt_setting_is_caught_by_mypy(tmp_path: Path) -> None:
         "from toolkit import load_spec\n"
         "spec = load_spec('spec.yaml')\n"
         "n: int = spec.settings.train.iteration\n"
-        "m: str = spec.settings.model.layers[0].units\n"
+        "m: int = spec.settings.model.layers[0].type.name\n"
         "ok: float = spec.settings.train.weight_decay\n"
     )
     cache = tmp_path / "cache"

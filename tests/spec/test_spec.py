@@ -46,6 +46,7 @@ def test_only_data_and_layers_are_required() -> None:
         "weight_decay": 0.0,  # no checkpoint_every: checkpoints follow the clock
     }
     assert config["model"]["layers"][0] == {
+        "type": "dense",
         "units": 3,
         "activation": {"name": "identity"},
         "init": {"name": "normal", "scale": 0.01},

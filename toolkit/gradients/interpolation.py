@@ -54,7 +54,13 @@ from ..model.forward import Forward
 from ..model.layers import Activation
 from ..model.network import Network
 from ..registry.parts import BoundPart
-from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation, plain_perturbed_losses
+from .perturbation import (
+    CHUNK_ELEMENTS,
+    activation_of,
+    affine_of,
+    call_activation,
+    plain_perturbed_losses,
+)
 from .reach import NotReachable, reach_fractions, reach_refusal, safe_fraction
 from .state import engine_state, engine_states
 
@@ -248,7 +254,7 @@ def refusal(network: Network, k: int) -> str | None:
         if later.affine is None or later.mixes_samples:
             what = "is not affine" if later.affine is None else "mixes samples"
             return f"the layer {what}" if index == k else f"layer {index}, after it, {what}"
-    own = layer.activation
+    own = activation_of(layer)
     if layer.breakpoints is None and not layer.elementwise:
         return f"activation '{own.name}' does not declare its breakpoints and is not elementwise"
     if layer.breakpoints and not layer.elementwise:
@@ -256,7 +262,7 @@ def refusal(network: Network, k: int) -> str | None:
     for later in network.layers[k + 1 :]:
         if later.breakpoints is None and not later.elementwise:
             return (
-                f"'{later.activation.name}' comes after this layer, is not elementwise and "
+                f"'{activation_of(later).name}' comes after this layer, is not elementwise and "
                 "does not declare its breakpoints"
             )
     reason = reach_refusal(network, k)
@@ -586,7 +592,7 @@ class Interpolation:
             a = self._columns(forward.pre[k], samples)
             a[rows, units] = values
             return k, a
-        changed = _call(network.layers[k].activation, values[:, None])[:, 0]
+        changed = _call(activation_of(network.layers[k]), values[:, None])[:, 0]
         if k + 1 == len(network.layers):
             z = self._columns(forward.outputs[k], samples)
             z[rows, units] = changed
@@ -604,10 +610,10 @@ class Interpolation:
             stack = np.concatenate([item.stack.T for item in queue], axis=1).T
         samples = np.concatenate([item.samples for item in queue])
         layers = self.network.layers
-        z = stack if entry == len(layers) else _call(layers[entry].activation, stack)
+        z = stack if entry == len(layers) else _call(activation_of(layers[entry]), stack)
         for layer in layers[entry + 1 :]:
             params, affine = self.network.params, affine_of(layer)
-            z = _call(layer.activation, z @ params[affine.weight] + params[affine.bias])
+            z = _call(activation_of(layer), z @ params[affine.weight] + params[affine.bias])
         losses = self._losses(z[:, None, :], self._targets(samples))
         start = 0
         for item in queue:

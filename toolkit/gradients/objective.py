@@ -44,7 +44,7 @@ class Objective:
 
     def loss(self) -> float:
         """The loss at the parameters' current values."""
-        return self.network.loss(self.x, self.t)
+        return self.network.loss(self.x, self.t, train=None)
 
     def losses_at(self, name: str, indices: np.ndarray, values: np.ndarray) -> np.ndarray:
         """The loss with ``params[name].flat[i]`` set to ``v``, for each ``(i, v)`` in turn.

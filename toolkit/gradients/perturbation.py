@@ -37,6 +37,7 @@ from .state import engine_state, engine_states
 __all__ = [
     "CHUNK_ELEMENTS",
     "BulkState",
+    "activation_of",
     "affine_of",
     "call_activation",
     "perturbed_losses",
@@ -170,6 +171,22 @@ def affine_of(layer: Layer) -> Affine:
     return affine
 
 
+def activation_of(layer: Layer) -> Activation:
+    """An affine layer's nonlinearity (identity where it declares none)."""
+    activation = layer.activation
+    return activation if activation is not None else _IDENTITY
+
+
+class _Identity:
+    name = "identity"
+
+    def __call__(self, a: Any, /) -> Any:
+        return a
+
+
+_IDENTITY = _Identity()
+
+
 def _chunk_size(network: Network, forward: Forward, layer: int) -> int:
     """Perturbations per chunk: the widest stacked array stays within CHUNK_ELEMENTS."""
     first = layer + 1 if network.layers[layer].elementwise else layer
@@ -190,9 +207,9 @@ def _chunk(
     shift = delta[:, None] * (forward.inputs[k][:, rows].T if rows is not None else 1.0)
     column = forward.pre[k][:, columns].T + shift  # (count, batch): the changed column
     if not network.layers[k].elementwise:
-        z = _call(network.layers[k].activation, _replaced(forward.pre[k], columns, column))
+        z = _call(activation_of(network.layers[k]), _replaced(forward.pre[k], columns, column))
     elif k + 1 == len(network.layers):
-        changed = _call(network.layers[k].activation, column)
+        changed = _call(activation_of(network.layers[k]), column)
         return _loss(network, _replaced(forward.outputs[k], columns, changed), t)
     else:
         z = _rank_one_next(network, forward, k, columns, column)
@@ -200,7 +217,7 @@ def _chunk(
     for layer in network.layers[k + 1 :]:
         affine = affine_of(layer)
         a = z @ network.params[affine.weight] + network.params[affine.bias]
-        z = _call(layer.activation, a)
+        z = _call(activation_of(layer), a)
     return _loss(network, z, t)
 
 
@@ -208,12 +225,12 @@ def _rank_one_next(
     network: Network, forward: Forward, k: int, columns: np.ndarray, column: np.ndarray
 ) -> np.ndarray:
     """Layer k+1's output when only unit ``columns[p]`` of layer k's output changed."""
-    changed = _call(network.layers[k].activation, column)
+    changed = _call(activation_of(network.layers[k]), column)
     dz = changed - forward.outputs[k][:, columns].T
     weight = network.params[affine_of(network.layers[k + 1]).weight]
     # Built units-first in memory, so reductions over the units axis run fast.
     a = forward.pre[k + 1].T[:, None, :] + weight[columns].T[:, :, None] * dz[None]
-    return _call(network.layers[k + 1].activation, a.transpose(1, 2, 0))
+    return _call(activation_of(network.layers[k + 1]), a.transpose(1, 2, 0))
 
 
 def _replaced(base: np.ndarray, columns: np.ndarray, column: np.ndarray) -> np.ndarray:

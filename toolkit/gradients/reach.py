@@ -32,7 +32,7 @@ import numpy as np
 from ..model.forward import Forward
 from ..model.layers import Layer
 from ..model.network import Network
-from .perturbation import CHUNK_ELEMENTS, affine_of, call_activation
+from .perturbation import CHUNK_ELEMENTS, activation_of, affine_of, call_activation
 
 __all__ = [
     "SLOPE_MARGIN",
@@ -80,14 +80,14 @@ def reach_refusal(network: Network, k: int) -> str | None:
     last = last_kinked(network, k)
     if last is None:
         return None
-    kinked = network.layers[last].activation.name
+    kinked = activation_of(network.layers[last]).name
     for index in range(k, last + 1):
         layer = network.layers[index]
         if not layer.elementwise:
             where = "its own activation" if index == k else f"layer {index}'s activation"
             return (
                 f"'{kinked}' (with breakpoints) comes after this layer and {where} "
-                f"('{layer.activation.name}') is not elementwise"
+                f"('{activation_of(layer).name}') is not elementwise"
             )
     return None
 
@@ -231,7 +231,7 @@ def within_reach(layer: Layer, pre: np.ndarray, bound: np.ndarray) -> np.ndarray
 
 def _call(layer: Layer, a: np.ndarray) -> np.ndarray:
     """The layer's activation on ``a``, which must keep its shape (NotReachable if not)."""
-    return call_activation(layer.activation, a, NotReachable)
+    return call_activation(activation_of(layer), a, NotReachable)
 
 
 class NotReachable(Exception):

@@ -41,30 +41,32 @@ def _cause(network: Network, x: np.ndarray, t: np.ndarray, start: bool) -> Toolk
         return None
     for index, layer in enumerate(network.layers):
         path = f"model.layers[{index}]"
-        affine = layer.affine
-        if affine is None:  # what goes on inside it is its own to say
+        affine, activation = layer.affine, layer.activation
+        if affine is None or activation is None:  # what goes on inside it is its own to say
             return None
         weights = network.params[affine.weight]
         with np.errstate(all="ignore"):
             a = z @ weights + network.params[affine.bias]
         if not np.isfinite(a).all():
             return _too_large(path, weights) if start else None
-        z, overflowed = _call(layer.activation, a)
+        z, overflowed = _call(activation, a)
         if not np.isfinite(z).all():
             if overflowed:
                 return _too_large(path, weights) if start else None
             return RunError(
-                f"{path}.activation: activation '{layer.activation.name}' returned nan or inf "
+                f"{path}.activation: activation '{activation.name}' returned nan or inf "
                 f"for finite input (from {a.min():.4g} to {a.max():.4g}); fix the part"
             )
     loss, overflowed = _call(network.loss_function, z, t)
     if overflowed or np.isfinite(loss).all():
         return None
     shown = loss.item() if loss.size == 1 else "nan or inf"
+    last = network.layers[-1].activation
+    named = f" '{last.name}'" if last is not None else ""
     return RunError(
         f"loss: loss '{network.loss_function.name}' returned {shown} for finite predictions "
-        f"(from {z.min():.4g} to {z.max():.4g}); check that the output layer's activation "
-        f"'{network.layers[-1].activation.name}' suits the loss, or fix the loss part"
+        f"(from {z.min():.4g} to {z.max():.4g}); check that the output layer's activation"
+        f"{named} suits the loss, or fix the loss part"
     )
 
 

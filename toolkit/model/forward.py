@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -13,12 +14,13 @@ __all__ = ["Forward"]
 
 @dataclass(frozen=True)
 class Forward:
-    """Per layer: its input, its pre-activation (``x @ W + b`` for a dense layer), and its
-    output."""
+    """Per layer: its input, its pre-activation (``x @ W + b`` for a dense layer), its
+    output, and what its backward pass keeps (``Step.cache``)."""
 
     inputs: list[np.ndarray]
     pre: list[np.ndarray]
     outputs: list[np.ndarray]
+    caches: list[Any]
 
     @property
     def y(self) -> np.ndarray:
@@ -27,4 +29,4 @@ class Forward:
 
     def step(self, k: int) -> Step:
         """Layer k's part of the pass, as its ``backward`` takes it."""
-        return Step(self.inputs[k], self.pre[k], self.outputs[k])
+        return Step(self.inputs[k], self.pre[k], self.outputs[k], self.caches[k])

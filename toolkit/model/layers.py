@@ -1,30 +1,47 @@
 """The layers a network is a sequence of: what each computes, and what it declares about itself.
 
-A layer is one object, as in the book's ``common/layers.py``: its parameters' names
-(``W1``, ``b1``, ...), a forward pass that keeps what it saw and made (a ``Step``), and a
-backward pass from the gradient of its output to that of its input and of its parameters.
+A layer is one object, as in the book's ``common/layers.py``. A layer part (registered
+through the ``toolkit_layers`` hook) makes one for the shape of each sample it takes:
+it says the shape each sample leaves with (``output_shape``), the parameters it needs
+(``param_specs``, named by the network's builder in the book's way: ``W1``, ``b1``,
+``gamma1``, ...), any running state (``state_specs``, such as batch normalization's
+running mean), a forward pass that keeps what it saw and made (a ``Step``), and, where
+it gives one, a backward pass.
+
 It also declares what the gradient engines (``toolkit.gradients``) need to know to take
 their fast paths: how its parameters enter its output (``affine``), whether its
 nonlinearity acts on each element alone, where that nonlinearity has kinks, and whether
 it mixes the samples of a batch. An engine refuses a layer whose declarations it cannot
-serve, and the slower path answers for it.
+serve, and a slower path answers for it; a layer that declares nothing is still
+differentiated correctly, by the slower paths.
 
-``Dense`` is the one implementation: ``activation(x @ W + b)`` with a registered
-activation part.
+Every forward pass may be given extra leading axes before the batch axis (a stack of
+perturbed copies of the batch, which the engines evaluate at once): a layer computes
+over its last ``1 + len(input_shape)`` axes and keeps the others.
 """
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, NamedTuple, Protocol
 
 import numpy as np
 
-from ..registry.parts import BoundPart
+from ..base.rng import Rng
 
-__all__ = ["Activation", "Affine", "Dense", "Layer", "Step"]
+__all__ = [
+    "Activation",
+    "Affine",
+    "Layer",
+    "Mode",
+    "ParamSpec",
+    "Shape",
+    "Step",
+]
+
+Shape = tuple[int, ...]
+"""The shape of one sample (the batch axis left out)."""
 
 
 class Activation(Protocol):
@@ -49,58 +66,116 @@ class Affine:
     bias: str
 
 
+@dataclass(frozen=True)
+class ParamSpec:
+    """One array a layer needs: its role (the prefix of its name: ``W``, ``b``, ``gamma``),
+    its shape, and how it starts: the layer setting naming an initializer part (``"init"``,
+    drawn from the run's generator) or a constant (``1.0``, drawing nothing)."""
+
+    role: str
+    shape: Shape
+    init: str | float
+
+
 class Step(NamedTuple):
     """One layer's part of a forward pass: its input, its pre-activation (what enters
-    its nonlinearity) and its output."""
+    its nonlinearity; its output where it has none), its output, and what its backward
+    pass needs besides (``cache``: a dropout mask, batch statistics)."""
 
     input: np.ndarray
     pre: np.ndarray
     output: np.ndarray
+    cache: Any = None
 
 
-class Layer(Protocol):
-    """One layer of a network: its parameters, forward and backward, and its declarations."""
+@dataclass(frozen=True)
+class Mode:
+    """How a forward pass runs: in training (``train``; batch statistics, dropout masks)
+    or in evaluation; the layer's ``noise`` for this batch (what its ``draw`` gave, in
+    training); and the network's running ``state`` arrays, by name."""
+
+    train: bool = False
+    noise: Any = None
+    state: Mapping[str, np.ndarray] = field(default_factory=dict)
+
+
+EVALUATION = Mode()
+
+
+class Layer:
+    """One layer of a network, for samples of ``input_shape``: the defaults declare nothing.
+
+    A layer type subclasses this, sets ``output_shape`` (in ``__init__``), and overrides
+    ``forward``; the rest is optional. ``names`` maps each of its parameters' roles to the
+    name the network gives it (``{"W": "W2", "b": "b2"}``), ``state_names`` each state's;
+    the builder fills both.
+    """
+
+    type_name: str = ""
+    """The name of the layer part that made it, as a spec gives it (``conv2d``)."""
+    weighted: bool = False
+    """Whether it counts as a weighted layer: its parameters are numbered from the next
+    number (``W1``, ``b1``); an unweighted layer's carry the last one's (``gamma1``)."""
 
     @property
-    def params(self) -> tuple[str, ...]:
-        """The names of its parameters in the network's ``params`` (``W1``, ``b1``)."""
-        ...
-
-    @property
-    def activation(self) -> Activation:
-        """Its nonlinearity, applied last: ``output == activation(pre)``."""
-        ...
+    def activation(self) -> Activation | None:
+        """Its nonlinearity, applied last (``output == activation(pre)``), if it has one."""
+        return None
 
     @property
     def affine(self) -> Affine | None:
         """Its parameters' names if its pre-activation is ``x @ W + b``, else None (an engine
         that needs to see how the parameters enter then refuses it)."""
-        ...
+        return None
 
     @property
     def elementwise(self) -> bool:
         """Whether its nonlinearity acts on each element alone."""
-        ...
+        return False
 
     @property
     def breakpoints(self) -> tuple[float, ...] | None:
-        """Where its nonlinearity (or a derivative of it) jumps: ``()`` for smooth, None if
-        undeclared."""
-        ...
+        """Where its nonlinearity (or a derivative of it) jumps, in its pre-activation: ``()``
+        for smooth, None if undeclared."""
+        return None
 
     @property
     def mixes_samples(self) -> bool:
-        """Whether a sample's output depends on the other samples of the batch."""
-        ...
+        """Whether a sample's output depends on the other samples of the batch (in training)."""
+        return False
+
+    def __init__(self, input_shape: Shape) -> None:
+        self.input_shape: Shape = tuple(input_shape)
+        self.output_shape: Shape = tuple(input_shape)
+        self.names: dict[str, str] = {}
+        self.state_names: dict[str, str] = {}
+
+    @property
+    def params(self) -> tuple[str, ...]:
+        """The names of its parameters in the network's ``params``, in ``param_specs`` order."""
+        return tuple(self.names[spec.role] for spec in self.param_specs())
+
+    @property
+    def state(self) -> tuple[str, ...]:
+        """The names of its running state arrays in the network's ``state``."""
+        return tuple(self.state_names[spec.role] for spec in self.state_specs())
 
     @property
     def differentiable(self) -> bool:
-        """Whether ``backward`` can be called."""
-        ...
+        """Whether ``backward`` can be called (it is overridden)."""
+        return type(self).backward is not Layer.backward
 
-    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray]) -> Step:
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        """The parameters it needs, in the order they are drawn."""
+        return ()
+
+    def state_specs(self) -> tuple[ParamSpec, ...]:
+        """Its running state (not parameters: never differentiated), each a constant start."""
+        return ()
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Mode) -> Step:
         """The layer on input ``x`` with parameter arrays ``params`` (looked up by name)."""
-        ...
+        raise NotImplementedError(f"{type(self).__name__} gives no forward pass")
 
     def backward(
         self,
@@ -112,79 +187,17 @@ class Layer(Protocol):
     ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         """From the loss gradient of ``step.output``: that of ``step.input`` (None when
         ``inputs`` is false: the first layer's is never needed) and of each parameter."""
-        ...
+        raise NotImplementedError(f"{type(self).__name__} gives no backward pass")
 
+    def draw(self, rng: Rng, batch: int) -> Any:
+        """What a training pass on a batch of ``batch`` samples draws (a dropout mask),
+        once per batch from the run's generator; None for a layer that draws nothing."""
+        return None
 
-@dataclass(frozen=True)
-class Dense:
-    """One affine layer ``activation(x @ W + b)``; W and b are looked up by name in params."""
+    def next_state(self, step: Step, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
+        """The running state after a training pass (``step``) on one batch: by name."""
+        return {}
 
-    weight: str
-    bias: str
-    activation: BoundPart
-
-    @property
-    def params(self) -> tuple[str, ...]:
-        """``(weight, bias)``."""
-        return (self.weight, self.bias)
-
-    @property
-    def affine(self) -> Affine:
-        """Always affine: the weight and the bias."""
-        return Affine(self.weight, self.bias)
-
-    @functools.cached_property
-    def elementwise(self) -> bool:
-        """Whether the activation part acts on each element alone (probed once, then kept)."""
-        return _probe_elementwise(self.activation)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...] | None:
-        """The activation part's declared breakpoints."""
-        return self.activation.part.breakpoints
-
-    @property
-    def mixes_samples(self) -> bool:
-        """Never: each row of ``x @ W + b`` is its sample's alone (a row-wise activation
-        such as softmax mixes units, not samples)."""
-        return False
-
-    @property
-    def differentiable(self) -> bool:
-        """Whether the activation part gives a derivative or a vjp."""
-        return self.activation.has_derivative
-
-    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray]) -> Step:
-        """``x @ W + b`` and the activation of it."""
-        a = x @ params[self.weight] + params[self.bias]
-        return Step(x, a, self.activation(a))
-
-    def backward(
-        self,
-        step: Step,
-        grad_out: np.ndarray,
-        params: Mapping[str, np.ndarray],
-        *,
-        inputs: bool = True,
-    ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
-        """The chain rule through the activation's vjp, then the affine step (as the book's
-        ``Affine.backward``: ``dW = x.T @ dout``, ``db = sum(dout)``, ``dx = dout @ W.T``)."""
-        g = self.activation.vjp(step.pre, grad_out)
-        grads = {self.weight: step.input.T @ g, self.bias: g.sum(axis=0)}
-        return (g @ params[self.weight].T if inputs else None), grads
-
-
-def _probe_elementwise(activation: Activation) -> bool:
-    """Compare the activation on a matrix with it on each element alone."""
-    probe = np.linspace(-2.0, 2.0, 12).reshape(3, 4) + 0.0371
-    try:
-        whole = np.asarray(activation(probe))
-        alone = np.array(
-            [
-                [np.asarray(activation(probe[i : i + 1, j : j + 1])).item() for j in range(4)]
-                for i in range(3)
-            ]
-        )
-    except Exception:
-        return False
-    return whole.shape == alone.shape and bool(np.allclose(whole, alone, rtol=1e-12, atol=1e-15))
+    def lead(self, x: np.ndarray) -> Shape:
+        """The leading axes of ``x`` before the batch axis (empty for a plain batch)."""
+        return tuple(x.shape[: x.ndim - 1 - len(self.input_shape)])

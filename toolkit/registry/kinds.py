@@ -94,6 +94,13 @@ KINDS: tuple[Kind, ...] = (
         "an object with update(params, grads)",
         keys=("optimizer",),
     ),
+    Kind(
+        "layer",
+        "layers",
+        ("input_shape",),
+        "a toolkit.Layer for samples of that shape",
+        layer_keys=("type",),
+    ),
 )
 
 PART_KEYS: dict[str, Kind] = {key: kind for kind in KINDS for key in kind.keys}

@@ -63,6 +63,9 @@ class Part:
     ``classes(**settings)`` gives a dataset's class count from its settings alone: the
     spec's output layer is then checked against it as the spec loads, with any other
     problem and before any data is built; without it, when the data is built.
+    ``features(**settings)`` gives a dataset's sample shape (a number of features, or a
+    shape such as ``(1, 8, 8)``) the same way: the layers are then made for it and
+    checked as the spec loads.
     """
 
     fn: Callable[..., Any]
@@ -76,6 +79,7 @@ class Part:
     breakpoints: tuple[float, ...] | None = None
     paths: tuple[str, ...] = ()
     classes: Callable[..., int] | None = None
+    features: Callable[..., Any] | None = None
 
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         """Call the part's function: a Part can be used wherever its function can."""
@@ -95,7 +99,7 @@ def as_part(value: object, kind: Kind) -> Part:
     params = dict(part.params) if part.params is not None else _signature_params(part.fn, kind)
     if "name" in params:
         raise TypeError("a part may not have a parameter called 'name'; the spec uses that key")
-    for field_name in ("derivative", "validate", "vjp", "classes"):
+    for field_name in ("derivative", "validate", "vjp", "classes", "features"):
         value = getattr(part, field_name)
         if value is not None and not callable(value):
             raise TypeError(f"Part.{field_name} must be callable, got {type(value).__name__}")

@@ -117,19 +117,21 @@ def train(
             with np.errstate(all="ignore"):  # a non-finite result is reported below instead
                 batch = rng.choice(data.samples, settings.batch_size)
                 x, t = data.x[batch], data.t[batch]
-                if reference is None:
-                    reference = objective.loss(x, t)  # where the run starts, for the guard
-                    _stop_if_not_finite(iteration, network, x, t, start=True)
-                if iteration == 1:
-                    result.start = objective.record(0, x, t, reference)
-                    result.start["seconds"] = time.perf_counter() - start
-                grads = objective.gradient(x, t)
-                if not _finite(grads.values()):  # the loss part's nan, before it reaches W?
-                    _stop_if_not_finite(iteration, network, x, t, start=False)
-                optimizer.update(network.params, grads)
-                loss = objective.loss(x, t)
-                finite = _finite(network.params.values()) and math.isfinite(loss)
-                record = objective.record(iteration, x, t, loss) if logged else None
+                with network.training(network.draw(rng, len(batch))):
+                    if reference is None:
+                        reference = objective.loss(x, t)  # where the run starts, for the guard
+                        _stop_if_not_finite(iteration, network, x, t, start=True)
+                    if iteration == 1:
+                        result.start = objective.record(0, x, t, reference)
+                        result.start["seconds"] = time.perf_counter() - start
+                    grads = objective.gradient(x, t)
+                    if not _finite(grads.values()):  # the loss part's nan, before it reaches W?
+                        _stop_if_not_finite(iteration, network, x, t, start=False)
+                    network.update_state(x)
+                    optimizer.update(network.params, grads)
+                    loss = objective.loss(x, t)
+                    finite = _finite(network.params.values()) and math.isfinite(loss)
+                    record = objective.record(iteration, x, t, loss) if logged else None
         except ToolkitError:
             raise
         except MemoryError as error:
@@ -200,7 +202,8 @@ class _Objective:
         return grads
 
     def loss(self, x: np.ndarray, t: np.ndarray) -> float:
-        return training_loss(self.network, x, t, self.weight_decay)
+        """The training loss on the batch, in training mode (the pass under way)."""
+        return training_loss(self.network, x, t, self.weight_decay, train=True)
 
     def record(self, iteration: int, x: np.ndarray, t: np.ndarray, loss: float) -> Record:
         """The log point's metrics, on the batch and on the held-out split if any."""
@@ -211,7 +214,9 @@ class _Objective:
         }
         data = self.data
         if data.x_test is not None and data.t_test is not None:
-            record["test_loss"] = self.loss(data.x_test, data.t_test)
+            record["test_loss"] = training_loss(
+                self.network, data.x_test, data.t_test, self.weight_decay, train=False
+            )
             record["test_accuracy"] = self.network.accuracy(data.x_test, data.t_test)
         return record
 
@@ -232,9 +237,12 @@ def _optimizer_settings(spec: Spec) -> list[str]:
     return list(spec.settings.optimizer.settings)
 
 
-def training_loss(network: Network, x: np.ndarray, t: np.ndarray, weight_decay: float) -> float:
-    """The loss a run reports: the network's, plus ``0.5 * weight_decay * sum(W**2)``."""
-    loss = network.loss(x, t)
+def training_loss(
+    network: Network, x: np.ndarray, t: np.ndarray, weight_decay: float, *, train: bool = False
+) -> float:
+    """The loss a run reports: the network's (in training mode if ``train``, with the draws
+    of the pass under way), plus ``0.5 * weight_decay * sum(W**2)``."""
+    loss = network.loss(x, t, train=train)
     if weight_decay:
         squares = sum(float(np.sum(network.params[key] ** 2)) for key in _weights(network))
         loss += 0.5 * weight_decay * squares

@@ -21,7 +21,7 @@ from ..registry.parts import BoundPart
 from ..registry.registry import Entry, Registry
 from .overrides import apply_overrides
 from .resolver import DEFAULTS, Resolver
-from .settings import Settings
+from .settings import TYPE_KEY, Settings
 from .yamlsource import (
     KeyPath,
     SourceMap,
@@ -66,7 +66,8 @@ class Spec:
     def entry(self, path: KeyPath, kind: str | None = None) -> Entry:
         """The registry entry the part at ``path`` resolved to."""
         kind = kind or _kind_at(path).name
-        return self.registry.lookup(kind, self.value_at(path)["name"])
+        ref = self.value_at(path)
+        return self.registry.lookup(kind, ref if isinstance(ref, str) else ref["name"])
 
     def bind(self, path: KeyPath, kind: str | None = None) -> BoundPart:
         """The part at ``path`` with its settings, ready to call."""
@@ -222,7 +223,8 @@ def _expand_part_names(tree: Any) -> None:
     model = tree.get("model")
     layers = model.get("layers") if isinstance(model, dict) else None
     if isinstance(layers, list):
-        parents += [(layer, tuple(LAYER_PART_KEYS)) for layer in layers if isinstance(layer, dict)]
+        named = tuple(key for key in LAYER_PART_KEYS if key != TYPE_KEY)  # type stays a name
+        parents += [(layer, named) for layer in layers if isinstance(layer, dict)]
     for parent, keys in parents:
         for key in keys:
             if isinstance(parent.get(key), str):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import math
 import os
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import MISSING, fields
+from dataclasses import MISSING, fields, replace
 from numbers import Integral
 from pathlib import Path
 from typing import Any
@@ -19,14 +19,25 @@ from ..base.wording import article, describe_value, did_you_mean, quote
 from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind, kind_named
 from ..registry.parts import BoundPart, as_float, check_settings
 from ..registry.registry import Registry, UnknownPart
-from .settings import DEFAULTS, LAYER_KEYS, TOP_KEYS, Layer, Rule, Settings, Train, rule_of
+from .settings import DEFAULTS, TOP_KEYS, TYPE_KEY, Rule, Settings, Train, rule_of
+from .shapes import LayerFailed, Shape, as_shape, plan_layers, shown
 from .yamlsource import KeyPath, SourceMap, format_path
 
-__all__ = ["DEFAULTS", "LAYER_KEYS", "TOP_KEYS", "Resolver", "bind_part", "output_mismatch"]
+__all__ = [
+    "DEFAULTS",
+    "TOP_KEYS",
+    "Resolver",
+    "bind_part",
+    "output_mismatch",
+    "output_problem",
+]
 
 _DATASET = PART_KEYS["data"]
 
+_LAYER = LAYER_PART_KEYS[TYPE_KEY]
+
 _EXAMPLE = "see specs/two_layer_sigmoid.yaml for a complete spec"
+_LAYER_EXAMPLE = "write each layer as '- {units: 10, activation: relu}'"
 
 
 def bind_part(
@@ -109,30 +120,42 @@ class Resolver:
         layers = config["model"]["layers"]
         if not config["data"] or not layers or not layers[-1]:
             return False
-        last = ("model", "layers", len(layers) - 1, "units")
-        for problem in self.problems:
-            if problem.path.split(".")[0].split("[")[0] == "data":
-                return False
-            if problem.path == format_path(last):
-                return False
-        return True
+        last = format_path(("model", "layers", len(layers) - 1))
+        return not any(
+            problem.path.split(".")[0].split("[")[0] == "data" or problem.path.startswith(last)
+            for problem in self.problems
+        )
+
+    def _layers_plannable(self, layers: list[Any]) -> bool:
+        """Whether every layer resolved without a problem, so each can be made."""
+        return all(layers) and not any(p.path.startswith("model") for p in self.problems)
 
     def data(self, config: dict[str, Any]) -> None:
-        """Check the output layer against the class count the dataset declares from its
-        settings (``Part.classes``), building no data. A dataset that declares none, or
-        whose declaration fails, is checked when its data is built."""
+        """Check the layers against the sample shape and the class count the dataset
+        declares from its settings (``Part.features``, ``Part.classes``), building no data:
+        each layer is made for its input's shape, and the last must give one value per
+        class. What a dataset does not declare, or whose declaration fails, is checked when
+        its data is built."""
         ref = config["data"]
         settings = {key: value for key, value in ref.items() if key != "name"}
-        declared = self.registry.lookup(_DATASET.name, ref["name"]).part.classes
-        try:
-            classes = declared(**settings) if declared is not None else None
-        except (Exception, SystemExit):  # the build calls the dataset, and reports it
-            return
+        part = self.registry.lookup(_DATASET.name, ref["name"]).part
+        classes = _declared(part.classes, settings)
+        features = as_shape(_declared(part.features, settings))
         layers = config["model"]["layers"]
-        units = layers[-1]["units"]
-        if isinstance(classes, Integral) and units != classes:
-            path = ("model", "layers", len(layers) - 1, "units")
-            self.report(path, *output_mismatch(units, int(classes)))
+        if features is not None and self._layers_plannable(layers):
+            try:
+                planned = plan_layers(self.registry, layers, features, self.report)
+            except LayerFailed:  # the build makes the layer again, and reports the failure
+                return
+            if planned is None:
+                return
+            output: Shape | None = planned[-1].output_shape
+        else:
+            units = layers[-1].get("units")
+            output = (units,) if isinstance(units, int) else None
+        if isinstance(classes, Integral) and output is not None and output != (int(classes),):
+            path, message, hint = output_problem(len(layers) - 1, layers[-1], output, int(classes))
+            self.report(path, message, hint)
 
     def setting(self, parent: dict[str, Any], path: KeyPath, rule: Rule, default: Any) -> Any:
         """A plain setting, checked by its rule (see :mod:`toolkit.spec.settings`)."""
@@ -215,7 +238,7 @@ class Resolver:
             self.report(
                 ("model", "layers"),
                 f"expected a list of at least one layer, got {describe_value(layers)}",
-                "write each layer as '- {units: 10, activation: relu}'",
+                _LAYER_EXAMPLE,
             )
             return {"layers": []}
         return {
@@ -223,18 +246,73 @@ class Resolver:
         }
 
     def layer(self, value: Any, path: KeyPath) -> dict[str, Any]:
-        """One dense layer: units and its parts."""
-        layer = self.mapping(value, path, LAYER_KEYS, required=("units",))
-        if layer is None:
+        """One layer: its ``type`` (the plugins' default where left out) and that layer
+        part's settings; a setting named like a part key (``activation``, ``init``) is
+        resolved as a part of that kind."""
+        if not isinstance(value, dict):
+            self.report(path, f"expected a mapping, got {describe_value(value)}", _LAYER_EXAMPLE)
             return {}
-        resolved: dict[str, Any] = {}
-        for setting in fields(Layer):
-            key, rule = setting.name, rule_of(setting)
+        named = value.get(TYPE_KEY)
+        if named is not None and not isinstance(named, str):
+            self.report(
+                (*path, TYPE_KEY),
+                f"expected a layer type name, got {describe_value(named)}",
+                "available: " + ", ".join(self.registry.names(_LAYER.name)),
+            )
+            return {}
+        name = self._layer_type(named, (*path, TYPE_KEY))
+        if name is None:
+            return {}
+        params = self.registry.lookup(_LAYER.name, name).part.params or {}
+        self._unknown_layer_keys(value, path, name, params)
+        resolved: dict[str, Any] = {TYPE_KEY: name}
+        plain = {key: default for key, default in params.items() if key not in LAYER_PART_KEYS}
+        resolved.update(self._layer_settings(value, path, name, plain))
+        for key in params:
             if key in LAYER_PART_KEYS:
-                resolved[key] = self.part(layer.get(key), (*path, key), LAYER_PART_KEYS[key])
-            elif rule is not None:
-                resolved[key] = self.setting(layer, (*path, key), rule, None)
+                resolved[key] = self.part(value.get(key), (*path, key), LAYER_PART_KEYS[key])
         return resolved
+
+    def _layer_type(self, named: str | None, path: KeyPath) -> str | None:
+        """The layer part's name: as given, or the plugins' default; None if there is none."""
+        try:
+            name = named if named is not None else self.registry.default(TYPE_KEY)
+            if name is None:
+                self.report(
+                    path,
+                    "missing layer type",
+                    "available: " + ", ".join(self.registry.names(_LAYER.name)),
+                )
+                return None
+            self.registry.lookup(_LAYER.name, name)
+        except UnknownPart as error:
+            self.report(path, error.message, error.hint)
+            return None
+        return name
+
+    def _unknown_layer_keys(
+        self, value: dict[str, Any], path: KeyPath, name: str, params: Mapping[str, Any]
+    ) -> None:
+        keys = (TYPE_KEY, *params)
+        for key in value:
+            if key not in keys:
+                hint = did_you_mean(key, keys) + f"layer '{name}' takes: " + ", ".join(keys)
+                self.report((*path, key), f"unknown key {_key_words(key)}", hint, at_key=True)
+
+    def _layer_settings(
+        self, value: dict[str, Any], path: KeyPath, name: str, params: dict[str, Any]
+    ) -> dict[str, Any]:
+        """The layer part's plain settings, defaults filled, each problem at its key."""
+        given = {key: value[key] for key in value if key in params}
+        part = replace(self.registry.lookup(_LAYER.name, name).part, params=params)
+        settings, problems = check_settings(part, given)
+        for param, message, hint in problems:
+            if message.startswith("missing required parameter"):
+                message, hint = f"missing required key '{param}'", hint or _LAYER_EXAMPLE
+            elif message.startswith("unknown"):
+                continue  # reported by _unknown_layer_keys
+            self.report((*path, param), message, hint)
+        return settings
 
     def train(self, value: Any) -> dict[str, Any]:
         """The training settings: positive whole numbers, and a weight decay of 0 or more.
@@ -334,6 +412,32 @@ class Resolver:
         absolute = os.path.normpath(os.path.join(folder, os.path.expanduser(value)))
         self.files[format_path(path)] = absolute
         return absolute
+
+
+def _declared(declaration: Callable[..., Any] | None, settings: Mapping[str, Any]) -> Any:
+    """What a dataset declares from its settings, or None (none declared, or it failed:
+    the build calls the dataset, and reports it)."""
+    if declaration is None:
+        return None
+    try:
+        return declaration(**settings)
+    except (Exception, SystemExit):
+        return None
+
+
+def output_problem(
+    index: int, layer: Mapping[str, Any], output: Shape, classes: int
+) -> tuple[KeyPath, str, str]:
+    """Where and why the last layer's output does not fit the data's classes, and the fix."""
+    units = layer.get("units")
+    if isinstance(units, int) and output == (units,):
+        return ("model", "layers", index, "units"), *output_mismatch(units, classes)
+    return (
+        ("model", "layers", index),
+        f"the output layer gives samples of shape {shown(output)} but the data has "
+        f"{classes} classes",
+        f"end with a layer of {classes} units (a dense layer, after flatten)",
+    )
 
 
 def output_mismatch(units: int, classes: int) -> tuple[str, str]:

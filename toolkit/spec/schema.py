@@ -19,7 +19,7 @@ from typing import Any
 from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind
 from ..registry.parts import REQUIRED
 from ..registry.registry import Entry, Registry, UnknownPart
-from .settings import TOP_KEYS, Layer, Rule, Settings, Train, rule_of
+from .settings import TOP_KEYS, TYPE_KEY, Rule, Settings, Train, rule_of
 
 __all__ = ["DIALECT", "spec_schema"]
 
@@ -51,22 +51,43 @@ def spec_schema(registry: Registry) -> dict[str, Any]:
 
 
 def _model(registry: Registry) -> dict[str, Any]:
-    layer = {
-        "type": "object",
-        "required": ["units"],
-        "properties": {
-            **_plain_settings(fields(Layer)),
-            **{key: _part(registry, kind, key) for key, kind in LAYER_PART_KEYS.items()},
-        },
-        "additionalProperties": False,
-    }
-    layers = {"type": "array", "minItems": 1, "items": layer, "description": "dense layers"}
+    kind = LAYER_PART_KEYS[TYPE_KEY]
+    default = _default(registry, TYPE_KEY)
+    forms = [
+        _layer(registry, entry, name)
+        for entry in registry.entries(kind.name)
+        for name in (entry.name, entry.qualified_name)
+    ]
+    forms += [_layer(registry, e, None) for e in registry.entries(kind.name) if e.name == default]
+    layer = {"description": "a layer: its type and that type's settings", "anyOf": forms}
+    layers = {"type": "array", "minItems": 1, "items": layer, "description": "the layers"}
     return {
         "type": "object",
         "required": ["layers"],
         "properties": {"layers": layers},
         "additionalProperties": False,
     }
+
+
+def _layer(registry: Registry, entry: Entry, name: str | None) -> dict[str, Any]:
+    """One layer type's entry under ``name`` (``type`` left out: the default type's)."""
+    params = entry.part.params or {}
+    properties: dict[str, Any] = {TYPE_KEY: {"const": name}} if name is not None else {}
+    required = [TYPE_KEY] if name is not None else []
+    for param, default in params.items():
+        kind = LAYER_PART_KEYS.get(param)
+        properties[param] = _part(registry, kind, param) if kind else _parameter(default)
+        if kind is None and default is REQUIRED:
+            required.append(param)
+    form: dict[str, Any] = {
+        "type": "object",
+        "properties": properties,
+        "required": required,
+        "additionalProperties": False,
+    }
+    if entry.part.description:
+        form["description"] = entry.part.description
+    return form
 
 
 def _train() -> dict[str, Any]:

@@ -19,8 +19,8 @@ from .yamlsource import KeyPath
 
 __all__ = [
     "DEFAULTS",
-    "LAYER_KEYS",
     "TOP_KEYS",
+    "TYPE_KEY",
     "Layer",
     "Model",
     "PartRef",
@@ -31,6 +31,8 @@ __all__ = [
 ]
 
 MAX_SEED = 2**32 - 1
+TYPE_KEY = "type"
+"""The key of a layer naming its layer part; its other keys are that part's settings."""
 
 
 @dataclass(frozen=True)
@@ -74,14 +76,20 @@ class PartRef:
 
 @dataclass(frozen=True)
 class Layer:
-    """One dense layer: its output size and its parts."""
+    """One layer: its type (a layer part, with the entry's plain settings: ``units``,
+    ``rate``) and the parts its settings name (``activation``, ``init``), by key."""
 
-    units: int = field(
-        metadata=_rule(type="whole", minimum=1, description="the layer's output size")
-    )
-    activation: PartRef
-    init: PartRef
-    bias_init: PartRef
+    type: PartRef
+    parts: Mapping[str, PartRef]
+
+    @property
+    def path(self) -> KeyPath:
+        """The layer's key path: ``("model", "layers", 0)``."""
+        return self.type.path[:-1]
+
+    def setting(self, key: str) -> Any:
+        """A plain setting of the layer (``units``), or None where its type has none."""
+        return self.type.settings.get(key)
 
 
 @dataclass(frozen=True)
@@ -160,21 +168,27 @@ class Settings:
             if key in PART_KEYS:
                 found.append(getattr(self, key))
             elif key == "model":
-                found += [getattr(layer, k) for layer in self.model.layers for k in LAYER_PART_KEYS]
+                found += [
+                    ref
+                    for layer in self.model.layers
+                    for ref in (layer.type, *layer.parts.values())
+                ]
         return found
 
 
 def _layer(path: KeyPath, layer: Mapping[str, Any]) -> Layer:
     parts = {
-        key: PartRef.at((*path, key), kind, layer[key]) for key, kind in LAYER_PART_KEYS.items()
+        key: PartRef.at((*path, key), LAYER_PART_KEYS[key], value)
+        for key, value in layer.items()
+        if key in LAYER_PART_KEYS and key != TYPE_KEY
     }
-    return Layer(units=layer["units"], **parts)
+    plain = {key: value for key, value in layer.items() if key not in parts and key != TYPE_KEY}
+    kind = LAYER_PART_KEYS[TYPE_KEY]
+    return Layer(PartRef(str(layer[TYPE_KEY]), plain, kind, (*path, TYPE_KEY)), parts)
 
 
 TOP_KEYS: tuple[str, ...] = tuple(setting.name for setting in fields(Settings))
 """The keys a spec may give, in the order they are read."""
-LAYER_KEYS: tuple[str, ...] = tuple(setting.name for setting in fields(Layer))
-"""The keys a layer may give."""
 DEFAULTS: dict[str, Any] = {
     **{s.name: s.default for s in fields(Settings) if rule_of(s) and s.default is not MISSING},
     "train": {

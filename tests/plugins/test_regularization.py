@@ -14,7 +14,7 @@ import yaml
 
 import toolkit
 from tests import book_norm
-from tests.helpers import write
+from tests.helpers import SPECS, write
 from toolkit.cli import main
 from toolkit.model.layers import Layer, Mode
 from toolkit_plugins.regularization import BatchNorm, Dropout, batchnorm, dropout
@@ -424,3 +424,36 @@ def test_a_setting_that_cannot_work_is_a_located_spec_error(
     assert main(["train", str(path)]) == 2
     err = capsys.readouterr().err.splitlines()
     assert len(err) == 1 and err[0].startswith(f"error: {message} ({path} line "), err
+
+
+def test_the_shipped_batchnorm_spec_is_the_books_extended_net() -> None:
+    """Affine -> BatchNorm -> ReLU per hidden layer, then Affine -> softmax, by backprop;
+    the dropout variant line, uncommented, gives a spec that loads."""
+    text = (SPECS / "book_batchnorm.yaml").read_text(encoding="utf-8")
+    layers = yaml.safe_load(text)["model"]["layers"]
+    kinds = [layer.get("type", "dense") for layer in layers]
+    assert kinds == ["dense", "batchnorm", "activation"] * 2 + ["dense"]
+    network = toolkit.build(SPECS / "book_batchnorm.yaml")
+    assert network.params["W1"].shape == (64, 100) and network.params["W3"].shape == (100, 10)
+    assert network.estimator.name == "backprop"
+    variant = "\n".join(
+        line.replace("# - {type: dropout", "- {type: dropout") for line in text.splitlines()
+    )
+    assert variant != text
+    spec = toolkit.load_spec(yaml.safe_load(variant))
+    assert [layer.get("type") for layer in spec.config["model"]["layers"]][3] == "dropout"
+
+
+@pytest.mark.long
+def test_the_shipped_batchnorm_spec_learns_more_than_the_same_net_without_it() -> None:
+    """The accuracies its comment states: with batch normalization, and with its batchnorm
+    layers taken out (same seed, data, iterations and optimizer)."""
+    text = (SPECS / "book_batchnorm.yaml").read_text(encoding="utf-8")
+    config = yaml.safe_load(text)
+    layers = [layer for layer in config["model"]["layers"] if layer.get("type") != "batchnorm"]
+    plain = {**config, "model": {"layers": layers}}
+    normalized = toolkit.train(SPECS / "book_batchnorm.yaml").history[-1]["test_accuracy"]
+    without = toolkit.train(plain).history[-1]["test_accuracy"]
+    stated = f"after 1000 iterations: {normalized:.3f}; the same net without its batchnorm layers: "
+    assert f"{stated}{without:.3f}." in text
+    assert normalized > without + 0.02

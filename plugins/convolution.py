@@ -1,11 +1,11 @@
 """Convolution and pooling layers, for samples of shape ``(channels, height, width)``.
 
 ``conv2d`` is the book's ``Convolution`` followed by an activation part; ``max_pool`` the
-book's ``Pooling``, the maximum over each window. Both read the windows of the padded
-input as the book's ``im2col`` lays them out (here a strided view, copied once into the
-column matrix), and give their gradient back through the book's ``col2im`` (each window's
-gradient added where the window came from: one slice per kernel position, no loop over
-samples).
+book's ``Pooling``, the maximum over each window. ``conv2d`` copies the windows of the
+padded input once into the book's ``im2col`` column matrix (from a strided view) and
+multiplies it by the filters; ``max_pool`` takes the maximum one kernel element at a time
+over every window at once. Gradients go back as the book's ``col2im`` puts them: each
+window's added where the window lies, one slice per kernel element, no loop over samples.
 
 ``kernel``, ``size``, ``stride`` and ``pad`` are a whole number or a pair
 ``[height, width]``; each output side is the book's ``1 + (side + 2 * pad - kernel) // stride``.
@@ -54,12 +54,31 @@ class Windows:
         )
         return 1 + (height + 2 * ph - kh) // sh, 1 + (width + 2 * pw - kw) // sw
 
+    def padded(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (``(B, C, H, W)``) with ``pad`` zeros around each side (``x`` itself for none)."""
+        (ph, pw) = self.pad
+        return np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
+
+    def at(self, i: int, j: int) -> tuple[slice, ...]:
+        """Where kernel element ``(i, j)`` of every window lies in the padded input: a slice
+        giving ``(B, C, OH, OW)``."""
+        (sh, sw), (oh, ow) = self.stride, self.out
+        return (
+            slice(None),
+            slice(None),
+            slice(i, i + sh * (oh - 1) + 1, sh),
+            slice(j, j + sw * (ow - 1) + 1, sw),
+        )
+
+    def positions(self) -> list[tuple[int, int]]:
+        """Every kernel element ``(i, j)``, in row order."""
+        return [(i, j) for i in range(self.kernel[0]) for j in range(self.kernel[1])]
+
     def view(self, x: np.ndarray) -> np.ndarray:
         """The windows of ``x`` (``(B, C, H, W)``) as ``(B, C, OH, OW, KH, KW)``: a view of
         the zero-padded input, nothing copied but the padding."""
-        (ph, pw), (sh, sw) = self.pad, self.stride
-        padded = np.pad(x, ((0, 0), (0, 0), (ph, ph), (pw, pw))) if ph or pw else x
-        view = np.lib.stride_tricks.sliding_window_view(padded, self.kernel, axis=(2, 3))
+        (sh, sw) = self.stride
+        view = np.lib.stride_tricks.sliding_window_view(self.padded(x), self.kernel, axis=(2, 3))
         return view[:, :, ::sh, ::sw]
 
     def columns(self, x: np.ndarray) -> np.ndarray:
@@ -71,16 +90,10 @@ class Windows:
     def fold(self, grads: np.ndarray) -> np.ndarray:
         """The book's ``col2im`` on ``(B, C, OH, OW, KH, KW)``: each window's gradient added
         back where the window lies, the padding cut off; ``(B, C, H, W)``."""
-        (_, height, width), (ph, pw), (sh, sw), (oh, ow) = (
-            self.sample,
-            self.pad,
-            self.stride,
-            self.out,
-        )
+        (_, height, width), (ph, pw) = self.sample, self.pad
         image = np.zeros((grads.shape[0], grads.shape[1], height + 2 * ph, width + 2 * pw))
-        for i in range(self.kernel[0]):
-            for j in range(self.kernel[1]):
-                image[:, :, i : i + sh * oh : sh, j : j + sw * ow : sw] += grads[..., i, j]
+        for i, j in self.positions():
+            image[self.at(i, j)] += grads[..., i, j]
         return image[:, :, ph : ph + height, pw : pw + width]
 
 
@@ -132,7 +145,8 @@ class Conv2D(Layer):
         batch = x.reshape(-1, *self.input_shape)
         columns = self.windows.columns(batch)
         weight = params[self.names["W"]].reshape(self.filters, -1)
-        out = columns @ weight.T + params[self.names["b"]]
+        out = columns @ weight.T
+        out += params[self.names["b"]]  # in place: one large array fewer
         pre = out.reshape(batch.shape[0], *self.windows.out, self.filters).transpose(0, 3, 1, 2)
         pre = pre.reshape(*x.shape[: x.ndim - 3], *self.output_shape)
         return Step(x, pre, self._activation(pre), columns)
@@ -174,14 +188,15 @@ class MaxPool(Layer):
         self.output_shape = (windows.sample[0], *windows.out)
 
     def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Any = None) -> Step:
-        """The maximum of each window; which element it was is kept for the backward pass."""
-        batch = x.reshape(-1, *self.input_shape)
-        view = self.windows.view(batch)
-        flat = view.reshape(*view.shape[:4], -1)
-        where = flat.argmax(axis=-1)[..., np.newaxis]
-        out = np.take_along_axis(flat, where, axis=-1)
+        """The maximum of each window, one kernel element at a time over every window at
+        once; the backward pass finds where it was from the step's input."""
+        padded = self.windows.padded(x.reshape(-1, *self.input_shape))
+        first, *rest = self.windows.positions()
+        out = padded[self.windows.at(*first)].copy()
+        for i, j in rest:
+            np.maximum(out, padded[self.windows.at(i, j)], out=out)
         out = out.reshape(*x.shape[: x.ndim - 3], *self.output_shape)
-        return Step(x, out, out, where)
+        return Step(x, out, out)
 
     def backward(
         self,
@@ -192,15 +207,22 @@ class MaxPool(Layer):
         inputs: bool = True,
     ) -> tuple[np.ndarray | None, dict[str, np.ndarray]]:
         """Each output's gradient to the element that was the maximum (the book's
-        ``Pooling.backward``), added where windows overlap."""
+        ``Pooling.backward``: the first one in row order, for a tie), added where windows
+        overlap."""
         if not inputs:
             return None, {}
-        where = step.cache
-        spread = np.zeros((*where.shape[:4], math.prod(self.windows.kernel)))
-        g = grad_out.reshape(where.shape)
-        np.put_along_axis(spread, where, g, axis=-1)
-        grads = spread.reshape(*where.shape[:4], *self.windows.kernel)
-        return self.windows.fold(grads).reshape(step.input.shape), {}
+        padded = self.windows.padded(step.input.reshape(-1, *self.input_shape))
+        out = step.output.reshape(-1, *self.output_shape)
+        g = grad_out.reshape(out.shape)
+        image = np.zeros(padded.shape)
+        open_ = np.ones(out.shape, dtype=bool)  # windows whose maximum is still to be found
+        for i, j in self.windows.positions():
+            at = self.windows.at(i, j)
+            found = (padded[at] == out) & open_
+            image[at] += g * found
+            open_ &= ~found
+        (_, height, width), (ph, pw) = self.input_shape, self.windows.pad
+        return image[:, :, ph : ph + height, pw : pw + width].reshape(step.input.shape), {}
 
 
 def conv2d(

@@ -17,7 +17,6 @@ from __future__ import annotations
 import functools
 import math
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -32,27 +31,16 @@ from .layers import _probe_elementwise
 Pair = tuple[int, int]
 
 
-@dataclass(frozen=True)
 class Windows:
     """Where the windows of a ``(channels, height, width)`` sample lie: their size
     (``kernel``), the step between them (``stride``), the zeros around the input (``pad``),
     each ``(height, width)``, and how many fit (``out``)."""
 
-    sample: Shape
-    kernel: Pair
-    stride: Pair
-    pad: Pair
-
-    @property
-    def out(self) -> Pair:
+    def __init__(self, sample: Shape, kernel: Pair, stride: Pair, pad: Pair) -> None:
+        self.sample, self.kernel, self.stride, self.pad = tuple(sample), kernel, stride, pad
+        (_, height, width), (kh, kw), (sh, sw), (ph, pw) = self.sample, kernel, stride, pad
+        self.out: Pair = (1 + (height + 2 * ph - kh) // sh, 1 + (width + 2 * pw - kw) // sw)
         """The output's height and width: ``1 + (side + 2 * pad - kernel) // stride``."""
-        (_, height, width), (kh, kw), (sh, sw), (ph, pw) = (
-            self.sample,
-            self.kernel,
-            self.stride,
-            self.pad,
-        )
-        return 1 + (height + 2 * ph - kh) // sh, 1 + (width + 2 * pw - kw) // sw
 
     def padded(self, x: np.ndarray) -> np.ndarray:
         """``x`` (``(B, C, H, W)``) with ``pad`` zeros around each side (``x`` itself for none)."""
@@ -256,10 +244,7 @@ def _windows(
     if len(input_shape) != 3:
         raise SettingError(name, _rank_problem(layer, input_shape))
     windows = Windows(
-        tuple(input_shape),
-        _pair(name, kernel, 1),
-        _pair("stride", stride, 1),
-        _pair("pad", pad, 0),
+        input_shape, _pair(name, kernel, 1), _pair("stride", stride, 1), _pair("pad", pad, 0)
     )
     padded = [side + 2 * p for side, p in zip(input_shape[1:], windows.pad, strict=True)]
     if any(k > side for k, side in zip(windows.kernel, padded, strict=True)):

@@ -287,23 +287,18 @@ def _rank_problem(layer: str, shape: Shape) -> str:
     )
 
 
-# A pair default: the loader checks a setting against its default's type, and a list
-# default lets a spec give either a whole number or a pair [height, width].
-_CONV2D = {
-    "filters": REQUIRED,
-    "kernel": REQUIRED,
-    "stride": [1, 1],
-    "pad": [0, 0],
-    "activation": None,
-    "init": None,
-    "bias_init": None,
-}
-_MAX_POOL = {"size": [2, 2], "stride": [2, 2], "pad": [0, 0]}
-
-
 @hookimpl
 def toolkit_layers() -> dict[str, Part]:
-    return {
-        "conv2d": Part(conv2d, params=_CONV2D),
-        "max_pool": Part(max_pool, params=_MAX_POOL),
+    # Pair defaults: the loader checks a setting against its default's type, and a list
+    # default lets a spec give either a whole number or a pair [height, width].
+    conv = {
+        "filters": REQUIRED,
+        "kernel": REQUIRED,
+        "stride": [1, 1],
+        "pad": [0, 0],
+        "activation": None,
+        "init": None,
+        "bias_init": None,
     }
+    pool = {"size": [2, 2], "stride": [2, 2], "pad": [0, 0]}
+    return {"conv2d": Part(conv2d, params=conv), "max_pool": Part(max_pool, params=pool)}

@@ -209,6 +209,7 @@ STANDARD_MODULES = [
         "optimizers",
         "layers",
         "regularization",
+        "convolution",
     )
 ]
 

@@ -976,7 +976,8 @@ def _backward_check(made: _Made, what: str) -> Check:
     """Backward matches central differences of the forward."""
     layer = made.layer
     if not layer.differentiable:
-        return Check(what, None, "none given (backprop refuses it; numerical estimators do not)")
+        detail = "none given: backprop refuses it; numerical estimators differentiate its forward"
+        return Check(what, None, detail)
     dx, grads = layer.backward(made.step(), made.g, made.params, inputs=True)
     if set(grads) != set(layer.params):
         given, wanted = ", ".join(sorted(grads)) or "none", ", ".join(layer.params) or "none"

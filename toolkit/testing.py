@@ -685,7 +685,6 @@ class _Made:
     other: np.ndarray
     g: np.ndarray
     noise: Any = None
-    settings: dict[str, Any] = field(default_factory=dict)
     start: dict[str, np.ndarray] = field(default_factory=dict)
     """The parameters and state as drawn, before any check ran the layer."""
 
@@ -765,7 +764,8 @@ def _make_layer(
                 raise
             refusals.append((shape, f"{type(error).__name__}: {error}"))
             continue
-        return _prepared(layer, shape, settings), _made_line(layer, shape, guessed)
+        line = _made_line(layer, shape, guessed)
+        return (_prepared(layer, shape) if line.passed else None), line
     if input_shape is not None:
         return None, Check(f"made for samples of shape {shown(input_shape)}", False, refusals[0][1])
     if guessed:
@@ -784,6 +784,7 @@ def _refused(refusals: list[tuple[Shape, str]]) -> str:
 
 
 def _made_line(layer: Any, shape: Shape, guessed: dict[str, Any]) -> Check:
+    """What the part made: a ``toolkit.Layer`` with an output shape."""
     what = f"made for samples of shape {shown(shape)}"
     if guessed:
         what += " with " + ", ".join(f"{key}={value!r}" for key, value in guessed.items())
@@ -814,26 +815,25 @@ def _bound_setting(key: str, value: Any) -> Any:
     return BoundPart(_name(value), as_part(value, kind), {}, kind.name)
 
 
-def _prepared(layer: Any, shape: Shape, settings: dict[str, Any]) -> _Made:
+def _prepared(layer: Layer, shape: Shape) -> _Made:
     """Parameters drawn at random around their starts (so that no role hides behind a 1 or
     a 0), state at its constant start, inputs and an output gradient drawn too."""
     rng = np.random.default_rng(11)
     params: dict[str, np.ndarray] = {}
     state: dict[str, np.ndarray] = {}
-    if isinstance(layer, Layer):
-        specs, kept = layer.param_specs(), layer.state_specs()
-        layer.names = {spec.role: f"{spec.role}1" for spec in specs}
-        layer.state_names = {spec.role: f"{spec.role}1" for spec in kept}
-        for spec in specs:
-            centre = 0.0 if isinstance(spec.init, str) else float(spec.init)
-            params[layer.names[spec.role]] = centre + 0.5 * rng.standard_normal(spec.shape)
-        for spec in kept:
-            start = 0.0 if isinstance(spec.init, str) else float(spec.init)
-            state[layer.state_names[spec.role]] = np.full(spec.shape, start)
+    specs, kept = layer.param_specs(), layer.state_specs()
+    layer.names = {spec.role: f"{spec.role}1" for spec in specs}
+    layer.state_names = {spec.role: f"{spec.role}1" for spec in kept}
+    for spec in specs:
+        centre = 0.0 if isinstance(spec.init, str) else float(spec.init)
+        params[layer.names[spec.role]] = centre + 0.5 * rng.standard_normal(spec.shape)
+    for spec in kept:
+        start = 0.0 if isinstance(spec.init, str) else float(spec.init)
+        state[layer.state_names[spec.role]] = np.full(spec.shape, start)
     batch = (LAYER_BATCH, *shape)
     x, other = rng.standard_normal(batch), rng.standard_normal(batch)
-    g = rng.standard_normal((LAYER_BATCH, *tuple(getattr(layer, "output_shape", shape))))
-    made = _Made(layer, params, state, x, other, g, settings=settings)
+    g = rng.standard_normal((LAYER_BATCH, *layer.output_shape))
+    made = _Made(layer, params, state, x, other, g)
     made.start = _copies(made)
     made.noise = layer.draw(np.random.default_rng(7), LAYER_BATCH)
     return made

@@ -412,6 +412,13 @@ def test_a_shape_the_part_refuses_is_a_failure_naming_it() -> None:
     assert "put {type: flatten} before it" in failure.detail
 
 
+def test_a_part_making_something_else_than_a_layer_fails_once() -> None:
+    """A part returning a function instead of a toolkit.Layer: one failure, saying so."""
+    (check,) = conformance("layer", lambda input_shape: np.tanh, input_shape=(6,))
+    assert check.passed is False
+    assert "subclass toolkit.Layer" in check.detail
+
+
 def test_missing_required_setting_is_a_skip() -> None:
     """check_layer(dense, (6,)) without units is one skip naming units; nothing fails."""
     (check,) = check_layer(standard("dense"), (6,))

@@ -736,6 +736,7 @@ def _make_layer(
 ) -> tuple[_Made | None, Check]:
     """The layer for ``input_shape`` (or the first probe shape it takes) and a line saying so."""
     params = part.params or {}
+    given = {**{key: None for key in params if key in LAYER_PART_KEYS}, **given}
     unset = [key for key, value in params.items() if value is REQUIRED and key not in given]
     if unset and input_shape is not None:
         return None, Check("set up with default settings", None, f"needs {', '.join(unset)}")
@@ -764,7 +765,8 @@ def _make_layer(
                 raise
             refusals.append((shape, f"{type(error).__name__}: {error}"))
             continue
-        line = _made_line(layer, shape, guessed)
+        tanh = [k for k, v in settings.items() if isinstance(v, BoundPart) and v.part is _KIT_TANH]
+        line = _made_line(layer, shape, {**guessed, **dict.fromkeys(tanh, "kit_tanh")})
         return (_prepared(layer, shape) if line.passed else None), line
     if input_shape is not None:
         return None, Check(f"made for samples of shape {shown(input_shape)}", False, refusals[0][1])
@@ -783,11 +785,12 @@ def _refused(refusals: list[tuple[Shape, str]]) -> str:
     return "refused " + "; ".join(f"{shown(shape)}: {message}" for shape, message in refusals)
 
 
-def _made_line(layer: Any, shape: Shape, guessed: dict[str, Any]) -> Check:
-    """What the part made: a ``toolkit.Layer`` with an output shape."""
+def _made_line(layer: Any, shape: Shape, chosen: dict[str, Any]) -> Check:
+    """What the part made, with the settings the kit chose: a ``toolkit.Layer`` with an
+    output shape."""
     what = f"made for samples of shape {shown(shape)}"
-    if guessed:
-        what += " with " + ", ".join(f"{key}={value!r}" for key, value in guessed.items())
+    if chosen:
+        what += " with " + ", ".join(f"{key}={value}" for key, value in chosen.items())
     if not isinstance(layer, Layer):
         return Check(what, False, f"it made {type(layer).__name__}; subclass toolkit.Layer")
     output = tuple(getattr(layer, "output_shape", ()))

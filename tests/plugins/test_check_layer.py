@@ -15,7 +15,7 @@ import pytest
 
 import toolkit.testing
 from tests.helpers import RunCli
-from toolkit import Layer, Part
+from toolkit import REQUIRED, Layer, Part
 from toolkit.model.layers import Affine, Mode, ParamSpec, Step
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry
@@ -412,6 +412,20 @@ def test_a_shape_the_part_refuses_is_a_failure_naming_it() -> None:
     assert "put {type: flatten} before it" in failure.detail
 
 
+def test_a_required_activation_setting_gets_the_kits_tanh() -> None:
+    """A layer part whose activation setting is required is made with the kit's tanh, not
+    skipped: the activation layer then passes, its smoothness checked (tanh is smooth)."""
+    make_activation = standard("activation").fn
+
+    def needs_activation(input_shape: tuple[int, ...], activation: Any = REQUIRED) -> Layer:
+        return make_activation(input_shape, activation)
+
+    checks = check_layer(needs_activation, (4,))
+    assert checks[0].what == "made for samples of shape (4,) with activation=kit_tanh"
+    (smooth,) = [c for c in checks if c.what.startswith("smooth")]
+    assert smooth.passed is True
+
+
 def test_a_part_making_something_else_than_a_layer_fails_once() -> None:
     """A part returning a function instead of a toolkit.Layer: one failure, saying so."""
     (check,) = conformance("layer", lambda input_shape: np.tanh, input_shape=(6,))
@@ -462,9 +476,9 @@ def test_relu_dense_declares_its_kink_and_the_kit_respects_it() -> None:
 
 
 def test_layer_kind_in_conformance_probes_a_shape_and_required_settings() -> None:
-    """Without a shape, dense is made for (6,) with units=2; flatten too."""
+    """Without a shape, dense is made for (6,) with units=2 and the kit's tanh; flatten too."""
     first = conformance("layer", standard("dense"))[0]
-    assert first.what == "made for samples of shape (6,) with units=2"
+    assert first.what == "made for samples of shape (6,) with units=2, activation=kit_tanh"
     assert conformance("layer", standard("flatten"))[0].what == "made for samples of shape (6,)"
 
 
@@ -501,6 +515,7 @@ def test_plugins_check_runs_the_layer_checks(run_cli: RunCli) -> None:
     result = run_cli("plugins", "--check", "dense", "flatten")
     assert result.returncode == 0, result.stdout + result.stderr
     lines = result.stdout.splitlines()
-    assert "  ok    made for samples of shape (6,) with units=2: output shape (2,)" in lines
+    made = "  ok    made for samples of shape (6,) with units=2, activation=kit_tanh: "
+    assert made + "output shape (2,)" in lines
     assert any(line.startswith("  ok    backward matches central differences") for line in lines)
     assert lines[-1] == "checked 2 parts: 2 passed, 0 failed"

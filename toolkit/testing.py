@@ -668,7 +668,16 @@ LAYER_BATCH = 3
 SAME = 1e-12
 """How far outputs that should be equal may differ, relative to their size: matrix
 products of differently shaped batches round differently."""
+DIFFERENCED = 300
+"""The backward check differences at most this many elements of each array (its input's,
+each parameter's); a larger array's are drawn with a fixed seed."""
+SWEEP_RANGE = 3.0
+"""The smoothness check moves one input unit over [-3, 3]."""
+SWEEP_NUMBERS = 50_000_000
+"""At most this many inputs and outputs in one smoothness sweep: a large layer is swept
+over a narrower range around 0 (the check's detail says which)."""
 _SMOOTHNESS_CHUNK = 1000
+_CHUNK_NUMBERS = 2_000_000
 _NUDGE = 0.37
 """How far one input unit moves in the elementwise check."""
 
@@ -983,17 +992,32 @@ def _backward_check(made: _Made, what: str) -> Check:
         return Check(what, None, detail)
     dx, grads = layer.backward(made.step(), made.g, made.params, inputs=True)
     if set(grads) != set(layer.params):
-        given, wanted = ", ".join(sorted(grads)) or "none", ", ".join(layer.params) or "none"
-        return Check(what, False, f"gave gradients of {given}, expected {wanted}")
+        gave, wanted = ", ".join(sorted(grads)) or "none", ", ".join(layer.params) or "none"
+        return Check(what, False, f"gave gradients of {gave}, expected {wanted}")
 
     at = {"input": made.x, **made.params}
     found = {"input": np.asarray(dx), **{name: np.asarray(grads[name]) for name in layer.params}}
+    sampled = []
     for label in found:
-        numeric = _central(functools.partial(_weighted_output, made, label), at[label])
-        check = _derivative_check(what, found[label], numeric, at[label])
+        if np.shape(found[label]) != at[label].shape:
+            detail = f"{label}: gradient of shape {np.shape(found[label])}, not {at[label].shape}"
+            return Check(what, False, detail)
+        flat = _elements(at[label].size)
+        sampled += [label] if len(flat) < at[label].size else []
+        numeric = _central(functools.partial(_weighted_output, made, label), at[label], flat)
+        given, where = found[label].ravel()[flat], at[label].ravel()[flat]
+        check = _derivative_check(what, given, numeric, where)
         if not check.passed:
             return Check(what, False, f"{label}: {check.detail}")
-    return Check(what, True)
+    return Check(what, True, f"{DIFFERENCED} elements of {', '.join(sampled)}" if sampled else "")
+
+
+def _elements(size: int) -> np.ndarray:
+    """The flat indices of an array's elements to difference: all, or ``DIFFERENCED`` of them
+    (drawn with a fixed seed) for a larger array."""
+    if size <= DIFFERENCED:
+        return np.arange(size)
+    return np.sort(np.random.default_rng(13).choice(size, DIFFERENCED, replace=False))
 
 
 def _weighted_output(made: _Made, label: str, value: np.ndarray) -> float:
@@ -1003,14 +1027,16 @@ def _weighted_output(made: _Made, label: str, value: np.ndarray) -> float:
     return float(np.sum(made.g * made.output(params={**made.params, label: value})))
 
 
-def _central(f: Callable[[np.ndarray], float], at: np.ndarray) -> np.ndarray:
-    """Central differences of ``f`` at ``at``, element by element, at step ``_H``."""
-    numeric = np.zeros_like(at, dtype=np.float64)
-    for index in np.ndindex(at.shape):
+def _central(f: Callable[[np.ndarray], float], at: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Central differences of ``f`` at ``at`` in the elements of flat indices ``flat``, one by
+    one, at step ``_H``."""
+    numeric = np.zeros(len(flat))
+    for k, element in enumerate(flat):
+        index = np.unravel_index(int(element), at.shape)
         up, down = at.copy(), at.copy()
         up[index] += _H
         down[index] -= _H
-        numeric[index] = (f(up) - f(down)) / (2 * _H)
+        numeric[k] = (f(up) - f(down)) / (2 * _H)
     return numeric
 
 
@@ -1025,21 +1051,33 @@ def _layer_smoothness_check(made: _Made, what: str) -> Check:
     # swept on the moved sample alone: the others' outputs do not move.
     alone = made.noise is None and not layer.mixes_samples
     batch = made.x[:1] if alone else made.x
-    grid = np.arange(-3.0, 3.0, SMOOTHNESS_STEP)  # consecutive points: every stencil, overlapping
+    numbers = batch.size + len(batch) * math.prod(layer.output_shape)  # per point swept
+    grid = _sweep(numbers)
+    chunk = max(8, min(_SMOOTHNESS_CHUNK, _CHUNK_NUMBERS // numbers))
     worst, where = 0.0, math.nan
-    for start in range(0, len(grid) - 3, _SMOOTHNESS_CHUNK):
-        points = grid[start : start + _SMOOTHNESS_CHUNK + 3]
+    for start in range(0, len(grid) - 3, chunk):
+        points = grid[start : start + chunk + 3]
         third = _third_differences(made, batch, unit, points, breakpoints)
         if third.size and float(np.max(third)) > worst:
             worst, where = float(np.max(third)), float(points[1 + int(np.argmax(third))])
+    swept = f"input unit {unit[1:]} of a sample swept over [{grid[0]:.3g}, {grid[-1]:.3g}]"
     if worst <= SMOOTHNESS_TOLERANCE:
-        return Check(what, True)
+        return Check(what, True, swept if grid[0] > -SWEEP_RANGE else "")
     detail = (
         f"a kink or jump with input unit {unit[1:]} of a sample near {where:.4g} (third "
         f"difference {worst:.2e} at step {SMOOTHNESS_STEP:g}); declare where it is, in the "
         "pre-activation (breakpoints), or leave breakpoints None"
     )
     return Check(what, False, detail)
+
+
+def _sweep(numbers: int) -> np.ndarray:
+    """The values an input unit takes, at step ``SMOOTHNESS_STEP`` (consecutive points, so
+    every stencil, overlapping): over [-SWEEP_RANGE, SWEEP_RANGE], narrowed around 0 for a
+    layer whose ``numbers`` per point would make that more than ``SWEEP_NUMBERS``."""
+    wanted = round(2 * SWEEP_RANGE / SMOOTHNESS_STEP)
+    points = max(64, min(wanted, SWEEP_NUMBERS // numbers))
+    return (np.arange(points) - points // 2) * SMOOTHNESS_STEP
 
 
 def _third_differences(

@@ -1137,27 +1137,29 @@ def _mixing_check(made: _Made, what: str) -> Check:
 
 
 def _elementwise_check(made: _Made, what: str) -> Check:
-    """Acts on each element alone, as declared."""
+    """Acts on each unit alone, as declared: a layer that keeps its shape and is not affine,
+    from its input to its output (the engines then carry one unit per perturbed copy
+    through it); an affine layer, or one changing the shape, in its activation."""
     layer = made.layer
     if not layer.elementwise:
         return Check(what, None, "not declared")
     activation = layer.activation
-    if activation is not None:
-        base = np.asarray(made.step().pre)
-
-        def f(v: np.ndarray) -> np.ndarray:
-            return np.asarray(activation(v))
-
-        acting = "its activation"
-    else:
-        if tuple(layer.output_shape) != tuple(layer.input_shape):
-            detail = f"each sample's shape changes from {shown(layer.input_shape)}"
-            return Check(what, False, f"{detail} to {shown(layer.output_shape)}")
-        base, acting = made.x, "it"
+    if layer.affine is None and tuple(layer.output_shape) == tuple(layer.input_shape):
+        base, acting = made.x, "its output"
 
         def f(v: np.ndarray) -> np.ndarray:
             return made.output(v)
 
+    elif activation is not None:
+        base, acting = np.asarray(made.step().pre), "its activation's output"
+
+        def f(v: np.ndarray) -> np.ndarray:
+            return np.asarray(activation(v))
+
+    else:
+        detail = "it has no activation, and each sample's shape changes from "
+        detail += f"{shown(layer.input_shape)} to {shown(layer.output_shape)}"
+        return Check(what, False, f"{detail}; declare elementwise False")
     y = f(base)
     scale = max(1.0, float(np.max(np.abs(y))))
     for flat in sorted({0, base[0].size // 2, base[0].size - 1}):
@@ -1170,7 +1172,7 @@ def _elementwise_check(made: _Made, what: str) -> Check:
             hit = np.unravel_index(int(np.argmax(changed)), changed.shape)
             detail = (
                 f"changing unit {tuple(map(int, unit))} of a sample changed unit "
-                f"{tuple(map(int, hit[1:]))} of sample {int(hit[0])} of what {acting} gives"
+                f"{tuple(map(int, hit[1:]))} of sample {int(hit[0])} of {acting}"
             )
             return Check(what, False, f"{detail}; declare elementwise False")
     return Check(what, True)

@@ -19,6 +19,7 @@ from tests.helpers import RunCli
 from toolkit import REQUIRED, Layer, Part
 from toolkit.model.layers import Affine, Mode, ParamSpec, Step
 from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.parts import BoundPart
 from toolkit.registry.registry import Registry
 from toolkit.testing import Check, ConformanceError, check_layer, conformance
 
@@ -195,6 +196,27 @@ class Neighbours(Layer):
     def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Mode) -> Step:
         y = x + np.roll(x, 1, axis=-1)
         return Step(x, y, y)
+
+
+class RolledTanh(Layer):
+    """``tanh(x + roll(x))``: its activation acts on each unit alone, but the layer does not,
+    and declares it does (the engines would carry one unit per copy through it)."""
+
+    @property
+    def activation(self) -> BoundPart:
+        return BoundPart("tanh", Part(np.tanh, breakpoints=()), {}, "activation")
+
+    @property
+    def elementwise(self) -> bool:
+        return True
+
+    @property
+    def breakpoints(self) -> tuple[float, ...] | None:
+        return ()
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Mode) -> Step:
+        a = x + np.roll(x, 1, axis=-1)
+        return Step(x, a, np.tanh(a))
 
 
 class FirstBatchOnly(Layer):
@@ -384,6 +406,14 @@ def test_a_false_elementwise_declaration_is_caught() -> None:
     failure = only_failure(part(Neighbours))
     assert failure.what.startswith("acts on each unit alone")
     assert "declare elementwise False" in failure.detail
+
+
+def test_a_layer_elementwise_only_in_its_activation_is_caught() -> None:
+    """A layer keeping its shape, not affine, is elementwise only if the whole layer is:
+    tanh(x + roll(x)) declared elementwise fails, naming the layer's output."""
+    failure = only_failure(part(RolledTanh))
+    assert failure.what.startswith("acts on each unit alone")
+    assert "of its output; declare elementwise False" in failure.detail
 
 
 def test_a_layer_wrong_on_stacked_batches_is_caught() -> None:

@@ -862,7 +862,8 @@ def _gap(got: np.ndarray, expected: np.ndarray) -> float:
 
 
 def _declared_check(made: _Made, what: str) -> Check:
-    """Its declared affine pre-activation and activation are what forward computes."""
+    """Its declared affine pre-activation and activation are what forward computes: the
+    output is ``activation(pre)``, or ``pre`` itself for an affine layer without one."""
     layer = made.layer
     affine, activation = layer.affine, layer.activation
     if affine is None and activation is None:
@@ -880,6 +881,11 @@ def _declared_check(made: _Made, what: str) -> Check:
             if gap > SAME:
                 detail = f"output differs from activation(pre-activation) by {gap:.2e}"
                 return Check(what, False, f"{detail}; declare activation None")
+        elif affine is not None:  # the engines take an affine layer's output to be x @ W + b
+            gap = _gap(np.asarray(step.output), np.asarray(step.pre))
+            if gap > SAME:
+                detail = f"output differs from its pre-activation by {gap:.2e}, and no activation"
+                return Check(what, False, f"{detail} is declared; declare affine None")
     return Check(what, True)
 
 

@@ -302,6 +302,15 @@ class TwiceTheBias(Layer):
         return Step(x, a, a)
 
 
+class TanhAfterAffine(TwiceTheBias):
+    """``tanh(x @ W + b)``, declared affine but not declaring its activation: the engines
+    would take its output to be ``x @ W + b``."""
+
+    def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Mode) -> Step:
+        a = x @ params[self.names["W"]] + params[self.names["b"]]
+        return Step(x, a, np.tanh(a))
+
+
 def part(layer: type[Layer]) -> Part:
     """A layer part making ``layer`` for its input shape."""
 
@@ -446,6 +455,13 @@ def test_a_false_affine_declaration_is_caught() -> None:
     failure = only_failure(part(TwiceTheBias))
     assert failure.what.startswith("its declared affine")
     assert "pre-activation differs from x @ W1 + b1" in failure.detail
+
+
+def test_an_affine_layer_with_an_undeclared_activation_is_caught() -> None:
+    """tanh(x @ W + b) declaring affine and no activation fails the declaration check."""
+    failure = only_failure(part(TanhAfterAffine))
+    assert failure.what.startswith("its declared affine")
+    assert "output differs from its pre-activation" in failure.detail
 
 
 def test_a_shape_the_part_refuses_is_a_failure_naming_it() -> None:

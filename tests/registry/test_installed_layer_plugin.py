@@ -8,6 +8,7 @@ import json
 import os
 import re
 import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -105,14 +106,37 @@ def test_the_examples_own_tests_pass(site: dict[str, str]) -> None:
     assert "5 passed" in result.stdout
 
 
-def test_the_readme_install_command_names_the_toolkit_and_the_example() -> None:
-    """The README's install command installs the clone's toolkit and this folder together
-    (the way toolkit-swish's does; its resolution is tested there)."""
+def documented_install() -> list[str]:
+    """The example README's install command, as its first shell block gives it."""
     block = re.findall(r"```sh\n(.*?)```", (EXAMPLE / "README.md").read_text(), re.S)[0]
     (line,) = [line for line in block.splitlines() if line.startswith("pip install")]
-    assert shlex.split(line.split("#")[0]) == [
-        "pip",
-        "install",
-        ".",
-        "./examples/toolkit-layernorm",
-    ]
+    return shlex.split(line.split("#")[0])
+
+
+def test_the_readme_install_command_names_the_toolkit_and_the_example() -> None:
+    """The README's install command installs the clone's toolkit and this folder together
+    (as toolkit-swish's does, whose resolution in a fresh environment is tested)."""
+    assert documented_install() == ["pip", "install", ".", "./examples/toolkit-layernorm"]
+
+
+@pytest.mark.slow
+def test_the_readme_commands_work_in_a_fresh_venv(tmp_path: Path) -> None:
+    """The example README's commands, for real, in a new virtual environment (pytest -m slow)."""
+    subprocess.run([sys.executable, "-m", "venv", str(tmp_path / "venv")], check=True)
+    bin_folder = tmp_path / "venv" / "bin"
+    ignore = shutil.ignore_patterns(
+        ".git", ".venv", "build", "*.egg-info", "__pycache__", ".*_cache", ".hypothesis"
+    )
+    root = Path(shutil.copytree(ROOT, tmp_path / "layer-toolkit", ignore=ignore))
+    subprocess.run(
+        [str(bin_folder / "python"), "-m", *documented_install(), "--quiet"], cwd=root, check=True
+    )
+    for args in (
+        ["plugins", "--check", "layer_norm"],
+        ["train", "examples/toolkit-layernorm/layernorm.yaml"],
+    ):
+        result = subprocess.run(
+            [str(bin_folder / "toolkit"), *args], cwd=root, capture_output=True, text=True
+        )
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert "error" not in result.stderr

@@ -511,13 +511,21 @@ STANDARD_LAYERS = [
     ("activation", (6,), {"activation": {"name": "softmax"}}),
     ("flatten", (2, 3, 4), {}),
     ("reshape", (64,), {"shape": [1, 8, 8]}),
+    ("conv2d", (2, 6, 6), {"filters": 3, "kernel": 3, "activation": "relu"}),
+    ("conv2d", (1, 7, 7), {"filters": 2, "kernel": [3, 2], "stride": 2, "pad": 1}),
+    ("max_pool", (2, 6, 6), {"size": 2, "stride": 2}),
+    ("max_pool", (1, 5, 5), {"size": 3, "stride": 1, "pad": 1}),
+    ("dropout", (6,), {"rate": 0.5}),
+    ("dropout", (2, 3, 3), {"rate": 0.2}),
+    ("batchnorm", (6,), {}),
+    ("batchnorm", (5,), {"momentum": 0.5}),
 ]
 
 
 @pytest.mark.parametrize(
     ("name", "shape", "settings"),
     STANDARD_LAYERS,
-    ids=[f"{name}-{settings.get('activation', '')}" for name, _, settings in STANDARD_LAYERS],
+    ids=[f"{name}-{shape}-{settings}" for name, shape, settings in STANDARD_LAYERS],
 )
 def test_standard_layer_parts_pass(
     name: str, shape: tuple[int, ...], settings: dict[str, Any]
@@ -578,3 +586,59 @@ def test_plugins_check_runs_the_layer_checks(run_cli: RunCli) -> None:
     assert made + "output shape (2,)" in lines
     assert any(line.startswith("  ok    backward matches central differences") for line in lines)
     assert lines[-1] == "checked 2 parts: 2 passed, 0 failed"
+
+
+# -- the standard layers' declarations are true, and a false one would be caught -----------------
+
+
+def retyped(name: str, **declared: Any) -> Part:
+    """The standard layer part ``name``, its layers declaring ``declared`` instead."""
+
+    def make(input_shape: tuple[int, ...]) -> Layer:
+        layer = standard(name).fn(input_shape)
+        wrong = {key: property(lambda self, value=value: value) for key, value in declared.items()}
+        layer.__class__ = type(f"Wrong{type(layer).__name__}", (type(layer),), wrong)
+        return layer
+
+    make.__name__ = f"wrong_{name}"
+    return Part(make)
+
+
+def test_batchnorm_mixes_samples_and_saying_otherwise_is_caught() -> None:
+    """batchnorm declares it mixes samples (its batch statistics), and the kit shows it does:
+    declaring the opposite fails the mixing check, and the elementwise one (which allows
+    unit j of every sample to move only for a layer that mixes them)."""
+    checks = check_layer(standard("batchnorm"), (6,))
+    (mixing,) = [c for c in checks if c.what.startswith("mixes the samples")]
+    assert mixing.passed is True
+    with pytest.raises(ConformanceError) as caught:
+        check_layer(retyped("batchnorm", mixes_samples=False), (6,))
+    mixing, elementwise = caught.value.failures  # unit j of the other samples moves too
+    assert mixing.what.startswith("mixes the samples")
+    assert mixing.detail.endswith("; declare mixes_samples True")
+    assert elementwise.what.startswith("acts on each unit alone")
+    assert "changed unit (0,) of sample 1" in elementwise.detail
+
+
+def test_max_pool_declared_smooth_is_caught() -> None:
+    """max_pool declares no breakpoints (its kinks are where two inputs of a window tie, not
+    at points of its input); declared smooth, the sweep finds a kink."""
+    failure = only_failure(retyped("max_pool", breakpoints=()), (2, 6, 6))
+    assert failure.what.startswith("smooth away")
+    assert "a kink or jump" in failure.detail
+
+
+def test_max_pool_declared_elementwise_is_caught() -> None:
+    """max_pool changes the sample's shape and has no activation: elementwise is false."""
+    failure = only_failure(retyped("max_pool", elementwise=True), (2, 6, 6))
+    assert failure.what.startswith("acts on each unit alone")
+    assert "shape changes from (2, 6, 6) to (2, 3, 3)" in failure.detail
+
+
+def test_dropout_in_training_uses_its_draws_and_is_checked_with_them() -> None:
+    """dropout draws a mask per batch: the kit's training checks use equal draws and pass;
+    its backward (the mask) matches central differences in training with that mask."""
+    checks = check_layer(standard("dropout"), (6,), rate=0.5)
+    assert not [c for c in checks if c.passed is False]
+    (backward,) = [c for c in checks if c.what.startswith("backward")]
+    assert backward.passed is True

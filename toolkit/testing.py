@@ -7,28 +7,37 @@ Call one function per part from your own test suite::
     def test_swish():
         check_activation(swish_part)  # raises ConformanceError saying what missed, by how much
 
-or run ``toolkit plugins --check [NAME ...]`` on installed parts.
+A layer part is checked for the shape of the samples it takes::
+
+    check_layer(layer_norm_part, (6,), eps=1e-5)
+
+or run ``toolkit plugins --check [NAME ...]`` on installed parts (a layer part is then
+made for the first of ``PROBE_SHAPES`` it accepts).
 """
 
 from __future__ import annotations
 
+import functools
 import math
 import warnings
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
-from .base.errors import MissingDependency, ToolkitNotice
+from .base.errors import MissingDependency, SettingError, ToolkitNotice
 from .gradients.estimate import Estimate
 from .gradients.kinks import Evaluation, KinkFree, kink_free, sides, straddles
 from .gradients.objective import Objective
 from .model.data import as_dataset
-from .model.layers import Affine, Layer, Mode, Step
+from .model.layers import Affine, Layer, Mode, Shape, Step
 from .model.network import Network
-from .registry.kinds import kind_named
-from .registry.parts import REQUIRED, BoundPart, Part, as_part, describe_exit
+from .registry.kinds import LAYER_PART_KEYS, kind_named
+from .registry.manager import get_plugin_manager
+from .registry.parts import REQUIRED, BoundPart, Part, as_part, check_settings, describe_exit
+from .registry.registry import Registry
+from .spec.shapes import shown
 
 __all__ = [
     "Check",
@@ -37,6 +46,7 @@ __all__ = [
     "check_dataset",
     "check_gradient_estimator",
     "check_initializer",
+    "check_layer",
     "check_loss",
     "check_optimizer",
     "conformance",
@@ -51,6 +61,8 @@ SMOOTHNESS_TOLERANCE = 1e-9
 """A third difference at step 1e-4 above this is a kink (order 1e-4), a jump in the
 second derivative (order 1e-8) or a third derivative over 1000: not smooth enough."""
 _H = 1e-6
+_KIT_TANH: Part = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2, breakpoints=())
+"""The kit's own smooth activation, with its closed-form derivative."""
 
 
 @dataclass(frozen=True)
@@ -81,15 +93,29 @@ class ConformanceError(AssertionError):
         super().__init__(f"{label} failed {len(failures)} check(s):\n{lines}")
 
 
-def conformance(kind: str, part: Any, settings: Mapping[str, Any] | None = None) -> list[Check]:
-    """Every check for a part of ``kind`` (``"activation"``, ``"loss"``, ...); never raises."""
+def conformance(
+    kind: str,
+    part: Any,
+    settings: Mapping[str, Any] | None = None,
+    *,
+    input_shape: Shape | None = None,
+) -> list[Check]:
+    """Every check for a part of ``kind`` (``"activation"``, ``"loss"``, ...); never raises.
+
+    A layer part is made for samples of ``input_shape``; left out, for the first of
+    ``PROBE_SHAPES`` it accepts, any required setting not given tried as ``PROBE_SETTING``.
+    """
     full = as_part(part, kind_named(kind))
     given = dict(settings or {})
-    missing = [k for k, v in (full.params or {}).items() if v is REQUIRED and k not in given]
-    if missing:
-        return [Check("set up with default settings", None, f"needs {', '.join(missing)}")]
+    if kind == "layer":
+        run = functools.partial(_layer_checks, full, given, input_shape)
+    else:
+        missing = [k for k, v in (full.params or {}).items() if v is REQUIRED and k not in given]
+        if missing:
+            return [Check("set up with default settings", None, f"needs {', '.join(missing)}")]
+        run = functools.partial(_CHECKS[kind], full, given)
     try:
-        return _CHECKS[kind](full, given)
+        return run()
     except MissingDependency as error:  # the part is fine; this environment lacks a library
         return [
             Check("its optional dependencies are installed", None, error.message, error.install)
@@ -102,11 +128,7 @@ def conformance(kind: str, part: Any, settings: Mapping[str, Any] | None = None)
 
 def _asserting(kind: str) -> Callable[..., list[Check]]:
     def check(part: Any, **settings: Any) -> list[Check]:
-        checks = conformance(kind, part, settings)
-        failures = [c for c in checks if c.passed is False]
-        if failures:
-            raise ConformanceError(f"{kind.replace('_', ' ')} {_name(part)!r}", failures)
-        return checks
+        return _raising(kind, part, conformance(kind, part, settings))
 
     check.__name__ = f"check_{kind}"
     check.__doc__ = (
@@ -114,6 +136,14 @@ def _asserting(kind: str) -> Callable[..., list[Check]]:
         "Keyword arguments are the part's settings."
     )
     return check
+
+
+def _raising(kind: str, part: Any, checks: list[Check]) -> list[Check]:
+    """``checks``, or ConformanceError naming the part if any failed."""
+    failures = [c for c in checks if c.passed is False]
+    if failures:
+        raise ConformanceError(f"{kind.replace('_', ' ')} {_name(part)!r}", failures)
+    return checks
 
 
 def _name(part: Any) -> str:
@@ -524,7 +554,7 @@ def _probe_objective() -> tuple[Objective, dict[str, np.ndarray]]:
     Its parts are the kit's own closed forms, so estimators are checked against an
     answer that owes nothing to any plugin.
     """
-    tanh = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2, breakpoints=())
+    tanh = _KIT_TANH
     linear = Part(lambda a: a, derivative=np.ones_like, breakpoints=())
     squares = Part(
         lambda y, t: 0.5 * np.sum((y - t) ** 2, axis=(-2, -1)),
@@ -624,6 +654,580 @@ def _optimizer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     against = all(np.all((params[k] - before[k]) * grads[k] < 0) for k in before)
     checks.append(Check("one step moves every parameter against its gradient", bool(against)))
     return checks
+
+
+# -- layers ---------------------------------------------------------------------------------
+
+PROBE_SHAPES: tuple[Shape, ...] = ((6,), (2, 6, 6), (1, 8, 8))
+"""The sample shapes a layer part is made for when none is given (``toolkit plugins
+--check``), tried in order: features, then images (channels, height, width)."""
+PROBE_SETTING = 2
+"""The value tried for a required setting of a layer part when no shape is given
+(``units``, ``filters``, ``kernel``, ``size``); a part refusing it is skipped."""
+LAYER_BATCH = 3
+SAME = 1e-12
+"""How far outputs that should be equal may differ, relative to their size: matrix
+products of differently shaped batches round differently."""
+DIFFERENCED = 300
+"""The backward check differences at most this many elements of each array (its input's,
+each parameter's); a larger array's are drawn with a fixed seed."""
+SWEEP_RANGE = 3.0
+"""The smoothness check moves one input unit over [-3, 3]."""
+SWEEP_NUMBERS = 50_000_000
+"""At most this many inputs and outputs in one smoothness sweep: a large layer is swept
+over a narrower range around 0 (the check's detail says which)."""
+_SMOOTHNESS_CHUNK = 1000
+_CHUNK_NUMBERS = 2_000_000
+_NUDGE = 0.37
+"""How far one input unit moves in the elementwise check."""
+
+
+@dataclass
+class _Made:
+    """A layer made for the kit, its parameters and state (named ``W1``, ``gamma1``, ...),
+    two batches of inputs, a gradient of the output, and one training pass's draws."""
+
+    layer: Layer
+    params: dict[str, np.ndarray]
+    state: dict[str, np.ndarray]
+    x: np.ndarray
+    other: np.ndarray
+    g: np.ndarray
+    noise: Any = None
+    start: dict[str, np.ndarray] = field(default_factory=dict)
+    """The parameters and state as drawn, before any check ran the layer."""
+
+    def step(
+        self,
+        x: np.ndarray | None = None,
+        *,
+        train: bool = True,
+        params: Mapping[str, np.ndarray] | None = None,
+        noise: Any = None,
+    ) -> Step:
+        """The layer's forward pass (training mode with the kit's draws unless told)."""
+        drawn = (self.noise if noise is None else noise) if train else None
+        return self.layer.forward(
+            self.x if x is None else x,
+            self.params if params is None else params,
+            Mode(train, drawn, self.state),
+        )
+
+    def output(self, x: np.ndarray | None = None, **how: Any) -> np.ndarray:
+        """The output of ``step``, as an array."""
+        return np.asarray(self.step(x, **how).output)
+
+
+def _layer_checks(part: Part, given: dict[str, Any], input_shape: Shape | None) -> list[Check]:
+    made, first = _make_layer(part, given, input_shape)
+    if made is None:
+        return [first]
+    checks = [first]
+    for what, check in _LAYER_CHECKS:
+        checks.append(_guarded(check, made, what))
+        if check is _shape_check and not checks[-1].passed:
+            return [*checks, Check("the other checks", None, "they need the declared shapes")]
+    return checks
+
+
+def _guarded(check: Callable[[_Made, str], Check], made: _Made, what: str) -> Check:
+    """One layer check; a layer that raises during it fails it, with the reason."""
+    try:
+        return check(made, what)
+    except MissingDependency:
+        raise
+    except Exception as error:
+        return Check(what, False, f"{type(error).__name__}: {error}")
+
+
+def _make_layer(
+    part: Part, given: dict[str, Any], input_shape: Shape | None
+) -> tuple[_Made | None, Check]:
+    """The layer for ``input_shape`` (or the first probe shape it takes) and a line saying so."""
+    params = part.params or {}
+    given = {**{key: None for key in params if key in LAYER_PART_KEYS}, **given}
+    unset = [key for key, value in params.items() if value is REQUIRED and key not in given]
+    if unset and input_shape is not None:
+        return None, Check("set up with default settings", None, f"needs {', '.join(unset)}")
+    guessed = dict.fromkeys(unset, PROBE_SETTING)
+    settings, problems = check_settings(part, {**given, **guessed})
+    if problems:
+        if any(key in guessed for key, _, _ in problems):
+            refused = "; ".join(f"{key} {message}" for key, message, _ in problems)
+            needs = ", ".join(unset)
+            return None, Check("set up with default settings", None, f"needs {needs} ({refused})")
+        shown_problems = "; ".join(f"{key}: {message}" for key, message, _ in problems)
+        return None, Check("its settings are accepted", False, shown_problems)
+    settings = {key: _bound_setting(key, value) for key, value in settings.items()}
+    shapes = [input_shape] if input_shape is not None else list(PROBE_SHAPES)
+    refusals: list[tuple[Shape, str]] = []
+    for shape in shapes:
+        try:
+            layer = part.fn(shape, **settings)
+        except MissingDependency:
+            raise
+        except SettingError as error:
+            refusals.append((shape, str(error)))
+            continue
+        except Exception as error:
+            if not guessed:
+                raise
+            refusals.append((shape, f"{type(error).__name__}: {error}"))
+            continue
+        tanh = [k for k, v in settings.items() if isinstance(v, BoundPart) and v.part is _KIT_TANH]
+        line = _made_line(layer, shape, {**guessed, **dict.fromkeys(tanh, "kit_tanh")})
+        return (_prepared(layer, shape) if line.passed else None), line
+    if input_shape is not None:
+        return None, Check(f"made for samples of shape {shown(input_shape)}", False, refusals[0][1])
+    if guessed:
+        tried = ", ".join(f"{key}={value!r}" for key, value in guessed.items())
+        detail = f"needs {', '.join(guessed)} (with {tried} it {_refused(refusals)})"
+        return None, Check("set up with default settings", None, detail)
+    return None, Check("made for a probe shape", None, f"it {_refused(refusals)}")
+
+
+def _refused(refusals: list[tuple[Shape, str]]) -> str:
+    """``refused samples of shape (6,), (2, 6, 6): why`` (each shape's reason if they differ)."""
+    if len({message for _, message in refusals}) == 1:
+        shapes = ", ".join(shown(shape) for shape, _ in refusals)
+        return f"refused samples of shape {shapes}: {refusals[0][1]}"
+    return "refused " + "; ".join(f"{shown(shape)}: {message}" for shape, message in refusals)
+
+
+def _made_line(layer: Any, shape: Shape, chosen: dict[str, Any]) -> Check:
+    """What the part made, with the settings the kit chose: a ``toolkit.Layer`` with an
+    output shape."""
+    what = f"made for samples of shape {shown(shape)}"
+    if chosen:
+        what += " with " + ", ".join(f"{key}={value}" for key, value in chosen.items())
+    if not isinstance(layer, Layer):
+        return Check(what, False, f"it made {type(layer).__name__}; subclass toolkit.Layer")
+    output = tuple(getattr(layer, "output_shape", ()))
+    if not output or not all(isinstance(n, int) and n > 0 for n in output):
+        return Check(what, False, f"output_shape {output!r} is not a shape of positive ints")
+    return Check(what, True, f"output shape {shown(output)}")
+
+
+def _bound_setting(key: str, value: Any) -> Any:
+    """A setting naming a part, bound as the network's builder binds it: a registered name,
+    ``{name: ..., **settings}``, a Part or a function; left out, the kit's own tanh (an
+    activation) or nothing."""
+    kind = LAYER_PART_KEYS.get(key)
+    if kind is None or kind.name == "layer" or isinstance(value, BoundPart):
+        return value
+    if value is None:
+        return (
+            BoundPart("kit_tanh", _KIT_TANH, {}, kind.name) if kind.name == "activation" else None
+        )
+    if isinstance(value, str | Mapping):
+        name, settings = (value, {}) if isinstance(value, str) else (value["name"], value)
+        entry = Registry.from_manager(get_plugin_manager()).lookup(kind.name, name)
+        rest = {k: v for k, v in settings.items() if k != "name"}
+        return BoundPart(name, entry.part, rest, kind.name)
+    return BoundPart(_name(value), as_part(value, kind), {}, kind.name)
+
+
+def _prepared(layer: Layer, shape: Shape) -> _Made:
+    """Parameters drawn at random around their starts (so that no role hides behind a 1 or
+    a 0), state at its constant start, inputs and an output gradient drawn too."""
+    rng = np.random.default_rng(11)
+    params: dict[str, np.ndarray] = {}
+    state: dict[str, np.ndarray] = {}
+    specs, kept = layer.param_specs(), layer.state_specs()
+    layer.names = {spec.role: f"{spec.role}1" for spec in specs}
+    layer.state_names = {spec.role: f"{spec.role}1" for spec in kept}
+    for spec in specs:
+        centre = 0.0 if isinstance(spec.init, str) else float(spec.init)
+        params[layer.names[spec.role]] = centre + 0.5 * rng.standard_normal(spec.shape)
+    for spec in kept:
+        start = 0.0 if isinstance(spec.init, str) else float(spec.init)
+        state[layer.state_names[spec.role]] = np.full(spec.shape, start)
+    batch = (LAYER_BATCH, *shape)
+    x, other = rng.standard_normal(batch), rng.standard_normal(batch)
+    g = rng.standard_normal((LAYER_BATCH, *layer.output_shape))
+    made = _Made(layer, params, state, x, other, g)
+    made.start = _copies(made)
+    made.noise = layer.draw(np.random.default_rng(7), LAYER_BATCH)
+    return made
+
+
+def _gap(got: np.ndarray, expected: np.ndarray) -> float:
+    """The largest difference, relative to the larger of 1 and the expected values' size."""
+    if np.shape(got) != np.shape(expected):
+        return math.inf
+    if not np.size(expected):
+        return 0.0
+    scale = max(1.0, float(np.max(np.abs(expected))))
+    return float(np.max(np.abs(np.asarray(got) - expected))) / scale
+
+
+def _declared_check(made: _Made, what: str) -> Check:
+    """Its declared affine pre-activation and activation are what forward computes: the
+    output is ``activation(pre)``, or ``pre`` itself for an affine layer without one."""
+    layer = made.layer
+    affine, activation = layer.affine, layer.activation
+    if affine is None and activation is None:
+        return Check(what, None, "neither declared")
+    for train in (False, True):
+        step = made.step(train=train)
+        if affine is not None:
+            expected = step.input @ made.params[affine.weight] + made.params[affine.bias]
+            gap = _gap(np.asarray(step.pre), expected)
+            if gap > SAME:
+                detail = f"pre-activation differs from x @ {affine.weight} + {affine.bias}"
+                return Check(what, False, f"{detail} by {gap:.2e}; declare affine None")
+        if activation is not None:
+            gap = _gap(np.asarray(step.output), np.asarray(activation(step.pre)))
+            if gap > SAME:
+                detail = f"output differs from activation(pre-activation) by {gap:.2e}"
+                return Check(what, False, f"{detail}; declare activation None")
+        elif affine is not None:  # the engines take an affine layer's output to be x @ W + b
+            gap = _gap(np.asarray(step.output), np.asarray(step.pre))
+            if gap > SAME:
+                detail = f"output differs from its pre-activation by {gap:.2e}, and no activation"
+                return Check(what, False, f"{detail} is declared; declare affine None")
+    return Check(what, True)
+
+
+def _shape_check(made: _Made, what: str) -> Check:
+    """Outputs of the declared shape; a stack of batches gives each batch's output."""
+    layer = made.layer
+    fix = "compute over the last 1 + len(input_shape) axes and keep the others (layer.lead(x))"
+    for train in (False, True):
+        mode = "training" if train else "evaluation"
+        y = made.output(train=train)
+        expected = (LAYER_BATCH, *layer.output_shape)
+        if y.shape != expected:
+            detail = f"in {mode}, a batch of shape {made.x.shape} gave {y.shape}, not {expected}"
+            return Check(what, False, f"{detail}; set output_shape to what forward gives")
+        stack = np.stack([made.x, made.other])
+        alone = np.stack([y, made.output(made.other, train=train)])
+        got = made.output(stack, train=train)
+        if got.shape != alone.shape:
+            detail = f"in {mode}, a stack of shape {stack.shape} gave {got.shape}"
+            return Check(what, False, f"{detail}, not {alone.shape}; {fix}")
+        gap = _gap(got, alone)
+        if gap > SAME:
+            detail = f"in {mode}, a stack of two batches missed each batch's output by {gap:.2e}"
+            return Check(what, False, f"{detail}; {fix}")
+    return Check(what, True)
+
+
+def _determinism_check(made: _Made, what: str) -> Check:
+    """Deterministic: equal outputs in evaluation; in training, given equal draws."""
+    layer = made.layer
+    if not np.array_equal(made.output(train=False), made.output(train=False)):
+        return Check(what, False, "two evaluations of one batch differ")
+    for make in (np.random.RandomState, np.random.default_rng):
+        first = layer.draw(make(7), LAYER_BATCH)
+        again = layer.draw(make(7), LAYER_BATCH)
+        if not _same_draws(first, again):
+            fix = "draw only from the generator it is given"
+            return Check(what, False, f"two draws from {make.__name__}(7) differ; {fix}")
+        outputs = [made.output(noise=drawn) for drawn in (first, again, first)]
+        if not all(np.array_equal(outputs[0], y) for y in outputs[1:]):
+            detail = f"training passes with equal draws from {make.__name__}(7) differ"
+            return Check(what, False, f"{detail}; take all randomness from draw")
+    return Check(what, True)
+
+
+def _same_draws(a: Any, b: Any) -> bool:
+    """Equal draws: arrays equal in shape and value, containers equal item by item."""
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return bool(np.shape(a) == np.shape(b) and np.array_equal(a, b))
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(map(_same_draws, a, b))
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(_same_draws(a[k], b[k]) for k in a)
+    return bool(a == b)
+
+
+def _apart_check(made: _Made, what: str) -> Check:
+    """Parameters and state kept apart."""
+    layer = made.layer
+    specs, kept = layer.param_specs(), layer.state_specs()
+    roles = [spec.role for spec in (*specs, *kept)]
+    repeated = sorted({role for role in roles if roles.count(role) > 1})
+    if repeated:
+        return Check(what, False, f"role(s) {', '.join(repeated)} declared more than once")
+    drawn = [spec.role for spec in kept if not isinstance(spec.init, int | float)]
+    if drawn:
+        detail = f"state {drawn[0]} starts from {kept[0].init!r}"
+        return Check(what, False, f"{detail}; running state starts from a constant")
+    before = made.start
+    made.step(train=False)
+    step = made.step()
+    if layer.differentiable:
+        layer.backward(step, made.g, made.params, inputs=True)
+    changed = _changed(before, made)
+    if changed:
+        fix = "compute new arrays; never write into params or mode.state"
+        return Check(what, False, f"forward or backward changed {', '.join(changed)}; {fix}")
+    new = layer.next_state(step, made.state)
+    if not isinstance(new, Mapping):
+        return Check(what, False, f"next_state returned {type(new).__name__}, not a dict")
+    strangers = sorted(set(new) - set(made.state))
+    if strangers:
+        own = ", ".join(made.state) or "none"
+        detail = f"next_state gave {', '.join(map(str, strangers))}, which is not its state"
+        return Check(what, False, f"{detail} ({own})")
+    for name, value in new.items():
+        if np.shape(value) != made.state[name].shape:
+            detail = f"next_state gave {name} of shape {np.shape(value)}"
+            return Check(what, False, f"{detail}, not {made.state[name].shape}")
+    moved = [name for name in _changed(before, made) if name in made.params]
+    if moved:
+        return Check(what, False, f"next_state changed {', '.join(moved)}, a parameter")
+    return Check(what, True)
+
+
+def _copies(made: _Made) -> dict[str, np.ndarray]:
+    return {name: value.copy() for name, value in (*made.params.items(), *made.state.items())}
+
+
+def _changed(before: dict[str, np.ndarray], made: _Made) -> list[str]:
+    now = {**made.params, **made.state}
+    return [name for name, value in before.items() if not np.array_equal(now[name], value)]
+
+
+def _backward_check(made: _Made, what: str) -> Check:
+    """Backward matches central differences of the forward."""
+    layer = made.layer
+    if not layer.differentiable:
+        detail = "none given: backprop refuses it; numerical estimators differentiate its forward"
+        return Check(what, None, detail)
+    dx, grads = layer.backward(made.step(), made.g, made.params, inputs=True)
+    if set(grads) != set(layer.params):
+        gave, wanted = ", ".join(sorted(grads)) or "none", ", ".join(layer.params) or "none"
+        return Check(what, False, f"gave gradients of {gave}, expected {wanted}")
+
+    at = {"input": made.x, **made.params}
+    found = {"input": np.asarray(dx), **{name: np.asarray(grads[name]) for name in layer.params}}
+    sampled = []
+    for label in found:
+        if np.shape(found[label]) != at[label].shape:
+            detail = f"{label}: gradient of shape {np.shape(found[label])}, not {at[label].shape}"
+            return Check(what, False, detail)
+        flat = _elements(at[label].size)
+        sampled += [label] if len(flat) < at[label].size else []
+        numeric = _central(functools.partial(_weighted_output, made, label), at[label], flat)
+        given, where = found[label].ravel()[flat], at[label].ravel()[flat]
+        check = _derivative_check(what, given, numeric, where)
+        if not check.passed:
+            return Check(what, False, f"{label}: {check.detail}")
+    return Check(what, True, f"{DIFFERENCED} elements of {', '.join(sampled)}" if sampled else "")
+
+
+def _elements(size: int) -> np.ndarray:
+    """The flat indices of an array's elements to difference: all, or ``DIFFERENCED`` of them
+    (drawn with a fixed seed) for a larger array."""
+    if size <= DIFFERENCED:
+        return np.arange(size)
+    return np.sort(np.random.default_rng(13).choice(size, DIFFERENCED, replace=False))
+
+
+def _weighted_output(made: _Made, label: str, value: np.ndarray) -> float:
+    """``sum(g * output)``, the input (label ``"input"``) or a parameter set to ``value``."""
+    if label == "input":
+        return float(np.sum(made.g * made.output(value)))
+    return float(np.sum(made.g * made.output(params={**made.params, label: value})))
+
+
+def _central(f: Callable[[np.ndarray], float], at: np.ndarray, flat: np.ndarray) -> np.ndarray:
+    """Central differences of ``f`` at ``at`` in the elements of flat indices ``flat``, one by
+    one, at step ``_H``."""
+    numeric = np.zeros(len(flat))
+    for k, element in enumerate(flat):
+        index = np.unravel_index(int(element), at.shape)
+        up, down = at.copy(), at.copy()
+        up[index] += _H
+        down[index] -= _H
+        numeric[k] = (f(up) - f(down)) / (2 * _H)
+    return numeric
+
+
+def _layer_smoothness_check(made: _Made, what: str) -> Check:
+    """Smooth away from its declared breakpoints."""
+    layer = made.layer
+    breakpoints = layer.breakpoints
+    if breakpoints is None:
+        return Check(what, None, "none declared (the engines check each fit instead)")
+    unit = (0, *(int(i) for i in np.unravel_index(made.x[0].size // 2, made.x.shape[1:])))
+    # A layer that draws nothing and keeps samples apart (as the mixing check checks) is
+    # swept on the moved sample alone: the others' outputs do not move.
+    alone = made.noise is None and not layer.mixes_samples
+    batch = made.x[:1] if alone else made.x
+    numbers = batch.size + len(batch) * math.prod(layer.output_shape)  # per point swept
+    grid = _sweep(numbers)
+    chunk = max(8, min(_SMOOTHNESS_CHUNK, _CHUNK_NUMBERS // numbers))
+    worst, where = 0.0, math.nan
+    for start in range(0, len(grid) - 3, chunk):
+        points = grid[start : start + chunk + 3]
+        third = _third_differences(made, batch, unit, points, breakpoints)
+        if third.size and float(np.max(third)) > worst:
+            worst, where = float(np.max(third)), float(points[1 + int(np.argmax(third))])
+    swept = f"input unit {unit[1:]} of a sample swept over [{grid[0]:.3g}, {grid[-1]:.3g}]"
+    if worst <= SMOOTHNESS_TOLERANCE:
+        return Check(what, True, swept if grid[0] > -SWEEP_RANGE else "")
+    detail = (
+        f"a kink or jump with input unit {unit[1:]} of a sample near {where:.4g} (third "
+        f"difference {worst:.2e} at step {SMOOTHNESS_STEP:g}); declare where it is, in the "
+        "pre-activation (breakpoints), or leave breakpoints None"
+    )
+    return Check(what, False, detail)
+
+
+def _sweep(numbers: int) -> np.ndarray:
+    """The values an input unit takes, at step ``SMOOTHNESS_STEP`` (consecutive points, so
+    every stencil, overlapping): over [-SWEEP_RANGE, SWEEP_RANGE], narrowed around 0 for a
+    layer whose ``numbers`` per point would make that more than ``SWEEP_NUMBERS``."""
+    wanted = round(2 * SWEEP_RANGE / SMOOTHNESS_STEP)
+    points = max(64, min(wanted, SWEEP_NUMBERS // numbers))
+    return (np.arange(points) - points // 2) * SMOOTHNESS_STEP
+
+
+def _third_differences(
+    made: _Made,
+    batch: np.ndarray,
+    unit: tuple[int, ...],
+    points: np.ndarray,
+    breakpoints: tuple[float, ...],
+) -> np.ndarray:
+    """Per stencil of four consecutive ``points`` taken by ``unit`` of ``batch``: the largest
+    third difference of the output, relative to it; 0 where a pre-activation crosses a
+    breakpoint."""
+    stack = np.repeat(batch[None], len(points), axis=0)
+    index: tuple[Any, ...] = (slice(None), *unit)
+    stack[index] = points
+    step = made.step(stack)
+    values = np.asarray(step.output, dtype=np.float64).reshape(len(points), -1)
+    centre = values[1:-2]
+    third: np.ndarray = np.max(
+        np.abs(values[3:] - 3 * values[2:-1] + 3 * centre - values[:-3]), axis=1
+    )
+    third /= np.maximum(1.0, np.max(np.abs(centre), axis=1))
+    if breakpoints:
+        marks = sides(np.asarray(step.pre).reshape(len(points), -1), breakpoints)
+        marks = marks.reshape(len(points), -1)
+        clean = np.all(marks[:-3] == marks[1:-2], axis=1)
+        clean &= np.all(marks[1:-2] == marks[2:-1], axis=1)
+        clean &= np.all(marks[2:-1] == marks[3:], axis=1)
+        third[~clean] = 0.0
+    return third
+
+
+def _mixing_check(made: _Made, what: str) -> Check:
+    """Mixes the samples of a batch as declared."""
+    layer = made.layer
+    y = made.output()
+    gaps = []
+    for i in range(LAYER_BATCH):
+        changed = made.other.copy()
+        changed[i] = made.x[i]
+        gaps.append((_gap(made.output(changed)[i], y[i]), i, "when the others changed"))
+        if made.noise is None:  # nothing drawn per batch: a sample can go alone
+            alone = made.output(made.x[i : i + 1])
+            gaps.append((_gap(alone[0], y[i]), i, "alone"))
+    gap, sample, how = max(gaps)
+    if layer.mixes_samples:
+        if gap > SAME:
+            return Check(what, True)
+        detail = (
+            f"declared to, but no sample's output depended on the other samples of {LAYER_BATCH}"
+        )
+        return Check(what, False, f"{detail}; declare mixes_samples False")
+    if gap <= SAME:
+        return Check(what, True)
+    detail = f"sample {sample}'s output changed by {gap:.2e} (relative) {how}"
+    return Check(what, False, f"{detail}; declare mixes_samples True")
+
+
+def _elementwise_check(made: _Made, what: str) -> Check:
+    """Acts on each unit alone, as declared: a layer that keeps its shape and is not affine,
+    from its input to its output (the engines then carry one unit per perturbed copy
+    through it); an affine layer, or one changing the shape, in its activation."""
+    layer = made.layer
+    if not layer.elementwise:
+        return Check(what, None, "not declared")
+    activation = layer.activation
+    if layer.affine is None and tuple(layer.output_shape) == tuple(layer.input_shape):
+        base, acting = made.x, "its output"
+
+        def f(v: np.ndarray) -> np.ndarray:
+            return made.output(v)
+
+    elif activation is not None:
+        base, acting = np.asarray(made.step().pre), "its activation's output"
+
+        def f(v: np.ndarray) -> np.ndarray:
+            return np.asarray(activation(v))
+
+    else:
+        detail = "it has no activation, and each sample's shape changes from "
+        detail += f"{shown(layer.input_shape)} to {shown(layer.output_shape)}"
+        return Check(what, False, f"{detail}; declare elementwise False")
+    y = f(base)
+    scale = max(1.0, float(np.max(np.abs(y))))
+    for flat in sorted({0, base[0].size // 2, base[0].size - 1}):
+        unit = np.unravel_index(flat, base.shape[1:])
+        moved = base.copy()
+        moved[(0, *unit)] += _NUDGE
+        changed = np.abs(f(moved) - y) > SAME * scale
+        changed[(slice(None) if layer.mixes_samples else 0, *unit)] = False
+        if np.any(changed):
+            hit = np.unravel_index(int(np.argmax(changed)), changed.shape)
+            detail = (
+                f"changing unit {tuple(map(int, unit))} of a sample changed unit "
+                f"{tuple(map(int, hit[1:]))} of sample {int(hit[0])} of {acting}"
+            )
+            return Check(what, False, f"{detail}; declare elementwise False")
+    return Check(what, True)
+
+
+_LAYER_CHECKS: tuple[tuple[str, Callable[[_Made, str], Check]], ...] = (
+    (
+        "outputs of the declared output_shape, in both modes; a stack of batches (a leading "
+        "axis) gives each batch's outputs",
+        _shape_check,
+    ),
+    (
+        "its declared affine pre-activation and activation are what forward computes",
+        _declared_check,
+    ),
+    (
+        "deterministic: evaluation twice gives equal outputs; equal generators give equal "
+        "draws, and training with equal draws equal outputs",
+        _determinism_check,
+    ),
+    (
+        "parameters and state kept apart: forward and backward change neither; "
+        "next_state gives only its state, shaped like it",
+        _apart_check,
+    ),
+    (
+        "backward matches central differences of the forward (its input and each "
+        "parameter, in training with fixed draws)",
+        _backward_check,
+    ),
+    ("smooth away from its declared breakpoints (in training)", _layer_smoothness_check),
+    (
+        "mixes the samples of a batch in training only as declared (mixes_samples)",
+        _mixing_check,
+    ),
+    ("acts on each unit alone, as declared (elementwise)", _elementwise_check),
+)
+"""Each layer check, in the order they run, with what it checks."""
+
+
+def check_layer(part: Any, input_shape: Shape, **settings: Any) -> list[Check]:
+    """Run every layer check on the part made for samples of ``input_shape`` (the batch
+    axis left out) with ``settings``; raise ConformanceError if any fails.
+
+    A setting naming a part (``activation``) may be a registered name, a Part or a
+    function; left out, the kit's own tanh.
+    """
+    shape = tuple(int(n) for n in input_shape)
+    return _raising("layer", part, conformance("layer", part, settings, input_shape=shape))
 
 
 _CHECKS: dict[str, Callable[[Part, dict[str, Any]], list[Check]]] = {

@@ -90,3 +90,20 @@ def test_layer_table_from_python(tmp_path: Path) -> None:
     assert [row.output_shape for row in rows] == [(1, 8, 8), (64,), (16,), (16,), (10,)]
     assert rows[2] == LayerRow(3, "dense", "identity", (16,), (("W1", (64, 16)), ("b1", (16,))), ())
     assert [row.count for row in rows] == [0, 0, 64 * 16 + 16, 0, 16 * 10 + 10]
+
+
+def test_set_gives_a_layer_type_by_name(run_cli: RunCli, tmp_path: Path) -> None:
+    """``--set model.layers.N.type=NAME`` sets the name (a type has no settings of its own)."""
+    spec = write(tmp_path / "stack.yaml", STACK)
+    result = run_cli(
+        "validate",
+        str(spec),
+        "--set",
+        "model.layers.3.type=dense",
+        "--set",
+        "model.layers.3.units=8",
+    )
+    assert result.returncode == 0, result.stderr
+    assert re.search(
+        r"^4\s+dense\s+relu\s+\(8,\)\s+W2 \(16, 8\), b2 \(8,\)\s+136$", result.stdout, re.M
+    )

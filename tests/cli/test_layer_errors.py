@@ -168,3 +168,35 @@ def test_refused_before_any_data_is_drawn(plugin_folder: Path) -> None:
     assert (
         "a dense layer takes samples of one axis; put {type: flatten} before it" in problem.message
     )
+
+
+def test_without_a_declared_shape_the_build_gives_the_same_located_error(
+    plugin_folder: Path, run_cli: RunCli
+) -> None:
+    """A dataset that declares nothing: the layers are checked once its data is drawn,
+    with the same one line, at the same place, exit 2."""
+    write(
+        plugin_folder / "undeclared.py",
+        "import numpy as np\n"
+        "from toolkit import Dataset, Part\n"
+        "def undeclared(rng):\n"
+        "    return Dataset(rng.standard_normal((8, 12)), np.eye(3)[np.arange(8) % 3])\n"
+        "def toolkit_datasets():\n"
+        "    return {'undeclared': Part(undeclared)}\n",
+    )
+    layers = "    - {type: reshape, shape: [2, 8]}\n    - {type: flatten}\n" + OUTPUT
+    text = "plugins: [undeclared]\n" + HEAD.replace("digits", "undeclared") + layers
+    write(plugin_folder / "spec.yaml", text)
+    result = run_cli("validate", "spec.yaml", cwd=plugin_folder)
+    (line,) = assert_refused(result)
+    assert line == (
+        "error: model.layers[0].shape: layer 'reshape' on samples of shape (12,): [2, 8] holds "
+        f"16 numbers, but each sample holds 12; give a shape of 12 numbers in all "
+        f"({where(text, '[2, 8]')})"
+    )
+    write(plugin_folder / "spec.yaml", text.replace("shape: [2, 8]", "shape: [2, 6]"))
+    (line,) = assert_refused(run_cli("validate", "spec.yaml", cwd=plugin_folder))
+    assert line.startswith(
+        "error: model.layers[2].units: the output layer has 10 units but the data has 3 classes "
+    )
+    assert line.endswith("; set units: 3")

@@ -118,10 +118,11 @@ def layers(draw: st.DrawFn, clean: bool) -> dict[str, Any]:
 @st.composite
 def specs(draw: st.DrawFn) -> dict[str, Any]:
     """A spec on a small random dataset (12 or 16 features, 3 classes) with a random stack,
-    its values all plausible or not; most end with a valid output layer (after a flatten,
-    now and then)."""
+    its values all plausible or not (now and then a layer that is not a mapping); most end
+    with a valid output layer (after a flatten, now and then)."""
     clean = draw(st.booleans())
-    stack = draw(st.lists(layers(clean), min_size=0, max_size=5))
+    layer = layers(clean) if clean else st.one_of(layers(clean), layers(clean), WRONG)
+    stack: list[Any] = draw(st.lists(layer, min_size=0, max_size=5))
     ending = draw(st.sampled_from(["output", "flatten and output", "as drawn"]))
     if ending != "as drawn":
         stack += [{TYPE_KEY: "flatten"}] if ending == "flatten and output" else []

@@ -268,20 +268,27 @@ class Resolver:
         resolved: dict[str, Any] = {TYPE_KEY: name}
         plain = {key: default for key, default in params.items() if key not in LAYER_PART_KEYS}
         resolved.update(self._layer_settings(value, path, name, plain))
+        resolved.update(self._layer_parts(value, path, params))
+        return resolved
+
+    def _layer_parts(
+        self, value: dict[str, Any], path: KeyPath, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The layer part's settings that name parts (``activation``, ``init``), each
+        resolved as its kind, or the plugins' default; a required one left out is a
+        problem, not the default."""
+        parts: dict[str, Any] = {}
         for key, default in params.items():
-            if key not in LAYER_PART_KEYS:
+            kind = LAYER_PART_KEYS.get(key)
+            if kind is None:
                 continue
             if default is REQUIRED and value.get(key) is None:
-                kind = LAYER_PART_KEYS[key]
-                self.report(
-                    (*path, key),
-                    f"missing required key '{key}'",
-                    f"name {article(kind.label)} {kind.label}: "
-                    + ", ".join(self.registry.names(kind.name)),
-                )
+                available = ", ".join(self.registry.names(kind.name))
+                hint = f"name {article(kind.label)} {kind.label}: {available}"
+                self.report((*path, key), f"missing required key '{key}'", hint)
                 continue
-            resolved[key] = self.part(value.get(key), (*path, key), LAYER_PART_KEYS[key])
-        return resolved
+            parts[key] = self.part(value.get(key), (*path, key), kind)
+        return parts
 
     def _left_out(self) -> str:
         """What a layer without ``type`` is, for a hint: `` (leave 'type' out for 'dense')``."""

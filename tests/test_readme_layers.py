@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 import toolkit
-from tests.helpers import ROOT, RunCli, write
+from tests.helpers import ROOT, SPECS, RunCli, write
 from toolkit.registry.kinds import LAYER_PART_KEYS
 from toolkit.registry.registry import Registry
 from toolkit.runs.layer_table import layer_table
@@ -25,7 +25,7 @@ BLOCKS = re.findall(r"^```(\w*)\n(.*?)^```$", SECTION, re.S | re.M)
 YAML = [body for language, body in BLOCKS if language == "yaml"]
 PYTHON = [body for language, body in BLOCKS if language == "python"]
 OUTPUT = [body for language, body in BLOCKS if not language]
-STACK, CONVNET, BATCHNORM, LAYER_NORM = YAML
+STACK, CONVNET_LAYERS, BATCHNORM_LAYERS, LAYER_NORM = YAML
 REGISTERED = set(Registry.from_manager(toolkit.get_plugin_manager()).names("layer"))
 
 
@@ -61,44 +61,60 @@ def test_the_shown_error_is_what_validate_says(run_cli: RunCli, tmp_path: Path) 
     assert result.stderr.strip() == OUTPUT[1].strip()
 
 
-def shapes(text: str) -> list[tuple[str, tuple[int, ...]]]:
-    """Every parameter of the spec's network, by name, with its shape."""
-    return [pair for row in layer_table(yaml.safe_load(text)) for pair in row.params]
+@pytest.mark.parametrize(
+    ("name", "block", "table"),
+    [("digits_convnet", 1, 2), ("book_batchnorm", 2, 3)],
+)
+def test_shipped_networks_are_shown_as_written_and_as_validated(
+    run_cli: RunCli, name: str, block: int, table: int
+) -> None:
+    """The layers shown are the shipped spec's, word for word, and the table shown is
+    what validate prints for it."""
+    shipped = (SPECS / f"{name}.yaml").read_text()
+    needs_types(shipped)
+    assert YAML[block] in shipped
+    result = run_cli("validate", name)
+    assert result.returncode == 0, result.stderr
+    assert OUTPUT[table].strip() in result.stdout, result.stdout
 
 
 def test_the_convnet_has_the_books_shapes() -> None:
-    """SimpleConvNet's arrays: W1 (FN, C, FH, FW), pooling halves each side, and the
-    flattened 16 * 4 * 4 feed the dense layers."""
-    needs_types(CONVNET)
-    rows = layer_table(yaml.safe_load(CONVNET))
+    """SimpleConvNet's arrays: W1 (FN, C, FH, FW); a pad of 1 keeps 8x8, the 2x2 pooling
+    halves each side, and the flattened 30 * 4 * 4 feed the hidden layer."""
+    shipped = (SPECS / "digits_convnet.yaml").read_text()
+    needs_types(shipped)
+    rows = layer_table(SPECS / "digits_convnet.yaml")
     assert [row.output_shape for row in rows] == [
         (1, 8, 8),
-        (16, 8, 8),
-        (16, 4, 4),
-        (256,),
-        (64,),
+        (30, 8, 8),
+        (30, 4, 4),
+        (30 * 4 * 4,),
+        (100,),
         (10,),
     ]
-    assert shapes(CONVNET) == [
-        ("W1", (16, 1, 3, 3)),
-        ("b1", (16,)),
-        ("W2", (16 * 4 * 4, 64)),
-        ("b2", (64,)),
-        ("W3", (64, 10)),
-        ("b3", (10,)),
-    ]
-    assert "W1 (16, 1, 3, 3), b1 (16,)`, `W2 (256, 64), b2 (64,)`" in SECTION.replace("\n", " ")
+    assert rows[1].params == (("W1", (30, 1, 3, 3)), ("b1", (30,)))
 
 
 def test_the_batchnorm_net_has_the_books_names() -> None:
-    """MultiLayerNetExtend's names: gamma1, beta1 after the first affine layer; the running
-    statistics apart, as state."""
-    needs_types(BATCHNORM)
-    rows = layer_table(yaml.safe_load(BATCHNORM))
-    assert [name for name, _ in shapes(BATCHNORM)] == ["W1", "b1", "gamma1", "beta1", "W2", "b2"]
-    assert [name for row in rows for name, _ in row.state] == ["running_mean1", "running_var1"]
-    assert "`W1, b1, gamma1, beta1, W2, b2`" in SECTION
-    assert "`running_mean1, running_var1`" in SECTION
+    """MultiLayerNetExtend's names: gamma{k}, beta{k} after the k-th affine layer; the
+    running statistics apart, as state."""
+    shipped = (SPECS / "book_batchnorm.yaml").read_text()
+    needs_types(shipped)
+    rows = layer_table(SPECS / "book_batchnorm.yaml")
+    names = [name for row in rows for name, _ in row.params]
+    assert names == ["W1", "b1", "gamma1", "beta1", "W2", "b2", "gamma2", "beta2", "W3", "b3"]
+    state = [name for row in rows for name, _ in row.state]
+    assert state == ["running_mean1", "running_var1", "running_mean2", "running_var2"]
+
+
+def test_a_second_batchnorm_after_one_weighted_layer_gets_2() -> None:
+    """The README's rule for a name already taken: gamma1, then gamma1_2."""
+    tree = yaml.safe_load(STACK)
+    needs_types("model:\n  layers:\n    - {type: batchnorm}\n")
+    tree["model"]["layers"][3:3] = [{"type": "batchnorm"}, {"type": "batchnorm"}]
+    names = [name for row in layer_table(tree) for name, _ in row.params]
+    assert names[2:6] == ["gamma1", "beta1", "gamma1_2", "beta1_2"]
+    assert "`gamma1`, `gamma1_2`" in SECTION
 
 
 @pytest.fixture

@@ -13,6 +13,8 @@ import pytest
 from tests.cli.test_cli_errors import assert_refused, where
 from tests.helpers import RunCli, write
 from toolkit import SpecError, load_spec
+from toolkit.registry.manager import get_plugin_manager
+from toolkit.registry.registry import Registry
 
 HEAD = """\
 seed: 1
@@ -21,7 +23,9 @@ model:
   layers:
 """
 OUTPUT = "    - {units: 10, activation: softmax}\n"
-TYPES = "available: activation, dense, flatten, reshape"
+TYPES = "available: " + ", ".join(
+    sorted(Registry.from_manager(get_plugin_manager()).names("layer"))
+)
 
 
 def refused(run_cli: RunCli, tmp_path: Path, layers: str) -> tuple[str, str]:

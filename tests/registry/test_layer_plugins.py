@@ -15,7 +15,17 @@ from tests.helpers import SPECS, FakeDistribution, RunCli, only_distributions, w
 from toolkit.registry.manager import get_plugin_manager
 from toolkit.registry.registry import Registry
 
-STANDARD_LAYERS = {"dense", "activation", "flatten", "reshape"}
+STANDARD_LAYERS = {
+    "dense": "layers",
+    "activation": "layers",
+    "flatten": "layers",
+    "reshape": "layers",
+    "conv2d": "convolution",
+    "max_pool": "convolution",
+    "dropout": "regularization",
+    "batchnorm": "regularization",
+}
+"""Each standard layer type, and the module of toolkit_plugins that gives it."""
 
 SCALE = textwrap.dedent('''\
     import numpy as np
@@ -56,19 +66,21 @@ train: {iterations: 2, batch_size: 10}
 def test_standard_layer_types_come_from_the_installed_entry_point() -> None:
     registry = Registry.from_manager(get_plugin_manager())
     entries = [entry for entry in registry.entries("layer") if entry.name in STANDARD_LAYERS]
-    assert {entry.name for entry in entries} == STANDARD_LAYERS
+    assert {entry.name for entry in entries} == set(STANDARD_LAYERS)
     assert {entry.distribution for entry in entries} == {"layer-toolkit"}
-    assert {entry.plugin for entry in entries} == {"toolkit_plugins.layers"}
+    assert {entry.name: entry.plugin for entry in entries} == {
+        name: f"toolkit_plugins.{module}" for name, module in STANDARD_LAYERS.items()
+    }
 
 
 def test_plugins_lists_the_standard_layer_types_with_their_provider(run_cli: RunCli) -> None:
     """Qualified name, distribution and file:line, as for every other kind."""
     result = run_cli("plugins", env={"COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr
-    for name in STANDARD_LAYERS:
+    for name, module in STANDARD_LAYERS.items():
         pattern = (
-            rf"^  {name}\s.*\stoolkit_plugins\.layers:{name}\s+layer-toolkit \S+\s+"
-            r"\S*plugins/layers\.py:\d+\s"
+            rf"^  {name}\s.*\stoolkit_plugins\.{module}:{name}\s+layer-toolkit \S+\s+"
+            rf"\S*plugins/{module}\.py:\d+\s"
         )
         assert re.search(pattern, result.stdout, re.M), name
 
@@ -87,7 +99,7 @@ def test_an_installed_layer_type_is_listed_with_its_provenance(
     env = {"PYTHONPATH": str(scale_plugin), "COLUMNS": "1000"}
     listing = run_cli("plugins", env=env)
     assert listing.returncode == 0, listing.stderr
-    assert re.search(r"^layers \(5\)$", listing.stdout, re.M)
+    assert re.search(rf"^layers \({len(STANDARD_LAYERS) + 1}\)$", listing.stdout, re.M)
     line = SCALE.splitlines().index("def scale(input_shape):") + 1
     assert re.search(
         rf"^  scale\s+-\s+scale:scale\s+scale-dist 0\.2\s+\S*tp_scale\.py:{line}\s+"

@@ -207,7 +207,7 @@ def whole_number(setting: str, value: Any, minimum: int) -> Problems:
         yield setting, f"must be at least {minimum}, got {describe_value(value)}"
 
 
-def activation(input_shape: Shape, activation: Any = None) -> ActivationLayer:
+def activation(input_shape: Shape, activation: Any = REQUIRED) -> ActivationLayer:
     """An activation part as a layer of its own (Affine, BatchNorm, then ReLU)."""
     return ActivationLayer(input_shape, activation)
 
@@ -228,8 +228,9 @@ def reshape(input_shape: Shape, shape: Any = REQUIRED) -> Reshape:
     if int(np.prod(wanted)) != int(np.prod(input_shape)):
         raise SettingError(
             "shape",
-            f"{list(wanted)} holds {int(np.prod(wanted))} numbers, but each sample of shape "
-            f"{list(input_shape)} holds {int(np.prod(input_shape))}",
+            f"{list(wanted)} holds {int(np.prod(wanted))} numbers, but each sample holds "
+            f"{int(np.prod(input_shape))}; give a shape of {int(np.prod(input_shape))} numbers "
+            "in all",
         )
     return Reshape(input_shape, wanted)
 

@@ -70,12 +70,18 @@ def test_python_dash_m_runs_the_same_command(tmp_path: Path) -> None:
 
 
 def test_validate_shows_layers_shapes_counts_and_providers(run_cli: RunCli) -> None:
-    """validate prints each layer's shapes and parameter count and who provides each part."""
+    """validate prints each layer's type, output shape, parameters and their count, and who
+    provides each part."""
     result = run_cli("validate", str(SPECS / "two_layer_sigmoid.yaml"))
     assert result.returncode == 0, result.stderr
     out = result.stdout
-    assert re.search(r"^1\s+100 -> 10\s+sigmoid\s+W1 \(100, 10\)\s+b1 \(10,\)\s+1,010$", out, re.M)
-    assert re.search(r"^2\s+10 -> 10\s+softmax\s+W2 \(10, 10\)\s+b2 \(10,\)\s+110$", out, re.M)
+    assert re.search(r"^input\s+\(100,\)$", out, re.M)
+    assert re.search(
+        r"^1\s+dense\s+sigmoid\s+\(10,\)\s+W1 \(100, 10\), b1 \(10,\)\s+1,010$", out, re.M
+    )
+    assert re.search(
+        r"^2\s+dense\s+softmax\s+\(10,\)\s+W2 \(10, 10\), b2 \(10,\)\s+110$", out, re.M
+    )
     assert re.search(rf"^total\s+{100 * 10 + 10 + 10 * 10 + 10:,}$", out, re.M)
     assert re.search(
         r"^model.layers\[0\].activation\s+sigmoid\s+toolkit_plugins.activations "

@@ -6,11 +6,47 @@ from typing import Any
 
 from ..base.columns import table
 from ..base.wording import one_line
+from ..model.layers import Shape
+from ..model.network import Network
 from ..runs.build import Assembly
+from ..runs.layer_table import layer_rows
 from ..spec.settings import PartRef
+from ..spec.shapes import shown
 from ..spec.yamlsource import format_path
 
 __all__ = ["count", "describe_assembly"]
+
+
+def _layer_rows(network: Network, input_shape: Shape) -> list[list[Any]]:
+    """The layer table: a row per layer (type, activation, output shape, parameters and
+    their count, running state where a layer keeps any), after the input's shape and
+    before the total."""
+    rows: list[list[Any]] = [
+        ["layer", "type", "activation", "output", "parameters", "count", "state"],
+        ["input", "", "", shown(input_shape)],
+    ]
+    described = layer_rows(network)
+    for row in described:
+        rows.append(
+            [
+                row.number,
+                row.type,
+                row.activation,
+                shown(row.output_shape),
+                _arrays(row.params) or "-",
+                f"{row.count:,}",
+                _arrays(row.state),
+            ]
+        )
+    rows.append(["total", "", "", "", "", f"{sum(row.count for row in described):,}"])
+    if not any(row.state for row in described):
+        return [row[:6] for row in rows]
+    return rows
+
+
+def _arrays(arrays: tuple[tuple[str, Shape], ...]) -> str:
+    """``W1 (100, 10), b1 (10,)``: arrays by name with their shapes."""
+    return ", ".join(f"{name} {shown(shape)}" for name, shape in arrays)
 
 
 def _part_label(ref: PartRef) -> str:
@@ -19,7 +55,8 @@ def _part_label(ref: PartRef) -> str:
 
 
 def describe_assembly(assembly: Assembly) -> list[str]:
-    """The network a spec builds: layers with shapes and counts, then every part's provider."""
+    """The network a spec builds: each layer with its output shape, parameters and their
+    count, and state, then every part's provider."""
     spec, network, data = assembly.spec, assembly.network, assembly.data
     settings = spec.settings
     lines = [
@@ -28,23 +65,7 @@ def describe_assembly(assembly: Assembly) -> list[str]:
         f"data: {data.samples} samples, {data.features} features, {data.classes} classes",
         "",
     ]
-    rows: list[list[Any]] = [["layer", "in -> out", "activation", "weights", "bias", "params"]]
-    total = 0
-    for index, (activation, w_shape, b_shape) in enumerate(network.summary(), start=1):
-        count = w_shape[0] * w_shape[1] + b_shape[0]
-        total += count
-        rows.append(
-            [
-                index,
-                f"{w_shape[0]} -> {w_shape[1]}",
-                activation,
-                f"W{index} {w_shape}",
-                f"b{index} {b_shape}",
-                f"{count:,}",
-            ]
-        )
-    rows.append(["total", "", "", "", "", f"{total:,}"])
-    lines += [*table(rows), ""]
+    lines += [*table(_layer_rows(network, (data.features,))), ""]
     parts: list[list[Any]] = [["part", "resolved to", "plugin"]]
     for ref in settings.parts():
         parts.append(

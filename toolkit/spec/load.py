@@ -209,10 +209,16 @@ def _kind_at(path: KeyPath) -> Kind:
 
 
 def _is_part(path: KeyPath) -> bool:
-    """Whether ``path`` is where a spec names a part (``loss``, ``model.layers.0.init``, ...)."""
+    """Whether ``path`` is where a spec names a part with settings (``loss``,
+    ``model.layers.0.init``, ...); a layer's ``type`` is a name alone, as overrides set it."""
     if len(path) == 1:
         return path[0] in PART_KEYS
-    return len(path) == 4 and path[:2] == ("model", "layers") and path[3] in LAYER_PART_KEYS
+    return (
+        len(path) == 4
+        and path[:2] == ("model", "layers")
+        and path[3] in LAYER_PART_KEYS
+        and path[3] != TYPE_KEY
+    )
 
 
 def _expand_part_names(tree: Any) -> None:

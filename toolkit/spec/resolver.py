@@ -17,7 +17,7 @@ from typing import Any
 from ..base.errors import Problem, SpecError
 from ..base.wording import article, describe_value, did_you_mean, quote
 from ..registry.kinds import LAYER_PART_KEYS, PART_KEYS, Kind, kind_named
-from ..registry.parts import BoundPart, as_float, check_settings
+from ..registry.parts import REQUIRED, BoundPart, as_float, check_settings
 from ..registry.registry import Registry, UnknownPart
 from .settings import DEFAULTS, TOP_KEYS, TYPE_KEY, Rule, Settings, Train, rule_of
 from .shapes import LayerFailed, Shape, as_shape, plan_layers, shown
@@ -253,11 +253,11 @@ class Resolver:
             self.report(path, f"expected a mapping, got {describe_value(value)}", _LAYER_EXAMPLE)
             return {}
         named = value.get(TYPE_KEY)
-        if named is not None and not isinstance(named, str):
+        if TYPE_KEY in value and not isinstance(named, str):
             self.report(
                 (*path, TYPE_KEY),
                 f"expected a layer type name, got {describe_value(named)}",
-                "available: " + ", ".join(self.registry.names(_LAYER.name)),
+                "available: " + ", ".join(self.registry.names(_LAYER.name)) + self._left_out(),
             )
             return {}
         name = self._layer_type(named, (*path, TYPE_KEY))
@@ -268,10 +268,35 @@ class Resolver:
         resolved: dict[str, Any] = {TYPE_KEY: name}
         plain = {key: default for key, default in params.items() if key not in LAYER_PART_KEYS}
         resolved.update(self._layer_settings(value, path, name, plain))
-        for key in params:
-            if key in LAYER_PART_KEYS:
-                resolved[key] = self.part(value.get(key), (*path, key), LAYER_PART_KEYS[key])
+        resolved.update(self._layer_parts(value, path, params))
         return resolved
+
+    def _layer_parts(
+        self, value: dict[str, Any], path: KeyPath, params: Mapping[str, Any]
+    ) -> dict[str, Any]:
+        """The layer part's settings that name parts (``activation``, ``init``), each
+        resolved as its kind, or the plugins' default; a required one left out is a
+        problem, not the default."""
+        parts: dict[str, Any] = {}
+        for key, default in params.items():
+            kind = LAYER_PART_KEYS.get(key)
+            if kind is None:
+                continue
+            if default is REQUIRED and value.get(key) is None:
+                available = ", ".join(self.registry.names(kind.name))
+                hint = f"name {article(kind.label)} {kind.label}: {available}"
+                self.report((*path, key), f"missing required key '{key}'", hint)
+                continue
+            parts[key] = self.part(value.get(key), (*path, key), kind)
+        return parts
+
+    def _left_out(self) -> str:
+        """What a layer without ``type`` is, for a hint: `` (leave 'type' out for 'dense')``."""
+        try:
+            default = self.registry.default(TYPE_KEY)
+        except UnknownPart:
+            return ""
+        return f" (leave 'type' out for {quote(default)})" if default else ""
 
     def _layer_type(self, named: str | None, path: KeyPath) -> str | None:
         """The layer part's name: as given, or the plugins' default; None if there is none."""
@@ -294,9 +319,14 @@ class Resolver:
         self, value: dict[str, Any], path: KeyPath, name: str, params: Mapping[str, Any]
     ) -> None:
         keys = (TYPE_KEY, *params)
+        takes = (
+            f"layer '{name}' takes: " + ", ".join(keys)
+            if params
+            else (f"layer '{name}' takes no settings besides 'type'; remove it")
+        )
         for key in value:
             if key not in keys:
-                hint = did_you_mean(key, keys) + f"layer '{name}' takes: " + ", ".join(keys)
+                hint = did_you_mean(key, keys) + takes
                 self.report((*path, key), f"unknown key {_key_words(key)}", hint, at_key=True)
 
     def _layer_settings(

@@ -77,7 +77,7 @@ def _layer(registry: Registry, entry: Entry, name: str | None) -> dict[str, Any]
     for param, default in params.items():
         kind = LAYER_PART_KEYS.get(param)
         properties[param] = _part(registry, kind, param) if kind else _parameter(default)
-        if kind is None and default is REQUIRED:
+        if default is REQUIRED:
             required.append(param)
     form: dict[str, Any] = {
         "type": "object",

@@ -353,3 +353,42 @@ def test_sigkill_mid_run_with_state_and_draws_then_resume_is_bit_identical(
 
     assert records(killed) == records(whole)
     assert len(records(whole)) == 1 + 60 // 5
+
+
+FIRST_LAYER_DRAWS = """
+name: mask_first
+seed: 5
+data: {name: random, samples: 30, features: 6, classes: 3}
+model:
+  layers:
+    - {type: mask, rate: 0.3}
+    - {units: 3, activation: softmax, init: {name: uniform, scale: 0.3}}
+loss: cross_entropy
+gradient: central_difference_loop
+optimizer: {name: sgd, learning_rate: 0.5}
+train: {iterations: 5, batch_size: 6, log_every: 5}
+"""
+
+
+def test_predict_takes_a_first_layer_without_parameters(run_cli: RunCli, tmp_path: Path) -> None:
+    """The rows predict and evaluate take are the first layer's samples, whether or not
+    that layer has parameters: here a mask, scaling by (1 - rate) in evaluation."""
+    write_plugin(tmp_path)
+    (tmp_path / "first.yaml").write_text(FIRST_LAYER_DRAWS)
+    out = tmp_path / "run"
+    done = run_cli("train", "first.yaml", "-p", MODULE, "--out", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    x = np.random.default_rng(0).standard_normal((4, 6))
+    np.savez(tmp_path / "inputs.npz", x=x)
+    predicted = run_cli(
+        "predict", str(out), "-p", MODULE, "--input", "inputs.npz", "--out", "y.npz"
+    )
+    assert predicted.returncode == 0, predicted.stderr
+    params = _npz(out / "params.npz")
+    a = (x * (1.0 - RATE)) @ params["W1"] + params["b1"]
+    e = np.exp(a - a.max(axis=1, keepdims=True))
+    np.testing.assert_allclose(_npz(tmp_path / "y.npz")["y"], e / e.sum(1, keepdims=True))
+    np.savez(tmp_path / "wide.npz", x=np.zeros((2, 7)))
+    wrong = run_cli("predict", str(out), "-p", MODULE, "--input", "wide.npz")
+    assert wrong.returncode == 2
+    assert "x has shape (2, 7), the network takes rows of 6 features" in wrong.stderr

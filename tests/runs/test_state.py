@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 
 import toolkit
-from tests.helpers import RunCli, _toolkit_command
+from tests.helpers import RunCli, _toolkit_command, write
 from tests.stateful_layers import MODULE, write_plugin, write_spec
 from toolkit.base.errors import UsageError
 from toolkit.registry.manager import get_plugin_manager
@@ -304,17 +304,52 @@ def _popen(args: list[str], cwd: Path, **options: object) -> subprocess.Popen[by
     return subprocess.Popen([_toolkit_command(), *args], cwd=cwd, env=environment, **options)  # type: ignore[call-overload, no-any-return]
 
 
+NORM_SPEC = """
+name: dropout_batchnorm
+seed: 7
+rng: {rng}
+data: {{name: random, samples: {samples}, features: {features}, classes: 4}}
+model:
+  layers:
+    - {{units: {units}, init: {{name: uniform, scale: 0.3}}}}
+    - {{type: batchnorm, momentum: 0.9}}
+    - {{type: activation, activation: relu}}
+    - {{type: dropout, rate: 0.2}}
+    - {{units: 4, activation: softmax, init: {{name: uniform, scale: 0.3}}}}
+loss: cross_entropy
+gradient: central_difference_loop
+optimizer: {{name: sgd, learning_rate: 0.3}}
+train: {{iterations: {iterations}, batch_size: 8, log_every: 5}}
+"""
+"""Affine, the book's BatchNormalization, ReLU, its Dropout, then affine and softmax."""
+
+
+def write_norm_spec(folder: Path, *, rng: str = "legacy", **sizes: int) -> Path:
+    """NORM_SPEC with ``KILL_SIZES`` (or the given ones) in ``folder``."""
+    text = NORM_SPEC.format(rng=rng, **{**KILL_SIZES, **sizes})
+    return write(folder / "norm.yaml", text)
+
+
+def _spec_and_plugins(network: str, folder: Path) -> tuple[Path, list[str]]:
+    """A spec of ``KILL_SIZES`` whose network keeps state and draws masks, and the
+    options that load its layers: the test's own layer types, or dropout and batchnorm."""
+    if network == "dropout_batchnorm":
+        return write_norm_spec(folder), []
+    write_plugin(folder)
+    return write_spec(folder, **KILL_SIZES), ["-p", MODULE]  # type: ignore[arg-type]
+
+
 @pytest.mark.long
+@pytest.mark.parametrize("network", ["test_layers", "dropout_batchnorm"])
 def test_sigkill_mid_run_with_state_and_draws_then_resume_is_bit_identical(
-    run_cli: RunCli, tmp_path: Path
+    run_cli: RunCli, tmp_path: Path, network: str
 ) -> None:
     """A run whose network keeps running state and draws a mask per batch, killed with
     SIGKILL and resumed, ends exactly where an uninterrupted run ends: parameters, state
     and metrics, bit for bit."""
-    write_plugin(tmp_path)
-    spec = write_spec(tmp_path, **KILL_SIZES)  # type: ignore[arg-type]
+    spec, plugins = _spec_and_plugins(network, tmp_path)
     killed, whole = tmp_path / "killed", tmp_path / "whole"
-    command = ["train", str(spec), "-p", MODULE, "--set", "train.checkpoint_every=5", "-q"]
+    command = ["train", str(spec), *plugins, "--set", "train.checkpoint_every=5", "-q"]
     quiet = {"stdout": subprocess.DEVNULL, "stderr": subprocess.DEVNULL}
     victim = _popen([*command, "--out", str(killed)], tmp_path, **quiet)
     try:
@@ -335,10 +370,11 @@ def test_sigkill_mid_run_with_state_and_draws_then_resume_is_bit_identical(
     assert victim.returncode == -signal.SIGKILL
     checkpoint = load_checkpoint(killed / "checkpoint.npz")
     assert 10 <= checkpoint.iteration < 40, "the run got to its end before it could be killed"
+    assert checkpoint.state and all(value.any() for value in checkpoint.state.values())
     names = {path.name for path in killed.iterdir()} - {".toolkit.lock"}
     assert "state.npz" not in names and "params.npz" not in names
 
-    resumed = run_cli("train", "--resume", str(killed), "-p", MODULE, "-q")
+    resumed = run_cli("train", "--resume", str(killed), *plugins, "-q")
     assert resumed.returncode == 0, resumed.stderr
     reference = run_cli(*command, "--out", str(whole))
     assert reference.returncode == 0, reference.stderr
@@ -353,6 +389,48 @@ def test_sigkill_mid_run_with_state_and_draws_then_resume_is_bit_identical(
 
     assert records(killed) == records(whole)
     assert len(records(whole)) == 1 + 40 // 5
+
+
+def _book_evaluation(
+    params: dict[str, np.ndarray], state: dict[str, np.ndarray], x: np.ndarray
+) -> np.ndarray:
+    """NORM_SPEC's network in evaluation mode, as the book's layers compute it: Affine;
+    BatchNormalization with the running statistics, ``(x - mean) / sqrt(var + 10e-7)``;
+    Relu; Dropout's ``x * (1 - rate)``; Affine; softmax."""
+    a = x @ params["W1"] + params["b1"]
+    xn = (a - state["running_mean1"]) / np.sqrt(state["running_var1"] + 10e-7)
+    h = np.maximum(params["gamma1"] * xn + params["beta1"], 0.0) * (1.0 - 0.2)
+    z = h @ params["W2"] + params["b2"]
+    e = np.exp(z - z.max(axis=1, keepdims=True))
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def test_evaluate_and_predict_use_batchnorms_running_statistics(
+    run_cli: RunCli, tmp_path: Path
+) -> None:
+    """A trained dropout and batchnorm network's run folder: state.npz holds the running
+    mean and variance; evaluate and predict give the book's evaluation-mode outputs."""
+    spec = write_norm_spec(tmp_path, iterations=15, features=6, units=5, samples=40)
+    out = tmp_path / "run"
+    done = run_cli("train", str(spec), "--out", str(out), "-q")
+    assert done.returncode == 0, done.stderr
+    state, params = _npz(out / "state.npz"), _npz(out / "params.npz")
+    assert set(state) == {"running_mean1", "running_var1"}
+    assert set(params) == {"W1", "b1", "gamma1", "beta1", "W2", "b2"}
+    assert (state["running_var1"] > 0).all()
+
+    data = toolkit.load_data(toolkit.load_spec(out / "spec.yaml"))
+    evaluated = run_cli("evaluate", str(out))
+    assert evaluated.returncode == 0, evaluated.stderr
+    loss = float(re.search(r"train: loss (\S+)", evaluated.stdout)[1])  # type: ignore[index]
+    assert loss == pytest.approx(_cross_entropy(_book_evaluation(params, state, data.x), data.t))
+    np.savez(tmp_path / "inputs.npz", x=data.x[:9])
+    predicted = run_cli("predict", str(out), "--input", "inputs.npz", "--out", "y.npz")
+    assert predicted.returncode == 0, predicted.stderr
+    expected = _book_evaluation(params, state, data.x[:9])
+    np.testing.assert_allclose(_npz(tmp_path / "y.npz")["y"], expected, rtol=1e-10)
+    fresh = {"running_mean1": np.zeros(5), "running_var1": np.zeros(5)}
+    assert not np.allclose(_book_evaluation(params, fresh, data.x[:9]), expected)
 
 
 FIRST_LAYER_DRAWS = """

@@ -11,9 +11,10 @@ import numpy as np
 import pytest
 
 import toolkit
+from tests.helpers import SPECS
 from tests.stateful_layers import MODULE, write_plugin, write_spec
 from toolkit.registry.manager import get_plugin_manager
-from toolkit.runs.build import Assembly
+from toolkit.runs.build import Assembly, assemble
 
 RATE = 0.3  # the spec's mask rate
 
@@ -169,3 +170,105 @@ def test_the_same_spec_and_seed_give_the_same_numbers_twice(plugin_folder: Path,
             assert ours[key].tobytes() == theirs[key].tobytes(), key
     drop = [{k: v for k, v in r.items() if k != "seconds"} for r in first.history]
     assert [{k: v for k, v in r.items() if k != "seconds"} for r in second.history] == drop
+
+
+# ------------------------------------------------------- with dropout and batchnorm
+
+NORM = {
+    "model.layers": [
+        {"units": 5, "init": {"name": "uniform", "scale": 0.3}},
+        {"type": "batchnorm", "momentum": 0.9},
+        {"type": "activation", "activation": "relu"},
+        {"type": "dropout", "rate": 0.2},
+        {"units": 3, "activation": "softmax", "init": {"name": "uniform", "scale": 0.3}},
+    ],
+    "data": {"name": "random", "samples": 30, "features": 4, "classes": 3},
+    "rng": "default",
+    "gradient": "central_difference_loop",
+    "train.iterations": 12,
+    "train.batch_size": 6,
+    "train.log_every": 4,
+}
+
+
+def _norm_spec() -> toolkit.Spec:
+    return toolkit.load_spec(SPECS / "two_layer_sigmoid.yaml", NORM)
+
+
+def _book(
+    params: dict[str, np.ndarray],
+    x: np.ndarray,
+    *,
+    mask: np.ndarray | None = None,
+    mean: np.ndarray | None = None,
+    var: np.ndarray | None = None,
+) -> np.ndarray:
+    """The network as the book's layers compute it: in training (``mask`` given) with the
+    batch's mean and variance and ``x * mask``; in evaluation with ``mean`` and ``var``
+    and ``x * (1 - 0.2)``."""
+    a = x @ params["W1"] + params["b1"]
+    if mask is not None:
+        mean, var = a.mean(axis=0), np.mean((a - a.mean(axis=0)) ** 2, axis=0)
+    xn = (a - mean) / np.sqrt(var + 10e-7)
+    h = np.maximum(params["gamma1"] * xn + params["beta1"], 0.0)
+    h = h * mask if mask is not None else h * (1.0 - 0.2)
+    return _softmax(h @ params["W2"] + params["b2"])
+
+
+def test_dropout_and_batchnorm_evaluate_unless_told_to_train() -> None:
+    network = toolkit.build(_norm_spec())
+    network.state["running_mean1"] = np.linspace(-0.1, 0.1, 5)
+    network.state["running_var1"] = np.linspace(0.5, 1.5, 5)
+    data = toolkit.load_data(_norm_spec())
+    x, t = data.x[:6], data.t[:6]
+    mean, var = network.state["running_mean1"], network.state["running_var1"]
+    evaluated = _book(network.params, x, mean=mean, var=var)
+    np.testing.assert_allclose(network.predict(x), evaluated, rtol=1e-12)
+    assert network.loss(x, t) == pytest.approx(_cross_entropy(evaluated, t), rel=1e-12)
+    mask = np.random.default_rng(4).random((6, 5)) > 0.2
+    noise = [None, None, None, mask, None]
+    with network.training(noise):
+        trained = _book(network.params, x, mask=mask)
+        np.testing.assert_allclose(network.predict(x, train=True), trained, rtol=1e-12)
+        assert network.loss(x, t, train=True) == pytest.approx(_cross_entropy(trained, t))
+        before = {key: value.copy() for key, value in network.state.items()}
+        network.gradient(x, t)  # the loop evaluates the loss many times: the state stays
+    for key, value in before.items():
+        assert np.array_equal(network.state[key], value), key
+
+
+def test_batchnorms_running_statistics_move_once_per_iteration() -> None:
+    """The running mean and variance are the book's momentum averages of the batch
+    statistics of each iteration's single unperturbed pass."""
+    seen: list[np.ndarray] = []
+
+    def count(assembly: Assembly) -> None:
+        layer = assembly.network.layers[1]
+        original = layer.next_state
+
+        def next_state(step: Any, state: Any) -> dict[str, np.ndarray]:
+            seen.append(step.input.copy())
+            return original(step, state)
+
+        layer.next_state = next_state  # type: ignore[method-assign]
+
+    spec = _norm_spec()
+    result = toolkit.train(spec, on_start=count)
+    assert len(seen) == spec.settings.train.iterations
+    start = assemble(spec)  # the first batch at the starting parameters: unperturbed
+    first = start.rng.choice(start.data.samples, 6)
+    params = start.network.params
+    np.testing.assert_allclose(seen[0], start.data.x[first] @ params["W1"] + params["b1"])
+    mean, var = np.zeros(5), np.zeros(5)
+    for a in seen:
+        mean = 0.9 * mean + 0.1 * a.mean(axis=0)
+        var = 0.9 * var + 0.1 * a.var(axis=0)
+    np.testing.assert_allclose(result.network.state["running_mean1"], mean, rtol=1e-12)
+    np.testing.assert_allclose(result.network.state["running_var1"], var, rtol=1e-12)
+    again = toolkit.train(spec)
+    for arrays, others in (
+        (result.network.params, again.network.params),
+        (result.network.state, again.network.state),
+    ):
+        for key in arrays:
+            assert arrays[key].tobytes() == others[key].tobytes(), key

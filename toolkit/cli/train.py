@@ -34,7 +34,7 @@ def add_train(commands: Commands, options: Options) -> None:
         "--out",
         metavar="DIR",
         help="write spec.yaml, inputs.json, metrics.jsonl, checkpoint.npz, params.npz "
-        "(and curves.png) here",
+        "(state.npz, curves.png) here",
     )
     run.add_argument(
         "--resume",
@@ -144,7 +144,7 @@ def _run(
         if out:
             out.close()
     if out:
-        out.save_params(result.network.params)
+        out.save_params(result.network.params, result.network.state)
         _draw_curves(out)
     last = result.history[-1] if result.history else {}
     final = ", ".join(shown.strip() for shown in _metrics(last))

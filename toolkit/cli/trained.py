@@ -113,7 +113,8 @@ def _predict(args: argparse.Namespace) -> int:
 
 
 def _check_features(x: np.ndarray, network: Network, where: str) -> None:
-    expected = network.params[network.layers[0].params[0]].shape[0]
+    """Rows of the shape the first layer takes (whether or not it has parameters)."""
+    (expected,) = network.layers[0].input_shape  # the data's: one axis of features
     if x.ndim != 2 or x.shape[1] != expected:
         raise UsageError(
             f"{where}: x has shape {x.shape}, the network takes rows of {expected} features"

@@ -1,8 +1,10 @@
 """Everything a run needs to continue exactly where it stopped, saved to one file.
 
-A checkpoint holds the iteration, the parameters, the optimizer's state, both
-generators' states (the batch draws' and the estimators'), what the gradient engines
-have learned about the network, and the metrics so far. It is an ``.npz`` file read
+A checkpoint holds the iteration, the parameters, the network's running state (batch
+normalization's running statistics; none for most networks), the optimizer's state, both
+generators' states (the batch draws' and the estimators'; the batch generator's also covers
+the per-batch draws such as dropout masks, drawn from it after each batch), what the
+gradient engines have learned about the network, and the metrics so far. It is an ``.npz`` file read
 with ``allow_pickle=False``: arrays, and one JSON text for everything else. What it
 holds is checked as it is read (``checkpoint_check``) and as it is restored into a run:
 a damaged checkpoint is one line, exit 2, before anything of the run changes.
@@ -34,6 +36,7 @@ FORMAT = 1
 """Checkpoint format version, stored in the file."""
 _META = "meta.json"
 _PARAM = "param/"
+_STATE = "state/"
 _OPTIMIZER = "optimizer/"
 
 Record = dict[str, Any]
@@ -54,10 +57,12 @@ class Checkpoint:
     reference_loss: float | None = None  # where the run started, for the divergence guard
     spec: dict[str, Any] = field(default_factory=dict)  # the resolved spec the run used
     source: str = field(default="checkpoint", compare=False)  # its file, for messages
+    state: dict[str, np.ndarray] = field(default_factory=dict)  # the network's running state
 
     def arrays(self) -> dict[str, np.ndarray]:
         """The checkpoint as named arrays for ``np.savez``."""
         arrays = {f"{_PARAM}{key}": value for key, value in self.params.items()}
+        arrays.update({f"{_STATE}{key}": value for key, value in self.state.items()})
         plain: dict[str, Any] = {}
         for attribute, value in self.optimizer.items():
             if isinstance(value, np.ndarray):
@@ -81,6 +86,8 @@ class Checkpoint:
             "reference_loss": self.reference_loss,
             "spec": self.spec,
         }
+        if self.state:  # a network without state: the file is as it always was
+            meta["state"] = list(self.state)
         arrays[_META] = np.frombuffer(json.dumps(meta).encode(), dtype=np.uint8)
         return arrays
 
@@ -97,6 +104,7 @@ def capture(
     return Checkpoint(
         iteration=iteration,
         params={key: value.copy() for key, value in network.params.items()},
+        state={key: np.array(value) for key, value in network.state.items()},
         optimizer=_optimizer_state(optimizer),
         batch_rng=_rng_state(rng),
         estimator_rng=_rng_state(network.rng),
@@ -118,12 +126,14 @@ def restore(
 
     ``settings`` names the optimizer's settings (the spec's ``optimizer`` keys): the
     spec is the truth for those, and a checkpoint whose optimizer holds another value
-    is refused, naming the key. A checkpoint that does not fit the run (a parameter of
-    another shape or dtype, optimizer state unlike the optimizer's, a generator state of
-    another kind, gradient engine state for another network) is a damaged checkpoint.
+    is refused, naming the key. A checkpoint that does not fit the run (a parameter or a
+    running state array of another name, shape or dtype, optimizer state unlike the
+    optimizer's, a generator state of another kind, gradient engine state for another
+    network) is a damaged checkpoint.
     """
     try:
         _check_params(checkpoint.params, network)
+        _check_state(checkpoint.state, network)
         _check_optimizer(checkpoint.optimizer, _optimizer_state(optimizer), network, settings)
         _set_rng_state(rng, checkpoint.batch_rng)
         _set_rng_state(network.rng, checkpoint.estimator_rng)
@@ -140,6 +150,8 @@ def restore(
         raise damaged(checkpoint.source, str(error)) from None
     for key, value in checkpoint.params.items():
         network.params[key][...] = value
+    for key, value in checkpoint.state.items():
+        network.state[key] = np.array(value)  # the checkpoint stays as it was
     _set_optimizer_state(optimizer, checkpoint.optimizer)
 
 
@@ -192,6 +204,7 @@ def _checkpoint(meta: dict[str, Any], arrays: dict[str, np.ndarray], source: str
     return Checkpoint(
         iteration=meta["iteration"],
         params={key: arrays[f"{_PARAM}{key}"] for key in meta["params"]},
+        state={key: arrays[f"{_STATE}{key}"] for key in meta.get("state", [])},
         optimizer=optimizer,
         batch_rng=dict(meta["batch_rng"]),
         estimator_rng=dict(meta["estimator_rng"]),
@@ -295,6 +308,22 @@ def _check_params(params: Mapping[str, np.ndarray], network: Network) -> None:
             raise Damaged(
                 f"parameter '{key}' is {value.dtype} {value.shape}, the spec's network has "
                 f"{own.dtype} {own.shape}"
+            )
+
+
+def _check_state(state: Mapping[str, np.ndarray], network: Network) -> None:
+    """The checkpoint's running state is the network's: the same names, shapes and dtypes."""
+    if set(state) != set(network.state):
+        raise Damaged(
+            f"its running state is {', '.join(state) or 'none'}, the spec's network has "
+            f"{', '.join(network.state) or 'none'}"
+        )
+    for key, value in state.items():
+        own = network.state[key]
+        if value.shape != own.shape or value.dtype != own.dtype:
+            raise Damaged(
+                f"running state '{key}' is {value.dtype} {value.shape}, the spec's network "
+                f"has {own.dtype} {own.shape}"
             )
 
 

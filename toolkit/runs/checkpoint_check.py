@@ -34,7 +34,8 @@ KEYS = (
     "reference_loss",
     "spec",
 )
-"""The keys of a checkpoint's ``meta.json``; each is written, so each must be there."""
+"""The keys of a checkpoint's ``meta.json``; each is written, so each must be there (and
+``state``, the running state's names, where the network has any)."""
 RECORD_KEYS = ("iteration", "loss", "accuracy", "seconds")
 """What every record of a checkpoint's history holds (besides the test split's)."""
 _OPTIMIZER = "optimizer/"  # its arrays: optimizer/NAME (an array) or optimizer/NAME/KEY
@@ -65,6 +66,7 @@ def check_meta(meta: Any) -> None:
     if not isinstance(meta["spec"], dict):
         raise Damaged(f"spec is {_kind(meta['spec'])}, not an object")
     _check_names("params", meta["params"])
+    _check_names("state", meta.get("state", []))
     _check_optimizer(meta["optimizer"])
     for key in ("batch_rng", "estimator_rng"):
         _check_rng(key, meta[key])
@@ -73,17 +75,16 @@ def check_meta(meta: Any) -> None:
 
 def check_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
     """Raise :class:`Damaged` unless the arrays are exactly those ``meta`` names:
-    finite floating-point parameters, and the optimizer's arrays, finite too (a run
-    stops before its parameters, which they move, stop being finite)."""
+    finite floating-point parameters and running state, and the optimizer's arrays, finite
+    too (a run stops before its parameters, which they move, stop being finite)."""
     expected = {f"param/{name}" for name in meta["params"]}
-    for name in meta["params"]:
-        array = arrays.get(f"param/{name}")
-        if array is None:
-            raise Damaged(f"parameter '{name}' has no array")
-        if array.dtype.kind != "f":
-            raise Damaged(f"parameter '{name}' holds {array.dtype} values, not floating point")
-        if not np.isfinite(array).all():
-            raise Damaged(f"parameter '{name}' holds nan or infinite values")
+    expected |= {f"state/{name}" for name in meta.get("state", [])}
+    for prefix, what, names in (
+        ("param/", "parameter", meta["params"]),
+        ("state/", "running state", meta.get("state", [])),
+    ):
+        for name in names:
+            _check_number_array(f"{what} '{name}'", arrays.get(f"{prefix}{name}"))
     for attribute, saved in meta["optimizer"].items():
         for key in saved.get("arrays", ()):
             expected.add(f"optimizer/{attribute}/{key}")
@@ -99,6 +100,16 @@ def check_arrays(meta: dict[str, Any], arrays: dict[str, np.ndarray]) -> None:
             raise Damaged(f"array '{name}' is not one meta.json names")
         if not np.isfinite(array).all():
             raise Damaged(f"optimizer array '{attribute}' holds nan or infinite values")
+
+
+def _check_number_array(what: str, array: np.ndarray | None) -> None:
+    """A floating-point array of finite values."""
+    if array is None:
+        raise Damaged(f"{what} has no array")
+    if array.dtype.kind != "f":
+        raise Damaged(f"{what} holds {array.dtype} values, not floating point")
+    if not np.isfinite(array).all():
+        raise Damaged(f"{what} holds nan or infinite values")
 
 
 def _check_history(history: Any, iteration: int) -> None:

@@ -99,12 +99,13 @@ def reopen(out: RunDirectory, resumption: Resumption) -> None:
 
 def finish(out: RunDirectory, resumption: Resumption) -> bool:
     """Close a run whose checkpoint is already at its end (``resumption.finished``): its
-    longer spec recorded, and the checkpoint's parameters written as ``params.npz`` where
-    the run was killed after its last checkpoint. True if ``params.npz`` was written."""
+    longer spec recorded, and the checkpoint's parameters (and running state) written as
+    ``params.npz`` (and ``state.npz``) where the run was killed after its last checkpoint.
+    True if ``params.npz`` was written."""
     check_checkpoint(resumption.spec, resumption.checkpoint)  # its parameters become params
     if resumption.extended:
         out.extend(resumption.spec)
     if (out.path / RunDirectory.PARAMS).exists():
         return False
-    out.save_params(resumption.checkpoint.params)
+    out.save_params(resumption.checkpoint.params, resumption.checkpoint.state)
     return True

@@ -1,4 +1,5 @@
-"""A run's output folder: its spec, metrics, checkpoint and parameters, each written safely."""
+"""A run's output folder: its spec, metrics, checkpoint, parameters and running state, each
+written safely."""
 
 from __future__ import annotations
 
@@ -33,21 +34,24 @@ class RunDirectory:
 
     ``spec.yaml`` (the resolved spec), ``metrics.jsonl`` (one record per log point),
     ``checkpoint.npz`` (everything needed to continue), ``params.npz`` (the final
-    parameters) and, where matplotlib is installed, ``curves.png``. A kill at any
+    parameters), ``state.npz`` (the final running state, for a network that keeps any,
+    such as batch normalization's running mean and variance) and, where matplotlib is
+    installed, ``curves.png``. A kill at any
     instant leaves each of them as it was or whole (metrics.jsonl grows by whole lines);
     only temporary files named ``.{file name}.{random}.tmp`` can be left, and resuming
     removes them (those only). A command that writes the folder holds its lock (``locked``).
     """
 
-    SPEC, METRICS, CHECKPOINT, PARAMS, CURVES, INPUTS = (
+    SPEC, METRICS, CHECKPOINT, PARAMS, STATE, CURVES, INPUTS = (
         "spec.yaml",
         "metrics.jsonl",
         "checkpoint.npz",
         "params.npz",
+        "state.npz",
         "curves.png",
         "inputs.json",
     )
-    NAMES = (SPEC, INPUTS, METRICS, CHECKPOINT, PARAMS, CURVES)
+    NAMES = (SPEC, INPUTS, METRICS, CHECKPOINT, PARAMS, STATE, CURVES)
     """Every file of a run; no other command writes over them."""
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
@@ -66,7 +70,7 @@ class RunDirectory:
     @property
     def holds_run(self) -> bool:
         """Whether a run was started here (any of its files is present)."""
-        names = (self.SPEC, self.INPUTS, self.METRICS, self.CHECKPOINT, self.PARAMS)
+        names = (self.SPEC, self.INPUTS, self.METRICS, self.CHECKPOINT, self.PARAMS, self.STATE)
         return any((self.path / name).exists() for name in names)
 
     @property
@@ -151,9 +155,10 @@ class RunDirectory:
 
     def extend(self, spec: Spec) -> None:
         """Record a resumed run's longer ``spec`` (for the next resume and for evaluate);
-        ``params.npz`` goes, as it no longer holds the final parameters."""
+        ``params.npz`` and ``state.npz`` go, as they no longer hold the final ones."""
         self.write_spec(spec)
         (self.path / self.PARAMS).unlink(missing_ok=True)
+        (self.path / self.STATE).unlink(missing_ok=True)
 
     def write_spec(self, spec: Spec) -> None:
         """Write spec.yaml: the resolved spec the run follows."""
@@ -262,8 +267,13 @@ class RunDirectory:
             )
         return load_checkpoint(path)
 
-    def save_params(self, params: Mapping[str, np.ndarray]) -> None:
-        """Write the parameters to params.npz."""
+    def save_params(
+        self, params: Mapping[str, np.ndarray], state: Mapping[str, np.ndarray] | None = None
+    ) -> None:
+        """Write the parameters to params.npz, and the running state (if any) to state.npz
+        before them: where params.npz is, so is the state that goes with it."""
+        if state:
+            write_atomically(self.path / self.STATE, lambda f: np.savez(f, **dict[str, Any](state)))
         write_atomically(self.path / self.PARAMS, lambda f: np.savez(f, **dict[str, Any](params)))
 
     def remove_temporary_files(self) -> list[Path]:

@@ -326,3 +326,17 @@ def test_complex_steps_go_through_the_bulk_path() -> None:
         stepped = network.gradient(x, t, "complex_step")
     for key in exact:
         np.testing.assert_allclose(stepped[key], exact[key], rtol=1e-9, atol=1e-12, err_msg=key)
+
+
+def test_an_input_of_zeros_moves_nothing_and_its_weights_differences_are_zero() -> None:
+    """A feature that is 0 in every sample of the batch (a blank pixel): perturbing its
+    weights changes nothing, and the loop's differences are exactly 0, as the bulk path's
+    (and forward differences too)."""
+    network = build(*STACKS["batchnorm-net"])
+    x, t = batch(network)
+    x[:, 2] = 0.0
+    loop, fast = both(network, x, t)
+    assert_agrees(loop, fast, NO_EFFECT)
+    assert np.all(loop["W1"][2] == 0) and np.all(fast["W1"][2] == 0)
+    loop, forward = both(network, x, t, "forward_difference")
+    assert np.all(forward["W1"][2] == 0)

@@ -185,19 +185,32 @@ def _plan(
             delta[part],
         ), step
     carry = Carry(network, forward, network.modes(forward.inputs[0]), t, CHUNK_ELEMENTS)
+    unperturbed = np.asarray(network.loss_function(forward.y, t))
+
+    def carried(units: np.ndarray, column: np.ndarray) -> np.ndarray:
+        if layer.elementwise:
+            changed = call_activation(activation_of(layer), column, NotStackable)
+            return carry.columns(k + 1, units, changed)
+        z = call_activation(
+            activation_of(layer), replaced(forward.pre[k], units, column), NotStackable
+        )
+        return carry.whole(k + 1, z)
 
     def chunk(part: slice) -> np.ndarray:
         shift = delta[part][:, None] * (
             forward.inputs[k][:, rows[part]].T if rows is not None else 1.0
         )
-        column = forward.pre[k][:, columns[part]].T + shift  # (count, batch): the changed column
-        if layer.elementwise:
-            changed = call_activation(activation_of(layer), column, NotStackable)
-            return carry.columns(k + 1, columns[part], changed)
-        z = call_activation(
-            activation_of(layer), replaced(forward.pre[k], columns[part], column), NotStackable
-        )
-        return carry.whole(k + 1, z)
+        base = forward.pre[k][:, columns[part]].T
+        column = base + shift  # (count, batch): the changed column
+        moved = np.any(column != base, axis=1)  # else the input is 0 there: nothing changes
+        if moved.all():
+            return carried(columns[part], column)
+        losses = np.full(len(column), unperturbed)
+        if moved.any():
+            computed = carried(columns[part][moved], column[moved])
+            losses = losses.astype(np.result_type(losses, computed))
+            losses[moved] = computed
+        return losses
 
     if layer.elementwise:  # one column a copy up to the next layer that is not elementwise
         return chunk, max(carry.rows(k + 1), CHUNK_ELEMENTS // len(forward.y))

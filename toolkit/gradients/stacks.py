@@ -24,7 +24,8 @@ layer that declares wrongly (a unit-mixing layer declared elementwise) is caught
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import functools
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -169,17 +170,21 @@ class Carry:
             values = self._packed(m, columns, values)
             m += 1
         step = self.rows(m)
-        losses = []
-        for start in range(0, len(columns), step):
-            part = slice(start, start + step)
-            losses.append(self._enter(m, columns[part], values[part]))
-        return np.concatenate(losses)
+        parts = [
+            (columns[start : start + step], values[start : start + step])
+            for start in range(0, len(columns), step)
+        ]
+        if m == len(layers):
+            y = self.forward.y
+            return self._finish(m, (replaced(y, units, column) for units, column in parts))
+        if layers[m].affine is None:
+            base = self.forward.inputs[m]
+            return self._finish(m, (replaced(base, units, column) for units, column in parts))
+        return self._finish(m + 1, (self._rank_one(m, units, column) for units, column in parts))
 
     def whole(self, m: int, z: np.ndarray) -> np.ndarray:
         """The losses of whole copies ``z[p]`` of layer m's input."""
-        for index in range(m, len(self.network.layers)):
-            z = self.through(index, z)
-        return stacked_loss(self.network, z, self.t)
+        return self._finish(m, iter([z]))
 
     def through(self, m: int, z: np.ndarray) -> np.ndarray:
         """Layer m's output for stacked input ``z``: an affine layer's product and its
@@ -205,22 +210,24 @@ class Carry:
             )
         return output
 
-    def _enter(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
-        """Copies changed in one unit each, made whole at layer m (or the output) and
-        carried on."""
-        layers = self.network.layers
-        if m == len(layers):
-            return stacked_loss(self.network, replaced(self.forward.y, columns, values), self.t)
-        base = self.forward.inputs[m]
-        affine = layers[m].affine
-        if affine is None:
-            return self.whole(m, replaced(base, columns, values))
-        dz = values - base[:, columns].T
-        weight = self.network.params[affine.weight]
-        # Built units-first in memory, so reductions over the units axis run fast.
-        a = self.forward.pre[m].T[:, None, :] + weight[columns].T[:, :, None] * dz[None]
-        z = call_activation(activation_of(layers[m]), a.transpose(1, 2, 0), NotStackable)
-        return self.whole(m + 1, z)
+    def _finish(self, m: int, stacks: Iterator[np.ndarray]) -> np.ndarray:
+        """The losses of stacks of whole copies entering layer m, each through the rest;
+        between layers, stacks are joined up to what the next layer's widths allow (the
+        narrow end of a network then takes many copies at once)."""
+        for index in range(m, len(self.network.layers)):
+            outputs = map(functools.partial(self.through, index), stacks)
+            stacks = _joined(outputs, self.rows(index + 1))
+        return np.concatenate([stacked_loss(self.network, z, self.t) for z in stacks])
+
+    def _rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Affine layer m's output for copies whose input differs in unit ``columns[p]``
+        only: its pre-activation moves by ``W[columns[p]] * dz``."""
+        layer = self.network.layers[m]
+        dz = values - self.forward.inputs[m][:, columns].T
+        weight = self.network.params[affine_of(layer).weight]
+        a = dz[:, :, None] * weight[columns][:, None, :]
+        a += self.forward.pre[m]
+        return call_activation(activation_of(layer), a, NotStackable)
 
     def _packed(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Layer m's changed unit of each copy, from batch-shaped arrays that each carry
@@ -240,6 +247,20 @@ class Carry:
                 result = np.empty(values.shape, dtype=output.dtype)
             result[chosen] = output[slot, :, columns[chosen]]
         return values if result is None else result
+
+
+def _joined(stacks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Consecutive stacks joined into stacks of at most ``rows`` copies (or one, larger)."""
+    pending: list[np.ndarray] = []
+    count = 0
+    for stack in stacks:
+        if pending and count + len(stack) > rows:
+            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+            pending, count = [], 0
+        pending.append(stack)
+        count += len(stack)
+    if pending:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
 
 
 def one_unit_each(stack: np.ndarray, base: np.ndarray) -> np.ndarray | None:

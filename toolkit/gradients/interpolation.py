@@ -31,10 +31,14 @@ part that declares nothing (an elementwise activation, or a loss) is interpolate
 its kinks within reach can only show as missed checks, so the fits of every layer before
 it are checked on both sides (``Z -+ 0.8 r``), six evaluations per pair instead of five.
 Every layer's evaluations that enter the same later layer are stacked together, in
-chunks that bound memory. A layer this cannot serve (one not affine or mixing samples,
-an undeclared activation that is not elementwise, a row-wise activation on the way to a
-later kink, a loss declared with breakpoints) is refused with a notice and left to the
-caller, and a batch it cannot serve (a loss that is not per-sample, a part that fails on
+chunks that bound memory. The layers before k do not matter (they are the same in every
+evaluation). A layer that is not affine, or is followed by one or by a layer that mixes
+samples (batch normalization in training: its mixing cannot show in the batch taken twice
+over, so only its declaration refuses), is left to the caller without a notice: the bulk
+path is made for it. A layer this cannot serve for another reason (an undeclared
+activation that is not elementwise, a row-wise activation on the way to a later kink, a
+loss declared with breakpoints) is refused with a notice and left to the caller, and a
+batch it cannot serve (a loss that is not per-sample, a part that fails on
 the inputs it is given) raises ``NotInterpolable``. One weight element per batch is also
 compared with a plain evaluation, so a part that declares the wrong breakpoints is
 caught rather than giving wrong answers.

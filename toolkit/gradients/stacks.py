@@ -26,7 +26,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -150,10 +150,18 @@ class Carry:
     modes: Sequence[Mode]
     t: np.ndarray
     budget: int
+    _rows: dict[int, int] = field(default_factory=dict)
 
     def rows(self, m: int) -> int:
         """How many whole copies a stack entering layer m holds: its widest array, from
         layer m's input (where it is made whole there) to the output, within ``budget``."""
+        kept = self._rows.get(m)
+        if kept is None:
+            kept = self._rows[m] = self._widest(m)
+        return kept
+
+    def _widest(self, m: int) -> int:
+        """``rows(m)``, worked out."""
         forward, layers = self.forward, self.network.layers
         widths = [per_sample(forward.y)]
         for index in range(m, len(layers)):
@@ -215,8 +223,9 @@ class Carry:
         between layers, stacks are joined up to what the next layer's widths allow (the
         narrow end of a network then takes many copies at once)."""
         for index in range(m, len(self.network.layers)):
-            outputs = map(functools.partial(self.through, index), stacks)
-            stacks = _joined(outputs, self.rows(index + 1))
+            stacks = map(functools.partial(self.through, index), stacks)
+            if self.rows(index + 1) > self.rows(index):  # narrower from here on
+                stacks = _joined(stacks, self.rows(index + 1))
         return np.concatenate([stacked_loss(self.network, z, self.t) for z in stacks])
 
     def _rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:

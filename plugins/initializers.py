@@ -28,14 +28,21 @@ def normal(shape: Shape, rng: Rng, scale: float = 0.01) -> np.ndarray:
     return scale * rng.standard_normal(shape)
 
 
+def fan_in(shape: Shape) -> int:
+    """The inputs each output unit sees: ``shape[0]`` for a dense weight ``(inputs, units)``
+    (and a bias); ``channels * kernel_h * kernel_w``, the product of all axes but the first,
+    for a convolution weight ``(filters, channels, kernel_h, kernel_w)``."""
+    return shape[0] if len(shape) <= 2 else int(np.prod(shape[1:]))
+
+
 def xavier(shape: Shape, rng: Rng) -> np.ndarray:
-    """N(0, 1) * sqrt(1 / n_in), n_in = shape[0]."""
-    return cast(np.ndarray, rng.standard_normal(shape) * np.sqrt(1.0 / shape[0]))
+    """N(0, 1) * sqrt(1 / n_in), n_in = shape[0] (a convolution weight's: C * FH * FW)."""
+    return cast(np.ndarray, rng.standard_normal(shape) * np.sqrt(1.0 / fan_in(shape)))
 
 
 def he(shape: Shape, rng: Rng) -> np.ndarray:
-    """N(0, 1) * sqrt(2 / n_in), n_in = shape[0]."""
-    return cast(np.ndarray, rng.standard_normal(shape) * np.sqrt(2.0 / shape[0]))
+    """N(0, 1) * sqrt(2 / n_in), n_in = shape[0] (a convolution weight's: C * FH * FW)."""
+    return cast(np.ndarray, rng.standard_normal(shape) * np.sqrt(2.0 / fan_in(shape)))
 
 
 def zeros(shape: Shape, rng: Rng) -> np.ndarray:

@@ -291,6 +291,7 @@ def test_disable_autoload_keeps_only_standard_and_named_plugins(
         "toolkit_plugins.losses",
         "toolkit_plugins.initializers",
         "toolkit_plugins.layers",
+        "toolkit_plugins.regularization",
         "toolkit_plugins.convolution",
         "toolkit_plugins.gradient_estimators",
         "toolkit_plugins.datasets",

@@ -208,6 +208,7 @@ STANDARD_MODULES = [
         "gradient_estimators",
         "optimizers",
         "layers",
+        "regularization",
         "convolution",
     )
 ]

@@ -340,3 +340,52 @@ def test_an_input_of_zeros_moves_nothing_and_its_weights_differences_are_zero() 
     assert np.all(loop["W1"][2] == 0) and np.all(fast["W1"][2] == 0)
     loop, forward = both(network, x, t, "forward_difference")
     assert np.all(forward["W1"][2] == 0)
+
+
+REAL: dict[str, tuple[int, list[dict[str, Any]]]] = {
+    "conv2d-max_pool": (
+        16,
+        [
+            {"type": "reshape", "shape": [1, 4, 4]},
+            {"type": "conv2d", "filters": 2, "kernel": 3, "pad": 1, "activation": "relu"},
+            {"type": "max_pool", "size": 2, "stride": 2},  # a kink, undeclared
+            {"type": "flatten"},
+            {"units": 5, "activation": "relu", "init": {"name": "he"}},
+            SOFTMAX,
+        ],
+    ),
+    "conv2d-strided": (
+        18,
+        [
+            {"type": "reshape", "shape": [2, 3, 3]},
+            {"type": "conv2d", "filters": 3, "kernel": [2, 1], "stride": [1, 2]},
+            {"type": "conv2d", "filters": 2, "kernel": 2, "activation": "tanh"},
+            {"type": "flatten"},
+            SOFTMAX,
+        ],
+    ),
+    "dropout-batchnorm": (
+        5,
+        [
+            {"units": 6, "init": {"name": "normal", "scale": 0.6}},
+            {"type": "batchnorm"},
+            {"type": "activation", "activation": "relu"},
+            {"type": "dropout", "rate": 0.3},
+            DENSE_TANH,
+            {"type": "batchnorm"},
+            {"type": "dropout", "rate": 0.2},
+            SOFTMAX,
+        ],
+    ),
+}
+"""The standard layer types, on small shapes."""
+
+
+@pytest.mark.parametrize("stack", REAL)
+def test_the_standard_layers_agree_with_the_loop(stack: str) -> None:
+    """conv2d, max_pool, dropout and batchnorm: every element of every parameter."""
+    network = build(*REAL[stack])
+    x, t = batch(network)
+    loop, fast = both(network, x, t)
+    assert_agrees(loop, fast, frozenset({"b1"}) if stack == "dropout-batchnorm" else frozenset())
+    assert engine_states(network).of(BulkState).refused == {}

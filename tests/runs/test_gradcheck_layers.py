@@ -215,3 +215,39 @@ def test_a_gradient_of_zero_is_told_from_a_wrong_one(folder: Path, run_cli: RunC
     assert rows["backprop", "b1"][6] == "pass"
     assert rows["offset_difference", "b1"][6] == "FAIL"
     assert result.stdout.splitlines()[-1].startswith("gradcheck FAILED: offset_difference (W1, b1")
+
+
+STANDARD_MASKED = [
+    {"units": 6, "init": {"name": "normal", "scale": 0.6}},
+    {"type": "batchnorm"},
+    {"type": "activation", "activation": "tanh"},
+    {"type": "dropout", "rate": 0.4},
+    TANH,
+    {"type": "dropout", "rate": 0.2},
+    SOFTMAX,
+]
+STANDARD_CONVOLVED = [
+    {"type": "reshape", "shape": [1, 4, 4]},
+    {"type": "conv2d", "filters": 2, "kernel": 3, "pad": 1, "activation": "relu", "init": "he"},
+    {"type": "max_pool", "size": 2},
+    {"type": "flatten"},
+    {"units": 5, "activation": "relu", "init": {"name": "he"}},
+    SOFTMAX,
+]
+
+
+def test_dropout_and_batchnorm_pass_with_every_estimator(tmp_path: Path, run_cli: RunCli) -> None:
+    tree = {**spec(STANDARD_MASKED), "plugins": []}
+    result = run_cli("gradcheck", str(write(tmp_path / "s.yaml", yaml.safe_dump(tree))))
+    assert result.returncode == 0, result.stdout + result.stderr
+    checked, skipped = checked_and_skipped(result.stdout)
+    assert checked == EVERY and skipped == {}
+    assert "its layers' draws too" in result.stdout
+
+
+def test_conv2d_and_max_pool_pass(tmp_path: Path, run_cli: RunCli) -> None:
+    tree = {**spec(STANDARD_CONVOLVED, features=16), "plugins": []}
+    result = run_cli("gradcheck", str(write(tmp_path / "s.yaml", yaml.safe_dump(tree))))
+    assert result.returncode == 0, result.stdout + result.stderr
+    checked, skipped = checked_and_skipped(result.stdout)
+    assert checked == EVERY - {"complex_step"} and set(skipped) == {"complex_step"}

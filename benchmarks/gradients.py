@@ -257,7 +257,10 @@ def gradient_section(sample_size: int, repeats: int, run_loop: bool) -> dict[str
             }
         )
     return {
-        "shape": [x.shape[1], *(network.params[layer.weight].shape[1] for layer in network.layers)],
+        "shape": [
+            x.shape[1],
+            *(network.params[layer.params[0]].shape[1] for layer in network.layers),
+        ],
         "batch": BATCH,
         "elements": total,
         "sampled_elements": sampled,

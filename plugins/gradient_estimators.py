@@ -17,6 +17,7 @@ from typing import NoReturn
 import numpy as np
 
 from toolkit import Objective, Part, Problem, SpecError, hookimpl
+from toolkit.registry.parts import BoundPart
 
 Gradient = dict[str, np.ndarray]
 """The gradient of the loss: an array shaped like each parameter, by name."""
@@ -87,7 +88,8 @@ def _require_complex_parts(objective: Objective) -> None:
         if activation is None:
             if layer.breakpoints != ():
                 _refuse(
-                    f"layer '{layer.type_name}' does not declare itself smooth",
+                    f"layer '{layer.type_name or type(layer).__name__}' does not declare itself "
+                    "smooth (breakpoints: ())",
                     f"model.layers[{index}]",
                 )
             continue
@@ -156,9 +158,10 @@ def backprop(objective: Objective) -> Gradient:
         layer = network.layers[index]
         if not layer.differentiable:
             activation = layer.activation
-            if activation is None:
-                _no_derivative(f"layer '{layer.type_name}'", f"model.layers[{index}]")
-            _no_derivative(f"activation '{activation.name}'", f"model.layers[{index}].activation")
+            if isinstance(activation, BoundPart) and not activation.has_derivative:
+                where = f"model.layers[{index}].activation"
+                _no_derivative(f"activation '{activation.name}'", where)
+            _no_backward(layer.type_name or type(layer).__name__, f"model.layers[{index}]")
         g, own = layer.backward(forward.step(index), g, network.params, inputs=index > 0)
         grads.update(own)
     return grads
@@ -172,6 +175,20 @@ def _no_derivative(what: str, where: str) -> NoReturn:
                 f"backprop needs the derivative of {what}, which its plugin does not give",
                 None,
                 "use gradient: central_difference, or give the part a derivative",
+            )
+        ]
+    )
+
+
+def _no_backward(layer: str, where: str) -> NoReturn:
+    raise SpecError(
+        [
+            Problem(
+                where,
+                f"backprop needs the backward pass of layer '{layer}', which its plugin does "
+                "not give",
+                None,
+                "use gradient: central_difference (it needs the forward pass only)",
             )
         ]
     )

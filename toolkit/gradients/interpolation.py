@@ -31,10 +31,14 @@ part that declares nothing (an elementwise activation, or a loss) is interpolate
 its kinks within reach can only show as missed checks, so the fits of every layer before
 it are checked on both sides (``Z -+ 0.8 r``), six evaluations per pair instead of five.
 Every layer's evaluations that enter the same later layer are stacked together, in
-chunks that bound memory. A layer this cannot serve (one not affine or mixing samples,
-an undeclared activation that is not elementwise, a row-wise activation on the way to a
-later kink, a loss declared with breakpoints) is refused with a notice and left to the
-caller, and a batch it cannot serve (a loss that is not per-sample, a part that fails on
+chunks that bound memory. The layers before k do not matter (they are the same in every
+evaluation). A layer that is not affine, or is followed by one or by a layer that mixes
+samples (batch normalization in training: its mixing cannot show in the batch taken twice
+over, so only its declaration refuses), is left to the caller without a notice: the bulk
+path is made for it. A layer this cannot serve for another reason (an undeclared
+activation that is not elementwise, a row-wise activation on the way to a later kink, a
+loss declared with breakpoints) is refused with a notice and left to the caller, and a
+batch it cannot serve (a loss that is not per-sample, a part that fails on
 the inputs it is given) raises ``NotInterpolable``. One weight element per batch is also
 compared with a plain evaluation, so a part that declares the wrong breakpoints is
 caught rather than giving wrong answers.
@@ -54,14 +58,9 @@ from ..model.forward import Forward
 from ..model.layers import Activation
 from ..model.network import Network
 from ..registry.parts import BoundPart
-from .perturbation import (
-    CHUNK_ELEMENTS,
-    activation_of,
-    affine_of,
-    call_activation,
-    plain_perturbed_losses,
-)
+from .perturbation import CHUNK_ELEMENTS, plain_perturbed_losses
 from .reach import NotReachable, reach_fractions, reach_refusal, safe_fraction
+from .stacks import activation_of, affine_of, call_activation
 from .state import engine_state, engine_states
 
 __all__ = [
@@ -74,6 +73,7 @@ __all__ = [
     "NotInterpolable",
     "guarded",
     "interpolated_differences",
+    "layout_refusal",
     "refusal",
 ]
 
@@ -186,12 +186,15 @@ def interpolated_differences(
     """
     state = engine_states(network).of(InterpolationState)
     refused = state.refused
-    layers = [k for k in range(len(network.layers)) if k not in refused]
+    layers = [
+        k for k, layer in enumerate(network.layers) if layer.param_specs() and k not in refused
+    ]
     if not layers or not h > 0:
         return {}
     forward_pass = forward()  # first: a part that fails here is the run's error, not ours
     reasons = _refusals(network, state, layers)
-    _refuse(network, state, {k: reason for k, reason in reasons.items() if reason})
+    refusals = {k: reason for k, reason in reasons.items() if reason}
+    _refuse(network, state, refusals, quiet={k for k in refusals if layout_refusal(network, k)})
     layers = [k for k in layers if not reasons[k]]
     if not layers:
         return {}
@@ -249,11 +252,9 @@ def refusal(network: Network, k: int) -> str | None:
     change both at once).
     """
     layer = network.layers[k]
-    for index in range(k, len(network.layers)):
-        later = network.layers[index]
-        if later.affine is None or later.mixes_samples:
-            what = "is not affine" if later.affine is None else "mixes samples"
-            return f"the layer {what}" if index == k else f"layer {index}, after it, {what}"
+    reason = layout_refusal(network, k)
+    if reason:
+        return reason
     own = activation_of(layer)
     if layer.breakpoints is None and not layer.elementwise:
         return f"activation '{own.name}' does not declare its breakpoints and is not elementwise"
@@ -285,6 +286,20 @@ def refusal(network: Network, k: int) -> str | None:
     return None
 
 
+def layout_refusal(network: Network, k: int) -> str | None:
+    """Why the layers from k on rule the interpolation out for layer k, or None: one of
+    them is not affine, or mixes the samples of a batch (batch normalization in training:
+    the loss is then no sum of the samples' own losses, whatever the batch taken twice
+    shows). The bulk path serves such a layer (``toolkit.gradients.perturbation``), as it
+    is made to: its refusal is recorded without a notice."""
+    for index in range(k, len(network.layers)):
+        later = network.layers[index]
+        if later.affine is None or later.mixes_samples:
+            what = "is not affine" if later.affine is None else "mixes samples"
+            return f"the layer {what}" if index == k else f"layer {index}, after it, {what}"
+    return None
+
+
 def guarded(network: Network, k: int) -> bool:
     """Whether layer k's fits are checked on both sides of each pre-activation: where a
     part from layer k on (its activation, those after it, the loss) declares no
@@ -304,12 +319,18 @@ def _checked(count: int, layers: int) -> int | None:
     return (count // CHECK_EVERY) % layers if count % CHECK_EVERY == 0 else None
 
 
-def _refuse(network: Network, state: InterpolationState, reasons: dict[int, str]) -> None:
-    """Remember the refused layers; one notice per reason."""
+def _refuse(
+    network: Network,
+    state: InterpolationState,
+    reasons: dict[int, str],
+    quiet: set[int] | frozenset[int] = frozenset(),
+) -> None:
+    """Remember the refused layers; one notice per reason, but for the ``quiet`` layers."""
     state.refused.update(reasons)
-    for reason in dict.fromkeys(reasons.values()):
+    told = {k: reason for k, reason in reasons.items() if k not in quiet}
+    for reason in dict.fromkeys(told.values()):
         names = [
-            name for k, why in reasons.items() if why == reason for name in network.layers[k].params
+            name for k, why in told.items() if why == reason for name in network.layers[k].params
         ]
         warnings.warn(
             f"central differences of {', '.join(names)} are computed perturbation by "

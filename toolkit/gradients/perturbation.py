@@ -1,22 +1,24 @@
 """Losses at many single-element perturbations of a network's parameters, computed in bulk.
 
-Perturbing one weight ``W[i, j]`` of layer k by ``d`` adds ``d * input[:, i]`` to
-column j of that layer's pre-activation, and nothing else: the layers before k are
+Perturbing one weight ``W[i, j]`` of an affine layer k by ``d`` adds ``d * input[:, i]``
+to column j of that layer's pre-activation, and nothing else: the layers before k are
 shared, and only what lies downstream is recomputed, for a chunk of perturbations at
 once stacked on a leading axis. When layer k's activation is elementwise, only column
-j of its output changes too, so the next layer's pre-activation changes by a rank-one
-amount. The result is the same quantity the element loop computes (the loss with that
-one element set to the given value) up to rounding: about ``eps * |loss|`` per loss.
+j of its output changes too, so the next affine layer's pre-activation changes by a
+rank-one amount. A parameter of a layer that is not affine (a convolution, batch
+normalization's gamma, a plugin's layer that declares nothing) is taken through that
+layer's own forward pass once per perturbation, on its input from the unperturbed pass;
+the outputs are stacked and carried on the same way (``toolkit.gradients.stacks``: layers
+that keep units apart on packed arrays, the others by their own forward pass in the mode
+of the pass under way). The result is the same quantity the element loop computes (the
+loss with that one element set to the given value) up to rounding: about
+``eps * |loss|`` per loss.
 
-Activations and losses are called on arrays with that leading axis. A part that gives
-a different answer there than on its own (a loss that sums over every axis, say) is
-caught by comparing a few perturbations, from the first and the last chunk, with plain
-evaluations; the request then falls back to one perturbation at a time, with a notice,
-and the engine remembers not to try again (``BulkState``).
-
-The layers tell where this holds: the perturbed parameter's layer and every layer after
-it must declare themselves affine (``Layer.affine``) and not mix samples; a parameter of
-any other layer is refused the same way, with a notice.
+Layers, activations and losses are called on arrays with that leading axis. A part that
+gives a different answer there than on its own (a loss that sums over every axis, say)
+is caught by comparing a few perturbations, from the first and the last chunk, with
+plain evaluations; the request then falls back to one perturbation at a time, with a
+notice, and the engine remembers not to try again (``BulkState``).
 """
 
 from __future__ import annotations
@@ -30,16 +32,23 @@ import numpy as np
 
 from ..base.errors import ToolkitNotice
 from ..model.forward import Forward
-from ..model.layers import Activation, Affine, Layer
+from ..model.layers import Activation
 from ..model.network import Network
+from .stacks import (
+    Carry,
+    NotStackable,
+    activation_of,
+    affine_of,
+    call_activation,
+    one_unit_each,
+    replaced,
+    stacked_loss,
+)
 from .state import engine_state, engine_states
 
 __all__ = [
     "CHUNK_ELEMENTS",
     "BulkState",
-    "activation_of",
-    "affine_of",
-    "call_activation",
     "perturbed_losses",
     "plain_perturbed_losses",
 ]
@@ -51,10 +60,6 @@ chunks were slower as often as faster (benchmarks/README.md has the measurements
 chunk's size never changes an answer's bits."""
 _AGREEMENT = 64 * np.finfo(np.float64).eps
 """Relative agreement a bulk loss must show with a plain evaluation (rounding only)."""
-
-
-class _NotBatchable(Exception):
-    """A part that gives different answers on stacked perturbations."""
 
 
 @engine_state("perturbation")
@@ -94,7 +99,7 @@ def perturbed_losses(
     if indices.size and name not in refused:
         try:
             return _bulk(network, x, t, name, indices, values)
-        except _NotBatchable as reason:
+        except NotStackable as reason:
             refused[name] = str(reason)
             warnings.warn(
                 f"losses at perturbed {name} are computed one at a time (slower): {reason}",
@@ -135,16 +140,10 @@ def _bulk(
     values: np.ndarray,
 ) -> np.ndarray:
     forward = network.forward(x)
-    layer, is_weight = _served(network, name)
-    param = network.params[name]
-    delta = values - param.reshape(-1)[indices]  # exactly the change the loop makes
-    rows, columns = np.divmod(indices, param.shape[-1]) if is_weight else (None, indices)
-    step = _chunk_size(network, forward, layer)
+    chunk, step = _plan(network, forward, t, name, indices, values)
     chunks = []
     for start in range(0, len(indices), step):
-        part = slice(start, start + step)
-        chosen_rows = None if rows is None else rows[part]
-        chunks.append(_chunk(network, forward, t, layer, chosen_rows, columns[part], delta[part]))
+        chunks.append(chunk(slice(start, start + step)))
         if start == 0:  # fail fast, before the rest is computed
             _check(network, x, t, name, indices, values, chunks[0], [0])
     losses = np.concatenate(chunks)  # of the type the loss returns (real, if it drops imag)
@@ -152,39 +151,114 @@ def _bulk(
     return losses
 
 
-def _served(network: Network, name: str) -> tuple[int, bool]:
-    """The index of the layer ``name`` belongs to and whether it is its weight; refused
-    unless that layer and every one after it is affine and keeps samples apart."""
-    index, is_weight = network.locate(name)
-    for later, layer in enumerate(network.layers[index:], start=index):
-        if layer.affine is None or layer.mixes_samples:
-            what = "is not affine" if layer.affine is None else "mixes samples"
-            raise _NotBatchable(f"layer {later} (model.layers[{later}]) {what}")
-    return index, is_weight
+Chunk = Callable[[slice], np.ndarray]
+"""The losses of one chunk of the requested perturbations."""
 
 
-def affine_of(layer: Layer) -> Affine:
-    """A layer's affine declaration, which an engine that serves it has checked is there."""
-    affine = layer.affine
-    if affine is None:  # an engine's own check let a layer through that it cannot serve
-        raise AssertionError("a layer without an affine declaration reached an affine engine")
-    return affine
+def _plan(
+    network: Network,
+    forward: Forward,
+    t: np.ndarray,
+    name: str,
+    indices: np.ndarray,
+    values: np.ndarray,
+) -> tuple[Chunk, int]:
+    """How the perturbations of ``name`` are computed, and how many in a chunk: by the
+    column of an affine layer's pre-activation (carried on by products alone where every
+    later layer is affine and keeps samples apart), else through its layer's forward."""
+    k, is_weight = network.locate(name)
+    layer = network.layers[k]
+    if layer.affine is None:
+        return _through_layer(network, forward, t, k, name, indices, values)
+    param = network.params[name]
+    delta = values - param.reshape(-1)[indices]  # exactly the change the loop makes
+    rows, columns = np.divmod(indices, param.shape[-1]) if is_weight else (None, indices)
+    if _affine_to_the_end(network, k):
+        step = _chunk_size(network, forward, k)
+        return lambda part: _chunk(
+            network,
+            forward,
+            t,
+            k,
+            None if rows is None else rows[part],
+            columns[part],
+            delta[part],
+        ), step
+    carry = Carry(network, forward, network.modes(forward.inputs[0]), t, CHUNK_ELEMENTS)
+    unperturbed = np.asarray(network.loss_function(forward.y, t))
+
+    def carried(units: np.ndarray, column: np.ndarray) -> np.ndarray:
+        if layer.elementwise:
+            changed = call_activation(activation_of(layer), column, NotStackable)
+            return carry.columns(k + 1, units, changed)
+        z = call_activation(
+            activation_of(layer), replaced(forward.pre[k], units, column), NotStackable
+        )
+        return carry.whole(k + 1, z)
+
+    def chunk(part: slice) -> np.ndarray:
+        shift = delta[part][:, None] * (
+            forward.inputs[k][:, rows[part]].T if rows is not None else 1.0
+        )
+        base = forward.pre[k][:, columns[part]].T
+        column = base + shift  # (count, batch): the changed column
+        moved = np.any(column != base, axis=1)  # else the input is 0 there: nothing changes
+        if moved.all():
+            return carried(columns[part], column)
+        losses = np.full(len(column), unperturbed)
+        if moved.any():
+            computed = carried(columns[part][moved], column[moved])
+            losses = losses.astype(np.result_type(losses, computed))
+            losses[moved] = computed
+        return losses
+
+    if layer.elementwise:  # one column a copy up to the next layer that is not elementwise
+        return chunk, max(carry.rows(k + 1), CHUNK_ELEMENTS // len(forward.y))
+    return chunk, carry.rows(k)
 
 
-def activation_of(layer: Layer) -> Activation:
-    """An affine layer's nonlinearity (identity where it declares none)."""
-    activation = layer.activation
-    return activation if activation is not None else _IDENTITY
+def _through_layer(
+    network: Network,
+    forward: Forward,
+    t: np.ndarray,
+    k: int,
+    name: str,
+    indices: np.ndarray,
+    values: np.ndarray,
+) -> tuple[Chunk, int]:
+    """Perturbations of a parameter of layer k, which is not affine: the layer's forward
+    pass once per perturbation, on its input from the unperturbed pass; the outputs stacked
+    and carried on (as one changed unit each, where that is all they change)."""
+    layer = network.layers[k]
+    modes = network.modes(forward.inputs[0])
+    carry = Carry(network, forward, modes, t, CHUNK_ELEMENTS)
+    param = network.params[name]
+    work = np.array(param, dtype=np.result_type(param, values), order="C")
+    flat = work.reshape(-1)  # a view: work is a fresh C-ordered copy
+    params = {**network.params, name: work}
+
+    def output(index: int, value: Any) -> np.ndarray:
+        kept = flat[index]
+        flat[index] = value
+        try:
+            return np.asarray(layer.forward(forward.inputs[k], params, modes[k]).output)
+        finally:
+            flat[index] = kept
+
+    def chunk(part: slice) -> np.ndarray:
+        stack = np.stack([output(i, v) for i, v in zip(indices[part], values[part], strict=True)])
+        units = one_unit_each(stack, forward.outputs[k])
+        if units is None:
+            return carry.whole(k + 1, stack)
+        return carry.columns(k + 1, units, stack[np.arange(len(stack)), :, units])
+
+    return chunk, carry.rows(k)
 
 
-class _Identity:
-    name = "identity"
-
-    def __call__(self, a: Any, /) -> Any:
-        return a
-
-
-_IDENTITY = _Identity()
+def _affine_to_the_end(network: Network, k: int) -> bool:
+    """Whether layer k and every layer after it is affine and keeps samples apart: their
+    perturbations are carried by products alone."""
+    return all(layer.affine is not None and not layer.mixes_samples for layer in network.layers[k:])
 
 
 def _chunk_size(network: Network, forward: Forward, layer: int) -> int:
@@ -203,14 +277,15 @@ def _chunk(
     columns: np.ndarray,
     delta: np.ndarray,
 ) -> np.ndarray:
-    """Losses for one chunk of perturbations of layer ``k``, stacked on a leading axis."""
+    """Losses for one chunk of perturbations of layer ``k``, stacked on a leading axis,
+    where every layer from k on is affine and keeps samples apart."""
     shift = delta[:, None] * (forward.inputs[k][:, rows].T if rows is not None else 1.0)
     column = forward.pre[k][:, columns].T + shift  # (count, batch): the changed column
     if not network.layers[k].elementwise:
-        z = _call(activation_of(network.layers[k]), _replaced(forward.pre[k], columns, column))
+        z = _call(activation_of(network.layers[k]), replaced(forward.pre[k], columns, column))
     elif k + 1 == len(network.layers):
         changed = _call(activation_of(network.layers[k]), column)
-        return _loss(network, _replaced(forward.outputs[k], columns, changed), t)
+        return stacked_loss(network, replaced(forward.outputs[k], columns, changed), t)
     else:
         z = _rank_one_next(network, forward, k, columns, column)
         k += 1
@@ -218,7 +293,7 @@ def _chunk(
         affine = affine_of(layer)
         a = z @ network.params[affine.weight] + network.params[affine.bias]
         z = _call(activation_of(layer), a)
-    return _loss(network, z, t)
+    return stacked_loss(network, z, t)
 
 
 def _rank_one_next(
@@ -233,54 +308,8 @@ def _rank_one_next(
     return _call(activation_of(network.layers[k + 1]), a.transpose(1, 2, 0))
 
 
-def _replaced(base: np.ndarray, columns: np.ndarray, column: np.ndarray) -> np.ndarray:
-    """Copies of ``base`` stacked on a leading axis, copy p with column ``columns[p]`` set.
-
-    Laid out units-first in memory (a transposed view), so that reductions over the
-    units axis, as softmax makes, run fast.
-    """
-    count, (batch, units) = len(columns), base.shape
-    stack = np.empty((units, count, batch), dtype=np.result_type(base, column))
-    stack[...] = base.T[:, None, :]
-    stacked = stack.transpose(1, 2, 0)
-    stacked[np.arange(count), :, columns] = column
-    return stacked
-
-
-def call_activation(
-    activation: Activation, a: np.ndarray, refused: Callable[[str], Exception]
-) -> np.ndarray:
-    """``activation(a)`` on stacked input, which must keep its shape; else ``refused``
-    (the engine's own exception), saying why."""
-    try:
-        z = np.asarray(activation(a))
-    except Exception as error:
-        raise refused(
-            f"activation '{activation.name}' fails on stacked input ({type(error).__name__})"
-        ) from None
-    if z.shape != a.shape:
-        raise refused(f"activation '{activation.name}' changes the shape of stacked input")
-    return z
-
-
 def _call(activation: Activation, a: np.ndarray) -> np.ndarray:
-    return call_activation(activation, a, _NotBatchable)
-
-
-def _loss(network: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
-    name = network.loss_function.name
-    try:
-        losses = np.asarray(network.loss_function(y, t))
-    except Exception as error:
-        raise _NotBatchable(
-            f"loss '{name}' fails on stacked predictions ({type(error).__name__})"
-        ) from None
-    if losses.shape != y.shape[:1]:
-        raise _NotBatchable(
-            f"loss '{name}' does not give one value per stacked prediction; a loss that "
-            "reduces over the last two axes only takes the fast path"
-        )
-    return losses
+    return call_activation(activation, a, NotStackable)
 
 
 def _check(
@@ -301,7 +330,7 @@ def _check(
         # A complex step's imaginary part is tiny; it must keep its own relative precision.
         imaginary = _agrees(np.imag(got), np.imag(expected), 1e-9 * abs(np.imag(expected)))
         if not (real and imaginary):
-            raise _NotBatchable("stacked evaluation of the network differs from a plain one")
+            raise NotStackable("stacked evaluation of the network differs from a plain one")
 
 
 def _agrees(got: Any, expected: Any, tolerance: float) -> bool:

@@ -32,7 +32,8 @@ import numpy as np
 from ..model.forward import Forward
 from ..model.layers import Layer
 from ..model.network import Network
-from .perturbation import CHUNK_ELEMENTS, activation_of, affine_of, call_activation
+from .perturbation import CHUNK_ELEMENTS
+from .stacks import activation_of, affine_of, call_activation
 
 __all__ = [
     "SLOPE_MARGIN",

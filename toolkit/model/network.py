@@ -112,7 +112,7 @@ class Network:
         """
         params = self.params if params is None else params
         inputs, pre, outputs, caches = [], [], [], []
-        for index, (layer, mode) in enumerate(zip(self.layers, self._modes(x, train), strict=True)):
+        for index, (layer, mode) in enumerate(zip(self.layers, self.modes(x, train), strict=True)):
             step = layer.forward(x, params, mode)
             _check_output(index, layer, step)
             inputs.append(step.input)
@@ -122,8 +122,10 @@ class Network:
             x = step.output
         return Forward(inputs, pre, outputs, caches)
 
-    def _modes(self, x: np.ndarray, train: bool | None) -> list[Mode]:
-        """Each layer's mode for a pass on ``x``."""
+    def modes(self, x: np.ndarray, train: bool | None = None) -> list[Mode]:
+        """Each layer's mode for a pass on ``x``: what ``forward`` gives each layer (the
+        engines evaluate a layer on its own, in the pass's mode). ``train`` None: the mode
+        of the pass under way, the same on every call within it."""
         noise = self._noise
         if train is None:
             train = noise is not None

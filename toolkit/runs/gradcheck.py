@@ -1,5 +1,9 @@
 """Gradient checks: every estimator's gradient on one batch against the element loop.
 
+The batch is a run's first: drawn from the spec's generator, then the layers' draws for
+it (dropout masks), as the trainer makes them; the reference and every estimator run in
+training mode with those draws, so they all differentiate one fixed function.
+
 The reference is the element loop's arithmetic, done by the core itself: for each
 element, the loss with it set to ``v + h`` and to ``v - h``, one full forward pass each
 (``Objective.plain_losses_at``), then ``(f1 - f2) / 2h``. On a small network it covers
@@ -43,6 +47,7 @@ __all__ = [
     "DEFAULT_SAMPLE",
     "DEFAULT_STEP",
     "LOOP_BOUND",
+    "RESOLUTION",
     "UNSPECIFIED_TOLERANCE",
     "EstimatorCheck",
     "GradcheckReport",
@@ -62,6 +67,12 @@ DEFAULT_SAMPLE = 200
 DEFAULT_STEP = 1e-4
 """The reference's h. Every estimator runs with its own default settings, which its
 declared tolerance is a promise about."""
+RESOLUTION = 16 * float(np.finfo(np.float64).eps)
+"""Rounding of a loss, relative to it: a central difference of the reference is exact to
+about this times ``max(1, |loss|) / h``. A parameter whose reference is no larger than that
+everywhere has a gradient of 0 as far as the reference can tell (a bias just before batch
+normalization, which takes the mean away): its relative error is taken against that
+rounding over the tolerance, not against the rounding itself."""
 UNSPECIFIED_TOLERANCE = 1e-4
 """The relative tolerance of an estimator whose part declares none."""
 COLUMNS = (
@@ -102,6 +113,8 @@ class Reference:
     sizes: dict[str, int]
     seconds: float
     straddling: dict[str, Straddling] = field(default_factory=dict)
+    resolution: float = 0.0
+    """The reference's own rounding, absolute: ``RESOLUTION * max(1, |loss|) / h``."""
     """Per parameter whose later layers declare kinks: its elements that straddle one."""
 
     @property
@@ -223,6 +236,8 @@ class GradcheckReport:
     sample: int
     reference: Reference
     estimators: tuple[EstimatorCheck, ...]
+    draws: bool = False
+    """Whether the network's layers drew for the batch (dropout masks), as in training."""
 
     @property
     def passed(self) -> bool:
@@ -269,15 +284,20 @@ def gradcheck(
     network, seed = assembly.network, spec.settings.seed
     try:
         x, t = _first_batch(assembly, batch_size)
-        reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)
-        checks = tuple(_check(spec, network, x, t, name, reference) for name in names)
+        # The batch's draws (dropout masks), as the trainer makes them: every estimator and
+        # the reference differentiate the same function.
+        with network.training(network.draw(assembly.rng, batch_size)):
+            reference = _reference(network, x, t, DEFAULT_STEP, sample, seed)
+            checks = tuple(_check(spec, network, x, t, name, reference) for name in names)
     except MemoryError as error:
         given = f"--batch {batch_size}" if batch is not None else f"train.batch_size={batch_size}"
         raise UsageError(
             f"gradcheck {given}: a batch of {batch_size} samples does not fit in memory "
             f"({error}); give a smaller --batch"
         ) from None
-    return GradcheckReport(spec.name, seed, batch_size, sample, reference, checks)
+    return GradcheckReport(
+        spec.name, seed, batch_size, sample, reference, checks, draws=network.draws
+    )
 
 
 def parse_names(text: str) -> list[str]:
@@ -345,8 +365,9 @@ def _reference(
                 values[name] = objective.central_differences(name, indices[name], h, plain=True)
             else:
                 values[name], straddling[name] = found
+        resolution = RESOLUTION * max(1.0, abs(objective.loss())) / h
     seconds = time.perf_counter() - start
-    return Reference(sampled, h, indices, values, sizes, seconds, straddling)
+    return Reference(sampled, h, indices, values, sizes, seconds, straddling, resolution)
 
 
 def _sample(generator: np.random.Generator, size: int, count: int) -> np.ndarray:
@@ -385,6 +406,7 @@ def _check(
             expected,
             tolerance,
             reference.straddling.get(key),
+            reference.resolution,
         )
         for key, expected in reference.values.items()
     )
@@ -445,15 +467,19 @@ def _compare(
     expected: np.ndarray,
     tolerance: float,
     straddling: Straddling | None = None,
+    resolution: float = 0.0,
 ) -> ParameterCheck:
     """max |a - b| and max |a - b| / max |b| over the compared elements, against tolerance;
     the elements that straddle a kink apart (``_compare_kinks``). ``max |b|`` takes their
-    kink-free values in place of their plain ones."""
+    kink-free values in place of their plain ones; where it is within the reference's
+    ``resolution`` (a gradient of 0 to rounding), ``resolution / tolerance`` stands for it."""
     estimate = np.asarray(estimate, dtype=np.float64)
     apart = np.zeros(expected.shape, dtype=bool)
     if straddling is not None:
         apart[straddling.positions] = True
     scale = _scale(expected, apart, straddling)
+    if scale <= resolution and 0 < tolerance < math.inf:
+        scale = resolution / tolerance
     with np.errstate(all="ignore"):
         difference = np.abs(estimate[~apart] - expected[~apart])
     max_abs, relative = _errors(difference, scale)
@@ -544,7 +570,8 @@ def describe_report(report: GradcheckReport) -> list[str]:
     """The report as text: a heading, the reference, the table, skipped estimators, a summary."""
     lines = [
         f"gradcheck {one_line(report.spec_name)}: one batch of {report.batch_size} samples "
-        f"(seed {report.seed}, the first iteration's draw)",
+        f"(seed {report.seed}, the first iteration's draw"
+        + ("; its layers' draws too, which every estimator sees)" if report.draws else ")"),
         report.reference.describe(report.sample, report.seed),
         *report.reference.describe_kinks(),
         "",

@@ -1,0 +1,305 @@
+"""A stack of perturbed copies of a batch, carried through the layers of a network.
+
+The bulk path (``perturbation``) changes one parameter element per copy and needs each
+copy's loss. The layers before the perturbed one are shared; from there on the copies are
+stacked on a leading axis (every layer accepts leading axes) and carried in one of two
+forms:
+
+- **columns**: the copies differ from the unperturbed pass only in one unit each
+  (``columns[p]`` of samples of one axis), and that unit's values over the batch are kept
+  (``values[p]``). A layer that keeps units apart (``keeps_units``: not affine,
+  elementwise, one axis in and out, such as batch normalization, dropout or an activation
+  layer) changes only that unit again: copies whose units differ are packed side by side
+  into one batch-shaped array, so that one evaluation of the layer serves as many copies
+  as it has units. At an affine layer the change is a rank-one update of its
+  pre-activation (``x @ W + b`` moves by ``W[j] * dz``), and the copies go on whole;
+- **whole**: each copy's whole array, evaluated layer by layer: an affine layer by its
+  product, any other by its own ``forward`` in the mode of the pass under way (its
+  dropout mask, its running state), and the loss on the stack.
+
+A layer or part that fails on stacked input, or changes the stack's shape, raises
+``NotStackable``; the caller compares a few copies with plain evaluations besides, so a
+layer that declares wrongly (a unit-mixing layer declared elementwise) is caught.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..model.forward import Forward
+from ..model.layers import Activation, Affine, Layer, Mode
+from ..model.network import Network
+
+__all__ = [
+    "Carry",
+    "NotStackable",
+    "activation_of",
+    "affine_of",
+    "call_activation",
+    "describe",
+    "keeps_units",
+    "one_unit_each",
+    "per_sample",
+    "replaced",
+    "stacked_loss",
+]
+
+
+class NotStackable(Exception):
+    """A part that fails on, or gives different answers for, stacked perturbations."""
+
+
+def affine_of(layer: Layer) -> Affine:
+    """A layer's affine declaration, which an engine that serves it has checked is there."""
+    affine = layer.affine
+    if affine is None:  # an engine's own check let a layer through that it cannot serve
+        raise AssertionError("a layer without an affine declaration reached an affine engine")
+    return affine
+
+
+def activation_of(layer: Layer) -> Activation:
+    """An affine layer's nonlinearity (identity where it declares none)."""
+    activation = layer.activation
+    return activation if activation is not None else _IDENTITY
+
+
+class _Identity:
+    name = "identity"
+
+    def __call__(self, a: Any, /) -> Any:
+        return a
+
+
+_IDENTITY = _Identity()
+
+
+def keeps_units(layer: Layer) -> bool:
+    """Whether each unit of the layer's output depends only on the same unit of its input
+    (across the batch, perhaps): not affine, declared elementwise, samples of one axis in
+    and out of the same size."""
+    return (
+        layer.affine is None
+        and layer.elementwise
+        and len(layer.input_shape) == 1
+        and layer.output_shape == layer.input_shape
+    )
+
+
+def call_activation(
+    activation: Activation, a: np.ndarray, refused: Callable[[str], Exception]
+) -> np.ndarray:
+    """``activation(a)`` on stacked input, which must keep its shape; else ``refused``
+    (the engine's own exception), saying why."""
+    try:
+        z = np.asarray(activation(a))
+    except Exception as error:
+        raise refused(
+            f"activation '{activation.name}' fails on stacked input ({type(error).__name__})"
+        ) from None
+    if z.shape != a.shape:
+        raise refused(f"activation '{activation.name}' changes the shape of stacked input")
+    return z
+
+
+def replaced(base: np.ndarray, columns: np.ndarray, column: np.ndarray) -> np.ndarray:
+    """Copies of ``base`` stacked on a leading axis, copy p with column ``columns[p]`` set.
+
+    Laid out units-first in memory (a transposed view), so that reductions over the
+    units axis, as softmax makes, run fast.
+    """
+    count, (batch, units) = len(columns), base.shape
+    stack = np.empty((units, count, batch), dtype=np.result_type(base, column))
+    stack[...] = base.T[:, None, :]
+    stacked = stack.transpose(1, 2, 0)
+    stacked[np.arange(count), :, columns] = column
+    return stacked
+
+
+def stacked_loss(network: Network, y: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """The loss of each stacked prediction ``y[p]`` against ``t``: one value per copy."""
+    name = network.loss_function.name
+    try:
+        losses = np.asarray(network.loss_function(y, t))
+    except Exception as error:
+        raise NotStackable(
+            f"loss '{name}' fails on stacked predictions ({type(error).__name__})"
+        ) from None
+    if losses.shape != y.shape[:1]:
+        raise NotStackable(
+            f"loss '{name}' does not give one value per stacked prediction; a loss that "
+            "reduces over the last two axes only takes the fast path"
+        )
+    return losses
+
+
+@dataclass(frozen=True)
+class Carry:
+    """Stacks carried from a layer to the loss, on one batch: the unperturbed pass
+    (``forward``), each layer's ``modes`` in it, the targets, and ``budget``: how many
+    numbers the widest stacked array may hold (a stack of whole copies is cut into as
+    many copies as fit; a layer that keeps units apart gets as many packed arrays at once
+    as fit, at least one)."""
+
+    network: Network
+    forward: Forward
+    modes: Sequence[Mode]
+    t: np.ndarray
+    budget: int
+    _rows: dict[int, int] = field(default_factory=dict)
+
+    def rows(self, m: int) -> int:
+        """How many whole copies a stack entering layer m holds: its widest array, from
+        layer m's input (where it is made whole there) to the output, within ``budget``."""
+        kept = self._rows.get(m)
+        if kept is None:
+            kept = self._rows[m] = self._widest(m)
+        return kept
+
+    def _widest(self, m: int) -> int:
+        """``rows(m)``, worked out."""
+        forward, layers = self.forward, self.network.layers
+        widths = [per_sample(forward.y)]
+        for index in range(m, len(layers)):
+            widths += [per_sample(forward.pre[index]), per_sample(forward.outputs[index])]
+        if m < len(layers) and layers[m].affine is None:
+            widths.append(per_sample(forward.inputs[m]))
+        return max(1, self.budget // (len(forward.y) * max(widths)))
+
+    def columns(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """The losses of copies whose input to layer m differs from the unperturbed one in
+        unit ``columns[p]`` only, which holds ``values[p]`` over the batch."""
+        layers = self.network.layers
+        while m < len(layers) and keeps_units(layers[m]):
+            values = self._packed(m, columns, values)
+            m += 1
+        step = self.rows(m)
+        parts = [
+            (columns[start : start + step], values[start : start + step])
+            for start in range(0, len(columns), step)
+        ]
+        if m == len(layers):
+            y = self.forward.y
+            return self._finish(m, (replaced(y, units, column) for units, column in parts))
+        if layers[m].affine is None:
+            base = self.forward.inputs[m]
+            return self._finish(m, (replaced(base, units, column) for units, column in parts))
+        return self._finish(m + 1, (self._rank_one(m, units, column) for units, column in parts))
+
+    def whole(self, m: int, z: np.ndarray) -> np.ndarray:
+        """The losses of whole copies ``z[p]`` of layer m's input."""
+        return self._finish(m, iter([z]))
+
+    def through(self, m: int, z: np.ndarray) -> np.ndarray:
+        """Layer m's output for stacked input ``z``: an affine layer's product and its
+        activation, any other layer's own forward pass in the pass's mode."""
+        layer = self.network.layers[m]
+        params = self.network.params
+        affine = layer.affine
+        if affine is not None:
+            a = z @ params[affine.weight] + params[affine.bias]
+            return call_activation(activation_of(layer), a, NotStackable)
+        try:
+            output = np.asarray(layer.forward(z, params, self.modes[m]).output)
+        except Exception as error:
+            raise NotStackable(
+                f"layer {m} (model.layers[{m}], {describe(layer)}) fails on stacked input "
+                f"({type(error).__name__})"
+            ) from None
+        wanted = (*z.shape[: z.ndim - len(layer.input_shape)], *layer.output_shape)
+        if output.shape != wanted:
+            raise NotStackable(
+                f"layer {m} (model.layers[{m}], {describe(layer)}) gives shape "
+                f"{output.shape} for stacked input, not {wanted}"
+            )
+        return output
+
+    def _finish(self, m: int, stacks: Iterator[np.ndarray]) -> np.ndarray:
+        """The losses of stacks of whole copies entering layer m, each through the rest;
+        between layers, stacks are joined up to what the next layer's widths allow (the
+        narrow end of a network then takes many copies at once)."""
+        for index in range(m, len(self.network.layers)):
+            stacks = map(functools.partial(self.through, index), stacks)
+            if self.rows(index + 1) > self.rows(index):  # narrower from here on
+                stacks = _joined(stacks, self.rows(index + 1))
+        return np.concatenate([stacked_loss(self.network, z, self.t) for z in stacks])
+
+    def _rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Affine layer m's output for copies whose input differs in unit ``columns[p]``
+        only: its pre-activation moves by ``W[columns[p]] * dz``."""
+        layer = self.network.layers[m]
+        dz = values - self.forward.inputs[m][:, columns].T
+        weight = self.network.params[affine_of(layer).weight]
+        a = dz[:, :, None] * weight[columns][:, None, :]
+        a += self.forward.pre[m]
+        return call_activation(activation_of(layer), a, NotStackable)
+
+    def _packed(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Layer m's changed unit of each copy, from batch-shaped arrays that each carry
+        copies with different units side by side (the other units as unperturbed)."""
+        base = self.forward.inputs[m]
+        slots = _slots(columns)
+        group = max(1, self.budget // base.size)
+        result: np.ndarray | None = None
+        for first in range(0, int(slots.max(initial=-1)) + 1, group):
+            chosen = (slots >= first) & (slots < first + group)
+            slot = slots[chosen] - first
+            stack = np.empty((int(slot.max()) + 1, *base.shape), np.result_type(base, values))
+            stack[...] = base
+            stack[slot, :, columns[chosen]] = values[chosen]
+            output = self.through(m, stack)
+            if result is None:
+                result = np.empty(values.shape, dtype=output.dtype)
+            result[chosen] = output[slot, :, columns[chosen]]
+        return values if result is None else result
+
+
+def _joined(stacks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:
+    """Consecutive stacks joined into stacks of at most ``rows`` copies (or one, larger)."""
+    pending: list[np.ndarray] = []
+    count = 0
+    for stack in stacks:
+        if pending and count + len(stack) > rows:
+            yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+            pending, count = [], 0
+        pending.append(stack)
+        count += len(stack)
+    if pending:
+        yield pending[0] if len(pending) == 1 else np.concatenate(pending)
+
+
+def one_unit_each(stack: np.ndarray, base: np.ndarray) -> np.ndarray | None:
+    """Where every copy in ``stack`` differs from ``base`` (samples of one axis) in one unit
+    at most: that unit of each (any, for a copy equal to it); else None."""
+    if base.ndim != 2:
+        return None
+    changed = np.any(stack != base, axis=1)
+    if np.any(np.count_nonzero(changed, axis=1) > 1):
+        return None
+    found: np.ndarray = np.argmax(changed, axis=1)
+    return found
+
+
+def _slots(columns: np.ndarray) -> np.ndarray:
+    """For each copy, how many earlier copies change the same unit: where it is packed."""
+    order = np.argsort(columns, kind="stable")
+    ordered = columns[order]
+    starts = np.flatnonzero(np.r_[True, ordered[1:] != ordered[:-1]])
+    runs = np.diff(np.r_[starts, len(ordered)])
+    slots = np.empty(len(columns), dtype=np.intp)
+    slots[order] = np.arange(len(ordered)) - np.repeat(starts, runs)
+    return slots
+
+
+def per_sample(array: np.ndarray) -> int:
+    """How many numbers one sample of a batch-shaped array holds."""
+    return int(np.prod(array.shape[1:], dtype=np.int64))
+
+
+def describe(layer: Layer) -> str:
+    """A layer as messages name it: its part's name, or its class's."""
+    return layer.type_name or type(layer).__name__

@@ -86,9 +86,9 @@ def test_backprop_is_refused_naming_the_layer(site: dict[str, str], run_cli: Run
     assert result.returncode == 2, result.stdout + result.stderr
     errors = [line for line in result.stderr.splitlines() if line.startswith("error:")]
     assert errors == [
-        "error: model.layers[1]: backprop needs the derivative of layer 'layer_norm', which "
-        "its plugin does not give; use gradient: central_difference, or give the part a "
-        "derivative"
+        "error: model.layers[1]: backprop needs the backward pass of layer 'layer_norm', which "
+        "its plugin does not give; use gradient: central_difference (it needs the forward "
+        "pass only)"
     ]
     assert "Traceback" not in result.stderr
 

@@ -154,10 +154,11 @@ class Network:
 
     def update_state(self, x: np.ndarray) -> None:
         """Move the running state on by one training batch: from an unperturbed forward
-        pass on ``x`` in the mode of the pass under way (call it within ``training``)."""
+        pass on ``x`` in training mode (with the draws of the pass under way, within
+        ``training``)."""
         if not self.state:
             return
-        forward = self.forward(x)
+        forward = self.forward(x, train=True)
         updated: dict[str, np.ndarray] = {}
         for index, layer in enumerate(self.layers):
             if layer.state_names:

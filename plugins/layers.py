@@ -163,7 +163,7 @@ class Reshape(Layer):
 
     @property
     def breakpoints(self) -> tuple[float, ...]:
-        """None: it only moves numbers."""
+        """Smooth (``()``): it only moves numbers."""
         return ()
 
     def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Any = None) -> Step:

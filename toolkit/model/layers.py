@@ -31,6 +31,7 @@ import numpy as np
 from ..base.rng import Rng
 
 __all__ = [
+    "WEIGHT_ROLE",
     "Activation",
     "Affine",
     "Layer",
@@ -42,6 +43,8 @@ __all__ = [
 
 Shape = tuple[int, ...]
 """The shape of one sample (the batch axis left out)."""
+WEIGHT_ROLE = "W"
+"""The role of a layer's weight (named ``W{k}``): the parameters weight decay applies to."""
 
 
 class Activation(Protocol):
@@ -130,7 +133,10 @@ class Layer:
 
     @property
     def elementwise(self) -> bool:
-        """Whether its nonlinearity acts on each element alone."""
+        """Whether each unit of its output depends only on the same unit of its input
+        (of its own sample, or of every sample where it mixes samples): for a layer with an
+        ``activation`` after an affine step, whether that activation acts on each element
+        alone. The engines keep a perturbation of one unit in one column through it."""
         return False
 
     @property

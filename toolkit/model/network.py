@@ -95,6 +95,9 @@ class Network:
     def predict(self, x: np.ndarray, train: bool = False) -> np.ndarray:
         """The network's output for inputs ``x`` (one row per sample, or a single sample):
         in evaluation mode unless ``train``."""
+        x = np.asarray(x)
+        if x.ndim == len(self.layers[0].input_shape):  # one sample: a batch of one
+            return np.asarray(self.forward(x[None], train=train).y[0])
         return self.forward(x, train=train).y
 
     def forward(

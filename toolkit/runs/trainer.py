@@ -16,6 +16,7 @@ from ..base.errors import RunError, ToolkitError, UsageError
 from ..base.wording import one_line
 from ..model.blame import non_finite_cause
 from ..model.data import Dataset
+from ..model.layers import WEIGHT_ROLE
 from ..model.network import Network
 from ..registry.parts import describe_exit
 from ..spec.load import Spec
@@ -250,8 +251,9 @@ def training_loss(
 
 
 def _weights(network: Network) -> list[str]:
-    """The parameters weight decay applies to: each affine layer's weight."""
-    return [layer.affine.weight for layer in network.layers if layer.affine is not None]
+    """The parameters weight decay applies to, as the book's: every weight ``W{k}`` (a
+    dense or a conv2d layer's), never a bias, a batchnorm's gamma or beta."""
+    return [layer.names[WEIGHT_ROLE] for layer in network.layers if WEIGHT_ROLE in layer.names]
 
 
 def _plain(config: Any) -> Any:

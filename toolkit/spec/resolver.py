@@ -466,7 +466,7 @@ def output_problem(
         ("model", "layers", index),
         f"the output layer gives samples of shape {shown(output)} but the data has "
         f"{classes} classes",
-        f"end with a layer of {classes} units (a dense layer, after flatten)",
+        f"end with a layer that gives {classes} values per sample",
     )
 
 

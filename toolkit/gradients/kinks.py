@@ -42,6 +42,7 @@ __all__ = [
     "Probe",
     "Straddling",
     "difference_probe",
+    "gives_pieces",
     "kink_free",
     "sides",
     "straddles",
@@ -206,14 +207,14 @@ def difference_probe(
     ]
     loss_kinks = tuple(network.loss_function.part.breakpoints or ())
     pieced = tuple(
-        k for k, layer in enumerate(network.layers) if k >= first and _labels_pieces(layer)
+        k for k, layer in enumerate(network.layers) if k >= first and gives_pieces(layer)
     )
     if not kinked and not loss_kinks and not pieced:
         return None
     return NetworkProbe(network, x, t, name, kinked, loss_kinks, pieced)
 
 
-def _labels_pieces(layer: Layer) -> bool:
+def gives_pieces(layer: Layer) -> bool:
     """Whether a layer's type gives ``pieces`` (overrides the default, which says nothing)."""
     return getattr(type(layer), "pieces", Layer.pieces) is not Layer.pieces
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any
 
 import numpy as np
@@ -168,6 +168,9 @@ class MaxPool(Layer):
     As in the book, the padding is zeros (``im2col`` pads with 0): a window over the
     padding whose inputs are all negative gives 0. A tie goes to the first of the
     window's elements in row order (``argmax``), and only it gets the gradient.
+
+    Its kinks are those ties, which move with the input: it declares no ``breakpoints``,
+    and tells which element is each window's maximum instead (``pieces``).
     """
 
     def __init__(self, windows: Windows) -> None:
@@ -200,17 +203,35 @@ class MaxPool(Layer):
         if not inputs:
             return None, {}
         padded = self.windows.padded(step.input.reshape(-1, *self.input_shape))
-        out = step.output.reshape(-1, *self.output_shape)
-        g = grad_out.reshape(out.shape)
+        g = grad_out.reshape(-1, *self.output_shape)
         image = np.zeros(padded.shape)
-        open_ = np.ones(out.shape, dtype=bool)  # windows whose maximum is still to be found
-        for i, j in self.windows.positions():
-            at = self.windows.at(i, j)
-            found = (padded[at] == out) & open_
+        for at, _, found in self._maxima(padded, step.output):
             image[at] += g * found
-            open_ &= ~found
         (_, height, width), (ph, pw) = self.input_shape, self.windows.pad
         return image[:, :, ph : ph + height, pw : pw + width].reshape(step.input.shape), {}
+
+    def pieces(self, step: Step) -> np.ndarray:
+        """Each output's piece: the index (row order) of the window element that is its
+        maximum, the first one for a tie, as the backward pass routes the gradient. An
+        input moved past another of its window switches the label: a kink."""
+        labels = np.zeros(step.output.shape, dtype=np.intp).reshape(-1, *self.output_shape)
+        padded = self.windows.padded(step.input.reshape(-1, *self.input_shape))
+        for _, index, found in self._maxima(padded, step.output):
+            labels[found] = index
+        return labels.reshape(step.output.shape)
+
+    def _maxima(
+        self, padded: np.ndarray, output: np.ndarray
+    ) -> Iterator[tuple[tuple[slice, ...], int, np.ndarray]]:
+        """For each kernel element in row order: where it lies in the ``padded`` input, its
+        index, and the windows whose maximum (``output``) it is first (``(B, C, OH, OW)``)."""
+        out = output.reshape(-1, *self.output_shape)
+        open_ = np.ones(out.shape, dtype=bool)  # windows whose maximum is still to be found
+        for index, (i, j) in enumerate(self.windows.positions()):
+            at = self.windows.at(i, j)
+            found = (padded[at] == out) & open_
+            yield at, index, found
+            open_ &= ~found
 
 
 def conv2d(

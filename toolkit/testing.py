@@ -28,7 +28,7 @@ import numpy as np
 
 from .base.errors import MissingDependency, SettingError, ToolkitNotice
 from .gradients.estimate import Estimate
-from .gradients.kinks import Evaluation, KinkFree, kink_free, sides, straddles
+from .gradients.kinks import Evaluation, KinkFree, gives_pieces, kink_free, sides, straddles
 from .gradients.objective import Objective
 from .model.data import as_dataset
 from .model.layers import Affine, Layer, Mode, Shape, Step
@@ -1047,10 +1047,12 @@ def _central(f: Callable[[np.ndarray], float], at: np.ndarray, flat: np.ndarray)
 
 
 def _layer_smoothness_check(made: _Made, what: str) -> Check:
-    """Smooth away from its declared breakpoints."""
+    """Smooth away from its declared breakpoints (or, declaring none, between the pieces it
+    labels: ``Layer.pieces``)."""
     layer = made.layer
     breakpoints = layer.breakpoints
-    if breakpoints is None:
+    pieced = breakpoints is None and gives_pieces(layer)
+    if breakpoints is None and not pieced:
         return Check(what, None, "none declared (the engines check each fit instead)")
     unit = (0, *(int(i) for i in np.unravel_index(made.x[0].size // 2, made.x.shape[1:])))
     # A layer that draws nothing and keeps samples apart (as the mixing check checks) is
@@ -1063,16 +1065,22 @@ def _layer_smoothness_check(made: _Made, what: str) -> Check:
     worst, where = 0.0, math.nan
     for start in range(0, len(grid) - 3, chunk):
         points = grid[start : start + chunk + 3]
-        third = _third_differences(made, batch, unit, points, breakpoints)
+        third = _third_differences(made, batch, unit, points, breakpoints or (), pieced)
         if third.size and float(np.max(third)) > worst:
             worst, where = float(np.max(third)), float(points[1 + int(np.argmax(third))])
     swept = f"input unit {unit[1:]} of a sample swept over [{grid[0]:.3g}, {grid[-1]:.3g}]"
+    between = "between the pieces it labels (pieces)" if pieced else ""
     if worst <= SMOOTHNESS_TOLERANCE:
-        return Check(what, True, swept if grid[0] > -SWEEP_RANGE else "")
+        shown = [swept if grid[0] > -SWEEP_RANGE else "", between]
+        return Check(what, True, ", ".join(part for part in shown if part))
+    fix = (
+        "label the piece each output is on wherever it changes (pieces), or give none"
+        if pieced
+        else "declare where it is, in the pre-activation (breakpoints), or leave breakpoints None"
+    )
     detail = (
         f"a kink or jump with input unit {unit[1:]} of a sample near {where:.4g} (third "
-        f"difference {worst:.2e} at step {SMOOTHNESS_STEP:g}); declare where it is, in the "
-        "pre-activation (breakpoints), or leave breakpoints None"
+        f"difference {worst:.2e} at step {SMOOTHNESS_STEP:g}); {fix}"
     )
     return Check(what, False, detail)
 
@@ -1092,10 +1100,11 @@ def _third_differences(
     unit: tuple[int, ...],
     points: np.ndarray,
     breakpoints: tuple[float, ...],
+    pieced: bool = False,
 ) -> np.ndarray:
     """Per stencil of four consecutive ``points`` taken by ``unit`` of ``batch``: the largest
     third difference of the output, relative to it; 0 where a pre-activation crosses a
-    breakpoint."""
+    breakpoint, or (``pieced``) where an output's piece label changes."""
     stack = np.repeat(batch[None], len(points), axis=0)
     index: tuple[Any, ...] = (slice(None), *unit)
     stack[index] = points
@@ -1113,6 +1122,11 @@ def _third_differences(
         clean &= np.all(marks[1:-2] == marks[2:-1], axis=1)
         clean &= np.all(marks[2:-1] == marks[3:], axis=1)
         third[~clean] = 0.0
+    labels = made.layer.pieces(step) if pieced else None
+    if labels is not None:
+        labels = np.asarray(labels).reshape(len(points), -1)
+        same = np.all(labels[:-1] == labels[1:], axis=1)
+        third[~(same[:-2] & same[1:-1] & same[2:])] = 0.0
     return third
 
 

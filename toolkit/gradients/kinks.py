@@ -4,8 +4,11 @@ A central difference ``(f(v + h) - f(v - h)) / 2h`` is a derivative only where `
 smooth between ``v - h`` and ``v + h``. Where a part declares breakpoints (a kink or a
 jump of its nonlinearity, ``Part(breakpoints=...)``), whether a perturbation crosses one
 is seen exactly: the value entering the part (a layer's pre-activation) lies on a
-different side of a breakpoint than it did at ``v``, or lands on it. Such an element
-*straddles* a kink, and ``kink_free`` gives its derivative from stencils that do not:
+different side of a breakpoint than it did at ``v``, or lands on it. Where a layer's kinks
+move with its input (a maximum over a window, whose kinks are ties), the layer labels the
+smooth piece each of its outputs is on (``Layer.pieces``), and a perturbation crosses a
+kink where a label changes. Such an element *straddles* a kink, and ``kink_free`` gives its
+derivative from stencils that do not:
 
 - central differences at smaller steps (``h/10``, ``h/100``, ...) down to a floor, the
   first whose two points stay on the sides ``v`` is on;
@@ -16,7 +19,7 @@ different side of a breakpoint than it did at ``v``, or lands on it. Such an ele
 
 ``difference_probe`` gives such an evaluation for one parameter element of a network:
 its own forward passes, keeping the pre-activations of every layer at or after the
-element's that declares breakpoints.
+element's that declares breakpoints, and the pieces of every such layer that labels them.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..model.forward import Forward
+from ..model.layers import Layer
 from ..model.network import Network
 
 __all__ = [
@@ -38,6 +42,7 @@ __all__ = [
     "Probe",
     "Straddling",
     "difference_probe",
+    "gives_pieces",
     "kink_free",
     "sides",
     "straddles",
@@ -51,7 +56,8 @@ ROUNDING = 64 * float(np.finfo(np.float64).eps)
 ``ROUNDING * max |f| * sum |coefficients| / step``."""
 
 Evaluation = tuple[float, np.ndarray]
-"""A function value and the sides of the breakpoints its inputs lie on (``sides``)."""
+"""A function value and the sides of the breakpoints its inputs lie on (``sides``), then
+the pieces they are on (labels plus one: a 0 only ever means on a breakpoint)."""
 Probe = Callable[[float], Evaluation]
 """The function and its sides with the differentiated element set to a value."""
 
@@ -129,7 +135,8 @@ def _one_sided(
 @dataclass
 class NetworkProbe:
     """One parameter element's loss and the sides of the kinked layers' pre-activations
-    (and of the network's output, where the loss declares breakpoints: ``loss_kinks``)."""
+    (and of the network's output, where the loss declares breakpoints: ``loss_kinks``),
+    then the pieces of the layers that label them (``pieced``, by position)."""
 
     network: Network
     x: np.ndarray
@@ -137,6 +144,7 @@ class NetworkProbe:
     name: str
     kinked: list[tuple[int, tuple[float, ...]]]
     loss_kinks: tuple[float, ...] = ()
+    pieced: tuple[int, ...] = ()
 
     def __post_init__(self) -> None:
         param = self.network.params[self.name]
@@ -162,10 +170,15 @@ class NetworkProbe:
         return float(self.network.loss_function(forward.y, self.t)), self._marks(forward)
 
     def _marks(self, forward: Forward) -> np.ndarray:
-        """The sides of every kinked layer's pre-activation, then of the output."""
+        """The sides of every kinked layer's pre-activation, then of the output, then the
+        pieces (plus one) of every layer that labels them."""
         marks = [sides(forward.pre[k], points).reshape(-1) for k, points in self.kinked]
         if self.loss_kinks:
             marks.append(sides(forward.y, self.loss_kinks).reshape(-1))
+        for k in self.pieced:
+            labels = self.network.layers[k].pieces(forward.step(k))
+            if labels is not None:
+                marks.append(1 + np.asarray(labels, dtype=np.intp).reshape(-1))
         return np.concatenate(marks)
 
     def at(self, index: int) -> Probe:
@@ -183,8 +196,9 @@ def difference_probe(
 ) -> NetworkProbe | None:
     """Evaluations of the loss at single-element changes of ``params[name]`` on the batch,
     each with the sides of the pre-activations of every layer at or after ``name``'s that
-    declares breakpoints, and of the output where the loss declares any; None where nothing
-    declares any (nothing can straddle)."""
+    declares breakpoints, and of the output where the loss declares any, and the pieces of
+    every such layer that labels them (``Layer.pieces``); None where nothing declares any
+    (nothing can straddle)."""
     first, _ = network.locate(name)
     kinked = [
         (k, tuple(layer.breakpoints))
@@ -192,9 +206,17 @@ def difference_probe(
         if k >= first and layer.breakpoints
     ]
     loss_kinks = tuple(network.loss_function.part.breakpoints or ())
-    if not kinked and not loss_kinks:
+    pieced = tuple(
+        k for k, layer in enumerate(network.layers) if k >= first and gives_pieces(layer)
+    )
+    if not kinked and not loss_kinks and not pieced:
         return None
-    return NetworkProbe(network, x, t, name, kinked, loss_kinks)
+    return NetworkProbe(network, x, t, name, kinked, loss_kinks, pieced)
+
+
+def gives_pieces(layer: Layer) -> bool:
+    """Whether a layer's type gives ``pieces`` (overrides the default, which says nothing)."""
+    return getattr(type(layer), "pieces", Layer.pieces) is not Layer.pieces
 
 
 @dataclass(frozen=True)

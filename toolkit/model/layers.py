@@ -11,7 +11,8 @@ it gives one, a backward pass.
 It also declares what the gradient engines (``toolkit.gradients``) need to know to take
 their fast paths: how its parameters enter its output (``affine``), whether its
 nonlinearity acts on each element alone, where that nonlinearity has kinks, and whether
-it mixes the samples of a batch. An engine refuses a layer whose declarations it cannot
+it mixes the samples of a batch (and, where its kinks are not fixed points, which smooth
+piece each forward pass is on: ``pieces``). An engine refuses a layer whose declarations it cannot
 serve, and a slower path answers for it; a layer that declares nothing is still
 differentiated correctly, by the slower paths.
 
@@ -194,6 +195,19 @@ class Layer:
         """From the loss gradient of ``step.output``: that of ``step.input`` (None when
         ``inputs`` is false: the first layer's is never needed) and of each parameter."""
         raise NotImplementedError(f"{type(self).__name__} gives no backward pass")
+
+    def pieces(self, step: Step) -> np.ndarray | None:
+        """Which smooth piece of the layer each output of a forward pass (``step``) is on:
+        non-negative integer labels, or None (the default) for a layer that says nothing.
+
+        For a layer whose kinks move with its input, so that ``breakpoints`` cannot name
+        them (a maximum over a window: its kinks are the ties between the window's
+        elements, and its label the index of the element that is the maximum). Two
+        evaluations whose labels differ anywhere lie on different pieces: a central
+        difference between them straddles a kink, and ``toolkit gradcheck`` compares it
+        apart. A layer whose kinks are fixed points of its pre-activation declares
+        ``breakpoints`` instead."""
+        return None
 
     def draw(self, rng: Rng, batch: int) -> Any:
         """What a training pass on a batch of ``batch`` samples draws (a dropout mask),

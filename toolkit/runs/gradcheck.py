@@ -10,16 +10,18 @@ element, the loss with it set to ``v + h`` and to ``v - h``, one full forward pa
 every element; where a parameter has more than ``LOOP_BOUND`` elements, a seeded sample
 of elements per parameter.
 
-Where a perturbation of the reference straddles a kink (a pre-activation of a layer at or
-after the element's crosses, or lands on, a breakpoint its activation declares, or the
-output one the loss declares: seen exactly, in the reference's own forward passes), its
-central difference is not the derivative. Those elements are compared apart, against a
-kink-free reference as well (``toolkit.gradients.kinks``: smaller steps, or one-sided
-differences where no step down to h/1000 stays clean): an
-estimator passes there if it matches either the plain reference (as the loop does) or the
-kink-free one (as a correct derivative does), or lies between the derivative and the
-one-sided secants at h (as a one-sided difference whose own step crosses the kink does:
-its secant is a mean of the slopes on either side).
+Where a perturbation of the reference straddles a kink (a pre-activation of a layer at
+or after the element's crosses, or lands on, a breakpoint its activation declares, or
+the output one the loss declares, or the output of a layer at or after it passes to
+another of the pieces it labels, ``Layer.pieces``: a window's maximum to another
+element. All seen exactly, in the reference's own forward passes), its central
+difference is not the derivative. Those elements are compared apart, against a kink-free
+reference as well (``toolkit.gradients.kinks``: smaller steps, or one-sided differences
+where no step down to h/1000 stays clean): an estimator passes there if it matches
+either the plain reference (as the loop does) or the kink-free one (as a correct
+derivative does), or lies between the derivative and the one-sided secants at h (as a
+one-sided difference whose own step crosses the kink does: its secant is a mean of the
+slopes on either side).
 """
 
 from __future__ import annotations

@@ -14,7 +14,6 @@ Extra leading axes before the batch axis are folded into it, computed, and unfol
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Iterator, Mapping
 from typing import Any
@@ -26,7 +25,7 @@ from toolkit.base.wording import describe_value
 from toolkit.model.layers import ParamSpec, Shape, Step
 from toolkit.registry.parts import BoundPart
 
-from .layers import _probe_elementwise
+from .layers import Activated
 
 Pair = tuple[int, int]
 
@@ -85,7 +84,7 @@ class Windows:
         return image[:, :, ph : ph + height, pw : pw + width]
 
 
-class Conv2D(Layer):
+class Conv2D(Activated):
     """``activation(conv(x, W) + b)``: the book's ``Convolution`` and its activation layer in
     one. W is ``(filters, channels, kernel_h, kernel_w)``, b ``(filters,)``; each sample
     ``(channels, height, width)`` gives ``(filters, out_h, out_w)``."""
@@ -93,16 +92,10 @@ class Conv2D(Layer):
     weighted = True
 
     def __init__(self, windows: Windows, filters: int, activation: BoundPart) -> None:
-        super().__init__(windows.sample)
+        super().__init__(windows.sample, activation)
         self.windows = windows
         self.filters = filters
-        self._activation = activation
         self.output_shape = (filters, *windows.out)
-
-    @property
-    def activation(self) -> BoundPart:
-        """The activation part, bound to its settings."""
-        return self._activation
 
     def param_specs(self) -> tuple[ParamSpec, ...]:
         """W from ``init``, then b from ``bias_init``."""
@@ -111,21 +104,6 @@ class Conv2D(Layer):
             ParamSpec("W", (self.filters, channels, *self.windows.kernel), "init"),
             ParamSpec("b", (self.filters,), "bias_init"),
         )
-
-    @functools.cached_property
-    def elementwise(self) -> bool:
-        """Whether the activation part acts on each element alone (probed once, then kept)."""
-        return _probe_elementwise(self._activation)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...] | None:
-        """The activation part's declared breakpoints."""
-        return self._activation.part.breakpoints
-
-    @property
-    def differentiable(self) -> bool:
-        """Whether the activation part gives a derivative or a vjp."""
-        return self._activation.has_derivative
 
     def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Any = None) -> Step:
         """The book's forward: ``im2col(x) @ W.reshape(FN, -1).T + b``, back to

@@ -23,40 +23,19 @@ from toolkit.registry.parts import BoundPart
 Problems = Iterator[tuple[str, str]]
 
 
-class Dense(Layer):
-    """``activation(x @ W + b)``: W shaped ``(inputs, units)``, b ``(units,)``; the book's
-    ``Affine`` and its activation layer in one."""
+class Activated(Layer):
+    """A layer whose output is an activation part of its pre-activation: what it declares
+    to the engines (its nonlinearity, whether that acts on each element alone, its
+    breakpoints, whether it has a backward pass) is the activation part's."""
 
-    weighted = True
-
-    def __init__(self, shape: Shape, units: int, activation: BoundPart) -> None:
+    def __init__(self, shape: Shape, activation: BoundPart) -> None:
         super().__init__(shape)
-        if len(shape) != 1:
-            raise SettingError(
-                "units",
-                "a dense layer takes samples of one axis; put {type: flatten} before it",
-            )
-        self.units = units
         self._activation = activation
-        self.output_shape = (units,)
 
     @property
     def activation(self) -> BoundPart:
         """The activation part, bound to its settings."""
         return self._activation
-
-    def param_specs(self) -> tuple[ParamSpec, ...]:
-        """W from ``init``, then b from ``bias_init``."""
-        inputs = self.input_shape[0]
-        return (
-            ParamSpec("W", (inputs, self.units), "init"),
-            ParamSpec("b", (self.units,), "bias_init"),
-        )
-
-    @property
-    def affine(self) -> Affine:
-        """Always affine: the weight and the bias."""
-        return Affine(self.names["W"], self.names["b"])
 
     @functools.cached_property
     def elementwise(self) -> bool:
@@ -72,6 +51,36 @@ class Dense(Layer):
     def differentiable(self) -> bool:
         """Whether the activation part gives a derivative or a vjp."""
         return self._activation.has_derivative
+
+
+class Dense(Activated):
+    """``activation(x @ W + b)``: W shaped ``(inputs, units)``, b ``(units,)``; the book's
+    ``Affine`` and its activation layer in one."""
+
+    weighted = True
+
+    def __init__(self, shape: Shape, units: int, activation: BoundPart) -> None:
+        super().__init__(shape, activation)
+        if len(shape) != 1:
+            raise SettingError(
+                "units",
+                "a dense layer takes samples of one axis; put {type: flatten} before it",
+            )
+        self.units = units
+        self.output_shape = (units,)
+
+    def param_specs(self) -> tuple[ParamSpec, ...]:
+        """W from ``init``, then b from ``bias_init``."""
+        inputs = self.input_shape[0]
+        return (
+            ParamSpec("W", (inputs, self.units), "init"),
+            ParamSpec("b", (self.units,), "bias_init"),
+        )
+
+    @property
+    def affine(self) -> Affine:
+        """Always affine: the weight and the bias."""
+        return Affine(self.names["W"], self.names["b"])
 
     def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Any = None) -> Step:
         """``x @ W + b`` and the activation of it."""
@@ -110,32 +119,8 @@ def _probe_elementwise(activation: BoundPart) -> bool:
     return whole.shape == alone.shape and bool(np.allclose(whole, alone, rtol=1e-12, atol=1e-15))
 
 
-class ActivationLayer(Layer):
+class ActivationLayer(Activated):
     """An activation part on its own: ``activation(x)``, of the input's shape."""
-
-    def __init__(self, shape: Shape, activation: BoundPart) -> None:
-        super().__init__(shape)
-        self._activation = activation
-
-    @property
-    def activation(self) -> BoundPart:
-        """The activation part, bound to its settings."""
-        return self._activation
-
-    @functools.cached_property
-    def elementwise(self) -> bool:
-        """Whether the activation part acts on each element alone (probed once, then kept)."""
-        return _probe_elementwise(self._activation)
-
-    @property
-    def breakpoints(self) -> tuple[float, ...] | None:
-        """The activation part's declared breakpoints."""
-        return self._activation.part.breakpoints
-
-    @property
-    def differentiable(self) -> bool:
-        """Whether the activation part gives a derivative or a vjp."""
-        return self._activation.has_derivative
 
     def forward(self, x: np.ndarray, params: Mapping[str, np.ndarray], mode: Any = None) -> Step:
         """The activation of ``x`` (its pre-activation is ``x`` itself)."""

@@ -148,8 +148,8 @@ def test_last_layer_of_another_shape(run_cli: RunCli, tmp_path: Path) -> None:
     line, text = refused(run_cli, tmp_path, layers)
     assert line == (
         "error: model.layers[1]: the output layer gives samples of shape (2, 5) but the data "
-        f"has 10 classes ({where(text, '{type: reshape')}); end with a layer of 10 units (a "
-        "dense layer, after flatten)"
+        f"has 10 classes ({where(text, '{type: reshape')}); end with a layer that gives 10 "
+        "values per sample"
     )
 
 

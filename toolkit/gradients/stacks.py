@@ -151,6 +151,7 @@ class Carry:
     t: np.ndarray
     budget: int
     _rows: dict[int, int] = field(default_factory=dict)
+    _identity: dict[int, bool] = field(default_factory=dict)
 
     def rows(self, m: int) -> int:
         """How many whole copies a stack entering layer m holds: its widest array, from
@@ -188,7 +189,13 @@ class Carry:
         if layers[m].affine is None:
             base = self.forward.inputs[m]
             return self._finish(m, (replaced(base, units, column) for units, column in parts))
-        return self._finish(m + 1, (self._rank_one(m, units, column) for units, column in parts))
+        if m + 1 == len(layers):
+            return self._finish(
+                m + 1, (self._rank_one(m, units, column)[0] for units, column in parts)
+            )
+        return self._finish(
+            m + 2, (self._after_rank_one(m, units, column) for units, column in parts)
+        )
 
     def whole(self, m: int, z: np.ndarray) -> np.ndarray:
         """The losses of whole copies ``z[p]`` of layer m's input."""
@@ -201,7 +208,7 @@ class Carry:
         params = self.network.params
         affine = layer.affine
         if affine is not None:
-            a = z @ params[affine.weight] + params[affine.bias]
+            a = units_first_product(z, params[affine.weight], params[affine.bias])
             return call_activation(activation_of(layer), a, NotStackable)
         try:
             output = np.asarray(layer.forward(z, params, self.modes[m]).output)
@@ -228,15 +235,68 @@ class Carry:
                 stacks = _joined(stacks, self.rows(index + 1))
         return np.concatenate([stacked_loss(self.network, z, self.t) for z in stacks])
 
-    def _rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _rank_one(
+        self, m: int, columns: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         """Affine layer m's output for copies whose input differs in unit ``columns[p]``
-        only: its pre-activation moves by ``W[columns[p]] * dz``."""
+        only: its pre-activation moves by ``W[columns[p]] * dz``. With it, that change
+        (``dz``, ``W[columns]``) where the output is the pre-activation itself (an
+        activation that gives back its input, on these copies and on the unperturbed pass):
+        then the output moved from the unperturbed one by exactly that rank-one amount."""
         layer = self.network.layers[m]
         dz = values - self.forward.inputs[m][:, columns].T
-        weight = self.network.params[affine_of(layer).weight]
-        a = dz[:, :, None] * weight[columns][:, None, :]
+        w = self.network.params[affine_of(layer).weight][columns]
+        a = dz[:, :, None] * w[:, None, :]
         a += self.forward.pre[m]
-        return call_activation(activation_of(layer), a, NotStackable)
+        z = call_activation(activation_of(layer), a, NotStackable)
+        unchanged = z is a and self._passes_pre(m)
+        return z, ((dz, w) if unchanged else None)
+
+    def _passes_pre(self, m: int) -> bool:
+        """Whether layer m's output on the unperturbed pass is its pre-activation."""
+        kept = self._identity.get(m)
+        if kept is None:
+            kept = self._identity[m] = bool(
+                np.array_equal(self.forward.outputs[m], self.forward.pre[m])
+            )
+        return kept
+
+    def _after_rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Layer m+1's output after affine layer m, for copies whose input to m differs in
+        unit ``columns[p]`` only: by layer m+1's ``rank_one_forward`` where the change
+        reaching it is rank-one and it offers one, else by its ``forward``."""
+        z, change = self._rank_one(m, columns, values)
+        if change is not None:
+            output = self._rank_one_forward(m + 1, z, *change)
+            if output is not None:
+                return output
+        return self.through(m + 1, z)
+
+    def _rank_one_forward(
+        self, m: int, x: np.ndarray, dz: np.ndarray, w: np.ndarray
+    ) -> np.ndarray | None:
+        """Layer m's ``rank_one_forward`` on the stack ``x``, checked as ``through`` checks
+        a forward pass; None where the layer offers none (or takes samples of more axes)."""
+        layer = self.network.layers[m]
+        if len(layer.input_shape) != 1:
+            return None
+        params = self.network.params
+        try:
+            output = layer.rank_one_forward(self.forward.step(m), x, dz, w, params, self.modes[m])
+        except Exception as error:
+            raise NotStackable(
+                f"layer {m} (model.layers[{m}], {describe(layer)}) fails in rank_one_forward "
+                f"({type(error).__name__})"
+            ) from None
+        if output is None:
+            return None
+        output = np.asarray(output)
+        if output.shape != (*x.shape[:-1], *layer.output_shape):
+            raise NotStackable(
+                f"layer {m} (model.layers[{m}], {describe(layer)}) gives shape "
+                f"{output.shape} in rank_one_forward, not {(*x.shape[:-1], *layer.output_shape)}"
+            )
+        return output
 
     def _packed(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Layer m's changed unit of each copy, from batch-shaped arrays that each carry
@@ -256,6 +316,18 @@ class Carry:
                 result = np.empty(values.shape, dtype=output.dtype)
             result[chosen] = output[slot, :, columns[chosen]]
         return values if result is None else result
+
+
+def units_first_product(z: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``z @ weight + bias`` for stacked ``z``, laid out units-first in memory (a transposed
+    view): the product runs faster that way for a narrow ``weight``, and so do the
+    reductions over the units axis that follow (softmax's)."""
+    a = np.matmul(weight.T, np.swapaxes(z, -1, -2))
+    if np.result_type(a, bias) == a.dtype:
+        a += bias[:, None]
+    else:
+        a = a + bias[:, None]
+    return np.swapaxes(a, -1, -2)
 
 
 def _joined(stacks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:

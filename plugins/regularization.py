@@ -216,7 +216,8 @@ class BatchNorm(Layer):
         each copy's batch statistics in closed form from the unperturbed ones: the mean
         moves by ``mean(dz) * w``, the variance by ``2 * w * cov(x, dz) + w**2 * var(dz)``
         (one product of the centred ``dz`` with the centred input per copy), so no
-        reduction runs over the stack. None in evaluation (``forward`` is as fast there)."""
+        reduction runs over the stack: ``x * scale + (beta - mean * scale)``, two passes.
+        None in evaluation (``forward`` is as fast there)."""
         stats: BatchStats = step.cache
         if not (mode.train and stats.train) or stats.xc.ndim != 2 or x.ndim != 3:
             return None
@@ -228,12 +229,11 @@ class BatchNorm(Layer):
         var = stats.var + w * (2.0 * cov + w * dz_var[:, None])
         mean = stats.mean + dz_mean[:, None] * w
         scale = params[self.names["gamma"]] / np.sqrt(var + EPSILON)
-        beta = params[self.names["beta"]]
-        if np.result_type(x, mean, scale, beta) != x.dtype:
-            return np.asarray((x - mean[:, None, :]) * scale[:, None, :] + beta)
-        x -= mean[:, None, :]
+        shift = params[self.names["beta"]] - mean * scale  # two passes over the stack, not three
+        if np.result_type(x, scale, shift) != x.dtype:
+            return np.asarray(x * scale[:, None, :] + shift[:, None, :])
         x *= scale[:, None, :]
-        x += beta
+        x += shift[:, None, :]
         return x
 
     def next_state(self, step: Step, state: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

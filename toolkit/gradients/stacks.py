@@ -191,10 +191,10 @@ class Carry:
             return self._finish(m, (replaced(base, units, column) for units, column in parts))
         if m + 1 == len(layers):
             return self._finish(
-                m + 1, (self._rank_one(m, units, column)[0] for units, column in parts)
+                m + 1, (self._rank_one(m, units, column)[0] for units, column in parts), step
             )
         return self._finish(
-            m + 2, (self._after_rank_one(m, units, column) for units, column in parts)
+            m + 2, (self._after_rank_one(m, units, column) for units, column in parts), step
         )
 
     def whole(self, m: int, z: np.ndarray) -> np.ndarray:
@@ -208,8 +208,7 @@ class Carry:
         params = self.network.params
         affine = layer.affine
         if affine is not None:
-            a = units_first_product(z, params[affine.weight], params[affine.bias])
-            return call_activation(activation_of(layer), a, NotStackable)
+            return self._activated(m, self._product(affine, z))
         try:
             output = np.asarray(layer.forward(z, params, self.modes[m]).output)
         except Exception as error:
@@ -225,14 +224,37 @@ class Carry:
             )
         return output
 
-    def _finish(self, m: int, stacks: Iterator[np.ndarray]) -> np.ndarray:
-        """The losses of stacks of whole copies entering layer m, each through the rest;
-        between layers, stacks are joined up to what the next layer's widths allow (the
-        narrow end of a network then takes many copies at once)."""
-        for index in range(m, len(self.network.layers)):
-            stacks = map(functools.partial(self.through, index), stacks)
-            if self.rows(index + 1) > self.rows(index):  # narrower from here on
-                stacks = _joined(stacks, self.rows(index + 1))
+    def _product(self, affine: Affine, z: np.ndarray) -> np.ndarray:
+        """An affine layer's pre-activation for stacked input ``z``."""
+        params = self.network.params
+        return units_first_product(z, params[affine.weight], params[affine.bias])
+
+    def _activated(self, m: int, a: np.ndarray) -> np.ndarray:
+        """Affine layer m's activation of its stacked pre-activation ``a``."""
+        return call_activation(activation_of(self.network.layers[m]), a, NotStackable)
+
+    def _finish(self, m: int, stacks: Iterator[np.ndarray], size: int | None = None) -> np.ndarray:
+        """The losses of stacks of whole copies entering layer m (of ``size`` copies at
+        most; ``rows(m)`` if not given), each through the rest; between layers, stacks are
+        joined up to what the next widths allow (the narrow end of a network then takes
+        many copies at once). At an affine layer that is after its product, before its
+        activation: its input is as wide as what made it, so it is never joined."""
+        layers = self.network.layers
+        size = self.rows(m) if size is None else size
+        for index in range(m, len(layers)):
+            affine = layers[index].affine
+            if affine is None:
+                stacks = map(functools.partial(self.through, index), stacks)
+            else:
+                stacks = map(functools.partial(self._product, affine), stacks)
+                if self.rows(index) > size:
+                    size = self.rows(index)
+                    stacks = _joined(stacks, size)
+                stacks = map(functools.partial(self._activated, index), stacks)
+            after = index + 1
+            if (after == len(layers) or layers[after].affine is None) and self.rows(after) > size:
+                size = self.rows(after)  # narrower from here on
+                stacks = _joined(stacks, size)
         return np.concatenate([stacked_loss(self.network, z, self.t) for z in stacks])
 
     def _rank_one(

@@ -225,12 +225,12 @@ class BatchNorm(Layer):
         dz_mean = dz.mean(axis=-1)
         dzc = dz - dz_mean[:, None]
         cov = (dzc @ stats.xc) / batch
-        dz_var = np.einsum("pn,pn->p", dzc, dzc) / batch
+        dz_var = np.sum(dzc * dzc, axis=-1) / batch  # no conjugate: as forward squares
         var = stats.var + w * (2.0 * cov + w * dz_var[:, None])
         mean = stats.mean + dz_mean[:, None] * w
         scale = params[self.names["gamma"]] / np.sqrt(var + EPSILON)
         shift = params[self.names["beta"]] - mean * scale  # two passes over the stack, not three
-        if np.result_type(x, scale, shift) != x.dtype:
+        if np.result_type(x.dtype, scale.dtype, shift.dtype) != x.dtype:
             return np.asarray(x * scale[:, None, :] + shift[:, None, :])
         x *= scale[:, None, :]
         x += shift[:, None, :]

@@ -12,10 +12,11 @@ import pytest
 
 import toolkit
 from tests.gradients.test_layer_engines import assert_agrees, batch, both, build
-from toolkit import Mode
+from toolkit import Layer, Mode, Part, Step, hookimpl
 from toolkit.gradients.perturbation import BulkState
 from toolkit.gradients.stacks import units_first_product
 from toolkit.gradients.state import engine_states
+from toolkit.registry.manager import get_plugin_manager
 from toolkit_plugins.regularization import BatchNorm, batchnorm
 
 NORM_NET: tuple[int, list[dict[str, Any]]] = (
@@ -120,3 +121,54 @@ def test_units_first_product_is_the_product() -> None:
     got = units_first_product(z, weight, bias)
     assert got.shape == (3, 7, 5)
     assert np.allclose(got, expected, rtol=1e-13, atol=1e-13)
+
+
+class Narrow(Layer):
+    """The first ``units`` units of each sample, as a view of the input (no copy)."""
+
+    def __init__(self, input_shape: tuple[int, ...], units: int) -> None:
+        super().__init__(input_shape)
+        self.output_shape = (units,)
+
+    def forward(self, x: np.ndarray, params: Any, mode: Mode) -> Step:
+        out = x[..., : self.output_shape[0]]
+        return Step(x, out, out)
+
+
+def narrow(input_shape: tuple[int, ...], units: int = 3) -> Narrow:
+    return Narrow(input_shape, units)
+
+
+@hookimpl
+def toolkit_layers() -> dict[str, Part]:
+    return {"narrow": Part(narrow)}
+
+
+def test_stacks_kept_after_the_rank_one_pass_are_not_overwritten(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The rank-one stacks are written in one reused array; a layer after it that gives a
+    view of it, narrower, so that its outputs are joined before the next stack is made,
+    still gets every copy's own numbers (chunks of two copies, joined by four)."""
+    monkeypatch.setattr("toolkit.gradients.perturbation.CHUNK_ELEMENTS", 7 * 6 * 2)
+    layers = [
+        *NORM_NET[1][:5],
+        {"type": "narrow", "units": 3},
+        {"type": "activation", "activation": "softmax"},
+    ]
+    spec = {
+        "name": "narrow",
+        "seed": 3,
+        "data": {"name": "random", "samples": 30, "features": 5, "classes": 3},
+        "model": {"layers": layers},
+        "loss": "cross_entropy",
+    }
+    manager = get_plugin_manager((__name__,))
+    network = toolkit.build(toolkit.load_spec(spec, manager=manager))
+    rng = np.random.default_rng(3)
+    for name, value in network.params.items():
+        if name.startswith(("gamma", "beta")):
+            value[...] = rng.uniform(0.5, 1.5, value.shape)
+    x, t = batch(network)
+    assert_agrees(*both(network, x, t), frozenset({"b1", "b2"}))
+    assert engine_states(network).of(BulkState).refused == {}

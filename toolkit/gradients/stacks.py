@@ -13,6 +13,10 @@ forms:
   into one batch-shaped array, so that one evaluation of the layer serves as many copies
   as it has units. At an affine layer the change is a rank-one update of its
   pre-activation (``x @ W + b`` moves by ``W[j] * dz``), and the copies go on whole;
+  where that layer's output is its pre-activation, the next layer is told the change
+  (``dz``, ``W[j]``) and may give its output faster through ``rank_one_forward`` (batch
+  normalization takes each copy's batch statistics in closed form from the unperturbed
+  ones, with no reduction over the stack);
 - **whole**: each copy's whole array, evaluated layer by layer: an affine layer by its
   product, any other by its own ``forward`` in the mode of the pass under way (its
   dropout mask, its running state), and the loss on the stack.
@@ -152,6 +156,7 @@ class Carry:
     budget: int
     _rows: dict[int, int] = field(default_factory=dict)
     _identity: dict[int, bool] = field(default_factory=dict)
+    _buffers: dict[tuple[int, np.dtype[Any]], np.ndarray] = field(default_factory=dict)
 
     def rows(self, m: int) -> int:
         """How many whole copies a stack entering layer m holds: its widest array, from
@@ -191,10 +196,16 @@ class Carry:
             return self._finish(m, (replaced(base, units, column) for units, column in parts))
         if m + 1 == len(layers):
             return self._finish(
-                m + 1, (self._rank_one(m, units, column)[0] for units, column in parts), step
+                m + 1,
+                (self._rank_one(m, units, column)[0] for units, column in parts),
+                step,
+                reused=True,
             )
         return self._finish(
-            m + 2, (self._after_rank_one(m, units, column) for units, column in parts), step
+            m + 2,
+            (self._after_rank_one(m, units, column) for units, column in parts),
+            step,
+            reused=True,
         )
 
     def whole(self, m: int, z: np.ndarray) -> np.ndarray:
@@ -233,12 +244,27 @@ class Carry:
         """Affine layer m's activation of its stacked pre-activation ``a``."""
         return call_activation(activation_of(self.network.layers[m]), a, NotStackable)
 
-    def _finish(self, m: int, stacks: Iterator[np.ndarray], size: int | None = None) -> np.ndarray:
+    def _detached(self, stack: np.ndarray) -> np.ndarray:
+        """``stack``, copied if it may share memory with a reused buffer."""
+        if any(np.may_share_memory(stack, buffer) for buffer in self._buffers.values()):
+            return stack.copy()
+        return stack
+
+    def _finish(
+        self,
+        m: int,
+        stacks: Iterator[np.ndarray],
+        size: int | None = None,
+        *,
+        reused: bool = False,
+    ) -> np.ndarray:
         """The losses of stacks of whole copies entering layer m (of ``size`` copies at
         most; ``rows(m)`` if not given), each through the rest; between layers, stacks are
         joined up to what the next widths allow (the narrow end of a network then takes
         many copies at once). At an affine layer that is after its product, before its
-        activation: its input is as wide as what made it, so it is never joined."""
+        activation: its input is as wide as what made it, so it is never joined. ``reused``:
+        the stacks are written in a reused buffer (``_buffer``), so what layer m gives is
+        copied where it refers to one, before the next stack is made."""
         layers = self.network.layers
         size = self.rows(m) if size is None else size
         for index in range(m, len(layers)):
@@ -247,6 +273,9 @@ class Carry:
                 stacks = map(functools.partial(self.through, index), stacks)
             else:
                 stacks = map(functools.partial(self._product, affine), stacks)
+            if index == m and reused:
+                stacks = map(self._detached, stacks)
+            if affine is not None:
                 if self.rows(index) > size:
                     size = self.rows(index)
                     stacks = _joined(stacks, size)
@@ -268,11 +297,24 @@ class Carry:
         layer = self.network.layers[m]
         dz = values - self.forward.inputs[m][:, columns].T
         w = self.network.params[affine_of(layer).weight][columns]
-        a = dz[:, :, None] * w[:, None, :]
-        a += self.forward.pre[m]
+        pre = self.forward.pre[m]
+        a = np.multiply(dz[:, :, None], w[:, None, :], out=self._buffer(m, dz, w, pre))
+        a += pre
         z = call_activation(activation_of(layer), a, NotStackable)
         unchanged = z is a and self._passes_pre(m)
         return z, ((dz, w) if unchanged else None)
+
+    def _buffer(self, m: int, dz: np.ndarray, w: np.ndarray, pre: np.ndarray) -> np.ndarray:
+        """Where layer m's rank-one stack is written: one array per layer and type, reused
+        for every stack (a fresh one each time costs more than filling it, as the allocator
+        gives large arrays back to the system); ``_finish`` copies whatever still refers to
+        it after the next layer, before the next stack is written."""
+        dtype = np.result_type(dz, w, pre)
+        buffer = self._buffers.get((m, dtype))
+        if buffer is None or len(buffer) < len(dz):
+            shape = (max(len(dz), self.rows(m)), *pre.shape)
+            buffer = self._buffers[(m, dtype)] = np.empty(shape, dtype)
+        return buffer[: len(dz)]
 
     def _passes_pre(self, m: int) -> bool:
         """Whether layer m's output on the unperturbed pass is its pre-activation."""

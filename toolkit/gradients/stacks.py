@@ -51,6 +51,7 @@ __all__ = [
     "per_sample",
     "replaced",
     "stacked_loss",
+    "units_first_product",
 ]
 
 

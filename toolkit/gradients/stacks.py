@@ -13,6 +13,10 @@ forms:
   into one batch-shaped array, so that one evaluation of the layer serves as many copies
   as it has units. At an affine layer the change is a rank-one update of its
   pre-activation (``x @ W + b`` moves by ``W[j] * dz``), and the copies go on whole;
+  where that layer's output is its pre-activation, the next layer is told the change
+  (``dz``, ``W[j]``) and may give its output faster through ``rank_one_forward`` (batch
+  normalization takes each copy's batch statistics in closed form from the unperturbed
+  ones, with no reduction over the stack);
 - **whole**: each copy's whole array, evaluated layer by layer: an affine layer by its
   product, any other by its own ``forward`` in the mode of the pass under way (its
   dropout mask, its running state), and the loss on the stack.
@@ -47,6 +51,7 @@ __all__ = [
     "per_sample",
     "replaced",
     "stacked_loss",
+    "units_first_product",
 ]
 
 
@@ -151,6 +156,8 @@ class Carry:
     t: np.ndarray
     budget: int
     _rows: dict[int, int] = field(default_factory=dict)
+    _identity: dict[int, bool] = field(default_factory=dict)
+    _buffers: dict[tuple[int, np.dtype[Any]], np.ndarray] = field(default_factory=dict)
 
     def rows(self, m: int) -> int:
         """How many whole copies a stack entering layer m holds: its widest array, from
@@ -188,7 +195,19 @@ class Carry:
         if layers[m].affine is None:
             base = self.forward.inputs[m]
             return self._finish(m, (replaced(base, units, column) for units, column in parts))
-        return self._finish(m + 1, (self._rank_one(m, units, column) for units, column in parts))
+        if m + 1 == len(layers):
+            return self._finish(
+                m + 1,
+                (self._rank_one(m, units, column)[0] for units, column in parts),
+                step,
+                reused=True,
+            )
+        return self._finish(
+            m + 2,
+            (self._after_rank_one(m, units, column) for units, column in parts),
+            step,
+            reused=True,
+        )
 
     def whole(self, m: int, z: np.ndarray) -> np.ndarray:
         """The losses of whole copies ``z[p]`` of layer m's input."""
@@ -201,8 +220,7 @@ class Carry:
         params = self.network.params
         affine = layer.affine
         if affine is not None:
-            a = z @ params[affine.weight] + params[affine.bias]
-            return call_activation(activation_of(layer), a, NotStackable)
+            return self._activated(m, self._product(affine, z))
         try:
             output = np.asarray(layer.forward(z, params, self.modes[m]).output)
         except Exception as error:
@@ -218,25 +236,132 @@ class Carry:
             )
         return output
 
-    def _finish(self, m: int, stacks: Iterator[np.ndarray]) -> np.ndarray:
-        """The losses of stacks of whole copies entering layer m, each through the rest;
-        between layers, stacks are joined up to what the next layer's widths allow (the
-        narrow end of a network then takes many copies at once)."""
-        for index in range(m, len(self.network.layers)):
-            stacks = map(functools.partial(self.through, index), stacks)
-            if self.rows(index + 1) > self.rows(index):  # narrower from here on
-                stacks = _joined(stacks, self.rows(index + 1))
+    def _product(self, affine: Affine, z: np.ndarray) -> np.ndarray:
+        """An affine layer's pre-activation for stacked input ``z``."""
+        params = self.network.params
+        return units_first_product(z, params[affine.weight], params[affine.bias])
+
+    def _activated(self, m: int, a: np.ndarray) -> np.ndarray:
+        """Affine layer m's activation of its stacked pre-activation ``a``."""
+        return call_activation(activation_of(self.network.layers[m]), a, NotStackable)
+
+    def _detached(self, stack: np.ndarray) -> np.ndarray:
+        """``stack``, copied if it may share memory with a reused buffer."""
+        if any(np.may_share_memory(stack, buffer) for buffer in self._buffers.values()):
+            return stack.copy()
+        return stack
+
+    def _finish(
+        self,
+        m: int,
+        stacks: Iterator[np.ndarray],
+        size: int | None = None,
+        *,
+        reused: bool = False,
+    ) -> np.ndarray:
+        """The losses of stacks of whole copies entering layer m (of ``size`` copies at
+        most; ``rows(m)`` if not given), each through the rest; between layers, stacks are
+        joined up to what the next widths allow (the narrow end of a network then takes
+        many copies at once). At an affine layer that is after its product, before its
+        activation: its input is as wide as what made it, so it is never joined. ``reused``:
+        the stacks are written in a reused buffer (``_buffer``), so what layer m gives is
+        copied where it refers to one, before the next stack is made."""
+        layers = self.network.layers
+        size = self.rows(m) if size is None else size
+        for index in range(m, len(layers)):
+            affine = layers[index].affine
+            if affine is None:
+                stacks = map(functools.partial(self.through, index), stacks)
+            else:
+                stacks = map(functools.partial(self._product, affine), stacks)
+            if index == m and reused:
+                stacks = map(self._detached, stacks)
+            if affine is not None:
+                if self.rows(index) > size:
+                    size = self.rows(index)
+                    stacks = _joined(stacks, size)
+                stacks = map(functools.partial(self._activated, index), stacks)
+            after = index + 1
+            if (after == len(layers) or layers[after].affine is None) and self.rows(after) > size:
+                size = self.rows(after)  # narrower from here on
+                stacks = _joined(stacks, size)
         return np.concatenate([stacked_loss(self.network, z, self.t) for z in stacks])
 
-    def _rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+    def _rank_one(
+        self, m: int, columns: np.ndarray, values: np.ndarray
+    ) -> tuple[np.ndarray, tuple[np.ndarray, np.ndarray] | None]:
         """Affine layer m's output for copies whose input differs in unit ``columns[p]``
-        only: its pre-activation moves by ``W[columns[p]] * dz``."""
+        only: its pre-activation moves by ``W[columns[p]] * dz``. With it, that change
+        (``dz``, ``W[columns]``) where the output is the pre-activation itself (an
+        activation that gives back its input, on these copies and on the unperturbed pass):
+        then the output moved from the unperturbed one by exactly that rank-one amount."""
         layer = self.network.layers[m]
         dz = values - self.forward.inputs[m][:, columns].T
-        weight = self.network.params[affine_of(layer).weight]
-        a = dz[:, :, None] * weight[columns][:, None, :]
-        a += self.forward.pre[m]
-        return call_activation(activation_of(layer), a, NotStackable)
+        w = self.network.params[affine_of(layer).weight][columns]
+        pre = self.forward.pre[m]
+        a = np.multiply(dz[:, :, None], w[:, None, :], out=self._buffer(m, dz, w, pre))
+        a += pre
+        z = call_activation(activation_of(layer), a, NotStackable)
+        unchanged = z is a and self._passes_pre(m)
+        return z, ((dz, w) if unchanged else None)
+
+    def _buffer(self, m: int, dz: np.ndarray, w: np.ndarray, pre: np.ndarray) -> np.ndarray:
+        """Where layer m's rank-one stack is written: one array per layer and type, reused
+        for every stack (a fresh one each time costs more than filling it, as the allocator
+        gives large arrays back to the system); ``_finish`` copies whatever still refers to
+        it after the next layer, before the next stack is written."""
+        dtype = np.result_type(dz, w, pre)
+        buffer = self._buffers.get((m, dtype))
+        if buffer is None or len(buffer) < len(dz):
+            shape = (max(len(dz), self.rows(m)), *pre.shape)
+            buffer = self._buffers[(m, dtype)] = np.empty(shape, dtype)
+        return buffer[: len(dz)]
+
+    def _passes_pre(self, m: int) -> bool:
+        """Whether layer m's output on the unperturbed pass is its pre-activation."""
+        kept = self._identity.get(m)
+        if kept is None:
+            kept = self._identity[m] = bool(
+                np.array_equal(self.forward.outputs[m], self.forward.pre[m])
+            )
+        return kept
+
+    def _after_rank_one(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
+        """Layer m+1's output after affine layer m, for copies whose input to m differs in
+        unit ``columns[p]`` only: by layer m+1's ``rank_one_forward`` where the change
+        reaching it is rank-one and it offers one, else by its ``forward``."""
+        z, change = self._rank_one(m, columns, values)
+        if change is not None:
+            output = self._rank_one_forward(m + 1, z, *change)
+            if output is not None:
+                return output
+        return self.through(m + 1, z)
+
+    def _rank_one_forward(
+        self, m: int, x: np.ndarray, dz: np.ndarray, w: np.ndarray
+    ) -> np.ndarray | None:
+        """Layer m's ``rank_one_forward`` on the stack ``x``, checked as ``through`` checks
+        a forward pass; None where the layer offers none (or takes samples of more axes)."""
+        layer = self.network.layers[m]
+        if len(layer.input_shape) != 1:
+            return None
+        params = self.network.params
+        try:
+            output = layer.rank_one_forward(self.forward.step(m), x, dz, w, params, self.modes[m])
+        except Exception as error:
+            raise NotStackable(
+                f"layer {m} (model.layers[{m}], {describe(layer)}) fails in rank_one_forward "
+                f"({type(error).__name__})"
+            ) from None
+        if output is None:
+            return None
+        output = np.asarray(output)
+        if output.shape != (*x.shape[:-1], *layer.output_shape):
+            raise NotStackable(
+                f"layer {m} (model.layers[{m}], {describe(layer)}) gives shape "
+                f"{output.shape} in rank_one_forward, not {(*x.shape[:-1], *layer.output_shape)}"
+            )
+        return output
 
     def _packed(self, m: int, columns: np.ndarray, values: np.ndarray) -> np.ndarray:
         """Layer m's changed unit of each copy, from batch-shaped arrays that each carry
@@ -256,6 +381,18 @@ class Carry:
                 result = np.empty(values.shape, dtype=output.dtype)
             result[chosen] = output[slot, :, columns[chosen]]
         return values if result is None else result
+
+
+def units_first_product(z: np.ndarray, weight: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """``z @ weight + bias`` for stacked ``z``, laid out units-first in memory (a transposed
+    view): the product runs faster that way for a narrow ``weight``, and so do the
+    reductions over the units axis that follow (softmax's)."""
+    a = np.matmul(weight.T, np.swapaxes(z, -1, -2))
+    if np.result_type(a, bias) == a.dtype:
+        a += bias[:, None]
+    else:
+        a = a + bias[:, None]
+    return np.swapaxes(a, -1, -2)
 
 
 def _joined(stacks: Iterator[np.ndarray], rows: int) -> Iterator[np.ndarray]:

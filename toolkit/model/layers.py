@@ -14,7 +14,9 @@ nonlinearity acts on each element alone, where that nonlinearity has kinks, and 
 it mixes the samples of a batch (and, where its kinks are not fixed points, which smooth
 piece each forward pass is on: ``pieces``). An engine refuses a layer whose declarations it cannot
 serve, and a slower path answers for it; a layer that declares nothing is still
-differentiated correctly, by the slower paths.
+differentiated correctly, by the slower paths. A layer may also offer a faster forward
+pass for stacks of copies whose inputs differ by a rank-one change (``rank_one_forward``),
+which the bulk engine uses after an affine layer.
 
 Every forward pass may be given extra leading axes before the batch axis (a stack of
 perturbed copies of the batch, which the engines evaluate at once): a layer computes
@@ -207,6 +209,23 @@ class Layer:
         difference between them straddles a kink, and ``toolkit gradcheck`` compares it
         apart. A layer whose kinks are fixed points of its pre-activation declares
         ``breakpoints`` instead."""
+        return None
+
+    def rank_one_forward(
+        self,
+        step: Step,
+        x: np.ndarray,
+        dz: np.ndarray,
+        w: np.ndarray,
+        params: Mapping[str, np.ndarray],
+        mode: Mode,
+    ) -> np.ndarray | None:
+        """Optionally, a faster ``forward(x, params, mode).output`` for a stack of copies of
+        ``step.input`` (samples of one axis), each moved by a rank-one change:
+        ``x[p] == step.input + dz[p][:, None] * w[p]`` (``dz`` one number per copy and
+        sample, ``w`` one per copy and unit), as a change of one unit before an affine layer
+        moves its output. ``step`` is this layer's unperturbed pass in ``mode``; ``x`` may
+        be overwritten. None (the default): no faster way, and ``forward`` serves."""
         return None
 
     def draw(self, rng: Rng, batch: int) -> Any:

@@ -22,7 +22,9 @@ def add_gradcheck(commands: Commands, options: Options) -> None:
         description="Compare gradient estimators with the element loop's central differences "
         "(h = 1e-4) on the batch a run's first iteration draws. Where the loop's change of an "
         "element moves a pre-activation across a breakpoint its activation declares (a "
-        "kink), or the output across one the loss declares, those elements are compared "
+        "kink), moves a layer onto another of the pieces it labels (a window's maximum "
+        "that changes), or the output across a breakpoint the loss declares, those "
+        "elements are compared "
         "apart, also against central differences at smaller steps or one-sided ones: an "
         "estimator passes there if it matches either reference or lies between the slopes "
         "on either side of the kink.",

@@ -204,19 +204,6 @@ class Network:
         with self.training(self.draw(self.rng, _batch(x, self.layers[0]))):
             return self.gradient_source.gradient(self, x, t, estimator)
 
-    def summary(self) -> list[tuple[str, tuple[int, ...], tuple[int, ...]]]:
-        """For each layer with parameters: activation name (``-`` for none), weight shape,
-        bias shape (its first and last parameters')."""
-        return [
-            (
-                layer.activation.name if layer.activation is not None else "-",
-                self.params[layer.params[0]].shape,
-                self.params[layer.params[-1]].shape,
-            )
-            for layer in self.layers
-            if layer.params
-        ]
-
 
 def _batch(x: np.ndarray, first: Layer) -> int:
     """The batch size of input ``x`` (a single sample counts as a batch of one)."""

@@ -4,6 +4,7 @@ validate`` prints them and a Python user can read them."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from ..model.layers import Shape
@@ -29,13 +30,7 @@ class LayerRow:
     @property
     def count(self) -> int:
         """How many numbers its parameters hold (its state is not counted)."""
-        total = 0
-        for _, shape in self.params:
-            size = 1
-            for axis in shape:
-                size *= axis
-            total += size
-        return total
+        return sum(math.prod(shape) for _, shape in self.params)
 
 
 def layer_rows(network: Network) -> list[LayerRow]:

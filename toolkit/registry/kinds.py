@@ -101,6 +101,13 @@ KINDS: tuple[Kind, ...] = (
         "a toolkit.Layer for samples of that shape",
         layer_keys=("type",),
     ),
+    Kind(
+        "executor",
+        "executors",
+        ("workers",),
+        "a concurrent.futures-style executor (submit, shutdown) running trials of a sweep",
+        defaulted=False,
+    ),
 )
 
 PART_KEYS: dict[str, Kind] = {key: kind for kind in KINDS for key in kind.keys}

@@ -17,7 +17,7 @@ SCHEDULER = Kind("scheduler", "schedulers", ("step",), "a float", keys=("schedul
 
 
 def test_the_hooks_are_one_per_kind_and_the_defaults_hook() -> None:
-    """The manager knows the seven kinds' hooks by the names plugins implement, and no other."""
+    """The manager knows the eight kinds' hooks by the names plugins implement, and no other."""
     manager = get_plugin_manager(autoload=False)
     hooks = {name for name in vars(manager.hook) if name.startswith("toolkit_")}
     assert hooks == {
@@ -28,6 +28,7 @@ def test_the_hooks_are_one_per_kind_and_the_defaults_hook() -> None:
         "toolkit_datasets",
         "toolkit_optimizers",
         "toolkit_layers",
+        "toolkit_executors",
         "toolkit_defaults",
     }
     assert set(hookspecs.HOOK_NAMES) == hooks

@@ -124,6 +124,7 @@ def load_spec(
     overrides: Iterable[str] | Mapping[str, Any] | None = None,
     *,
     manager: ToolkitPluginManager | None = None,
+    text: str | None = None,
 ) -> Spec:
     """Load, override, validate and normalize a spec. Raises SpecError listing every problem.
 
@@ -133,10 +134,12 @@ def load_spec(
     ``"KEY=VALUE"`` strings or a ``{key: value}`` mapping with dotted keys. Parts are
     resolved against ``manager`` (by default, every installed plugin), after the
     modules the spec lists under ``plugins:`` are imported and registered with it.
+    ``text``, when given, is read in place of the file ``source`` names (a copy of it kept
+    elsewhere, as a sweep keeps its spec): messages and relative paths are the file's.
     """
     if isinstance(overrides, str):
         overrides = [overrides]
-    tree, sources, label, problems = _read(source)
+    tree, sources, label, problems = _read(source, text)
     _expand_part_names(tree)
     if overrides and isinstance(tree, dict):
         problems += apply_overrides(tree, sources, overrides, _is_part)
@@ -238,7 +241,7 @@ def _expand_part_names(tree: Any) -> None:
 
 
 def _read(
-    source: str | os.PathLike[str] | Mapping[str, Any],
+    source: str | os.PathLike[str] | Mapping[str, Any], text: str | None = None
 ) -> tuple[Any, SourceMap, str | None, list[Problem]]:
     """The parsed tree, where its values stand, its label, and problems found in parsing."""
     if isinstance(source, Mapping):
@@ -246,6 +249,6 @@ def _read(
         return tree, SourceMap(refused=refused), None, problems
     label = os.fspath(source)
     hint = "check the path; shipped specs: " + ", ".join(sorted(shipped_specs()))
-    text = read_spec_text(source, hint)
+    text = read_spec_text(source, hint) if text is None else text
     tree, sources, problems = parse_yaml(text, label)
     return tree, sources, label, problems

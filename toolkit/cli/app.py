@@ -22,7 +22,7 @@ from typing import TextIO
 from ..base.errors import SpecError, ToolkitError, ToolkitNotice
 from ..base.wording import brief, one_line
 from ..registry.parts import describe_exit
-from . import gradcheck, plot, plugins, specs, train, trained
+from . import gradcheck, plot, plugins, specs, summary, train, trained
 from .options import DEBUG_HELP, CommandParser, debugging, options
 
 __all__ = ["main"]
@@ -40,6 +40,7 @@ COMMANDS = (
     plugins.add_plugins,
     specs.add_schema,
     gradcheck.add_gradcheck,
+    summary.add_summary,
 )
 """Each command's parser, in the order ``toolkit --help`` lists them."""
 

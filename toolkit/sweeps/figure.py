@@ -1,0 +1,219 @@
+"""A sweep's picture, ``summary.png``: the chosen metric against each swept key, and the
+learning curves of the best configurations.
+
+One panel per swept key: the metric's final value of every done trial as a point (one per
+seed) against the key's value, and the mean per value as a line. The axis is logarithmic
+for a key the random search draws log-uniformly (``loguniform:a,b`` in sweep.yaml) and for
+a grid of three or more positive numbers spanning a factor of 100 or more (learning
+rates, say); text, true/false and null values are categories, in sweep order. A last
+panel draws the metric against iteration for the best few configurations, each the mean
+over its done seeds, labelled with its values.
+
+matplotlib is optional (``pip install 'layer-toolkit[plot]'``), imported only here and
+only when a figure is drawn, through its object API (no pyplot, backend-free).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from ..base.errors import RunError, UsageError
+from ..runs.rundir import write_atomically
+from .results import SweepResults, TrialResult, value_text
+
+if TYPE_CHECKING:
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = ["BEST_CURVES", "DPI", "is_log_axis", "save_figure", "summary_figure"]
+
+BEST_CURVES = 3
+"""How many configurations the learning-curve panel draws."""
+DPI = 100
+PANEL_SIZE = (4.6, 3.6)  # inches per panel
+COLUMNS = 3  # panels per row at most
+LOG_SPAN = 100.0  # a grid of positive numbers spanning this factor gets a log axis
+INSTALL_HINT = "pip install 'layer-toolkit[plot]'"
+SPREAD = 0.3  # the width over which a category's points are spread
+LABEL_WIDTH = 40  # characters of a curve's label before it is shortened
+
+
+def summary_figure(
+    results: SweepResults, metric: str | None, best: Sequence[Sequence[TrialResult]]
+) -> Figure:
+    """The summary picture of ``results`` for ``metric``; ``best`` is the done trials of
+    each configuration, best first (the curves panel draws the first ``BEST_CURVES``)."""
+    figure_class = _figure_class()
+    count = len(results.keys) + 1
+    columns = min(count, COLUMNS)
+    rows = math.ceil(count / columns)
+    width, height = PANEL_SIZE
+    figure = figure_class(
+        figsize=(width * columns, height * rows + 0.8), dpi=DPI, layout="constrained"
+    )
+    axes = figure.subplots(rows, columns, squeeze=False).ravel()
+    for ax, key in zip(axes, results.keys, strict=False):
+        _key_panel(ax, results, key, metric)
+    if results.keys and axes[0].get_lines():  # one legend for the key panels, below the first
+        axes[0].legend(
+            loc="upper center", bbox_to_anchor=(0.5, -0.2), ncols=2, fontsize="small", frameon=False
+        )
+    _curves_panel(axes[len(results.keys)], results.keys, metric, best)
+    for ax in axes[count:]:
+        ax.set_visible(False)
+    done, failed = len(results.done), sum(t.state == "failed" for t in results.trials)
+    title = f"{results.folder.resolve().name}: {done} of {len(results.trials)} trials done"
+    figure.suptitle(title + (f", {failed} failed" if failed else ""))
+    return figure
+
+
+def save_figure(figure: Figure, target: Path, *, replace: bool = True) -> Path:
+    """Write ``figure`` to ``target`` as a PNG, whole or not at all (an existing file is
+    kept and refused unless ``replace``)."""
+    try:
+        write_atomically(
+            target,
+            lambda file: figure.savefig(
+                file, format="png", dpi=DPI, pil_kwargs={"compress_level": 1}
+            ),
+            replace=replace,
+        )
+    except OSError as error:
+        raise RunError(f"{target}: cannot write ({error.strerror or error})") from None
+    return target
+
+
+def is_log_axis(key: str, values: Sequence[Any], log_keys: frozenset[str]) -> bool:
+    """Whether ``key``'s panel has a log axis: drawn log-uniformly, or three or more
+    positive numbers spanning a factor of ``LOG_SPAN`` or more."""
+    if key in log_keys:
+        return True
+    numbers = set(values)
+    if len(numbers) < 3 or not all(_is_real(v) and v > 0 for v in numbers):
+        return False
+    return bool(max(numbers) / min(numbers) >= LOG_SPAN)
+
+
+def _key_panel(ax: Axes, results: SweepResults, key: str, metric: str | None) -> None:
+    """The final ``metric`` of each done trial against ``key``, and the mean per value."""
+    ax.set_title(key)
+    ax.set_xlabel(key)
+    ax.set_ylabel(f"{metric} (final)" if metric else "")
+    finals = [(t.values.get(key), t.final(metric)) for t in results.done if metric]
+    points = [(x, y) for x, y in finals if y is not None]
+    if not points:
+        _empty(ax, "no trial done yet")
+        return
+    xs = [x for x, _ in points]
+    categorical = not all(_is_real(x) for x in xs)
+    if categorical:
+        names = list(dict.fromkeys(value_text(x) for x in xs))
+        positions = [names.index(value_text(x)) for x in xs]
+        ax.set_xticks(range(len(names)), names, rotation=30 if len(names) > 4 else 0)
+        ax.set_xlim(-0.5, len(names) - 0.5)
+        plotted: list[float] = [float(p) for p in positions]
+        spread = _spread(positions)
+    else:
+        plotted = [float(x) for x in xs if x is not None]  # all real numbers here
+        spread = plotted
+        if is_log_axis(key, xs, results.log_keys) and min(plotted) > 0:
+            ax.set_xscale("log")
+    ys = [y for _, y in points]
+    ax.plot(spread, ys, "o", color="C0", alpha=0.55, label="a trial's final value (one seed)")
+    means = _means_by_x(plotted, ys)
+    ax.plot(list(means), list(means.values()), "-", color="C1", marker="_", label="mean per value")
+    ax.grid(alpha=0.3)
+
+
+def _spread(positions: Sequence[int]) -> list[float]:
+    """Category positions with the points of one category spread a little sideways, so
+    that equal values stay visible."""
+    counts: dict[int, int] = {}
+    for p in positions:
+        counts[p] = counts.get(p, 0) + 1
+    seen: dict[int, int] = {}
+    spread = []
+    for p in positions:
+        k = seen[p] = seen.get(p, -1) + 1
+        spread.append(p + SPREAD * (k - (counts[p] - 1) / 2) / max(counts[p] - 1, 1))
+    return spread
+
+
+def _means_by_x(xs: Sequence[float], ys: Sequence[float]) -> dict[float, float]:
+    """The mean of ``ys`` at each distinct x, by increasing x (NaN values left out)."""
+    by_x: dict[float, list[float]] = {}
+    for x, y in zip(xs, ys, strict=True):
+        by_x.setdefault(x, []).append(y)
+    return {x: float(np.nanmean(by_x[x])) for x in sorted(by_x) if not np.isnan(by_x[x]).all()}
+
+
+def _curves_panel(
+    ax: Axes, keys: Sequence[str], metric: str | None, best: Sequence[Sequence[TrialResult]]
+) -> None:
+    """The mean curve of ``metric`` over the seeds of each of the best configurations."""
+    ax.set_title("learning curves of the best (mean over seeds)")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel(metric or "")
+    drawn = 0
+    for trials in best[:BEST_CURVES]:
+        curve = _mean_curve(trials, metric) if metric else None
+        if curve is None:
+            continue
+        label = _label(keys, trials[0].values, len(trials))
+        ax.plot(*curve, color=f"C{drawn}", label=label)
+        drawn += 1
+    if not drawn:
+        _empty(ax, "no trial done yet")
+        return
+    ax.grid(alpha=0.3)
+    # Below the panel: a legend inside it would hide the curves it names.
+    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="small", frameon=False)
+
+
+def _mean_curve(
+    trials: Sequence[TrialResult], metric: str
+) -> tuple[list[float], list[float]] | None:
+    """The mean over ``trials`` of ``metric`` at the iterations all of them logged it."""
+    curves = [dict(zip(*trial.curve(metric), strict=True)) for trial in trials]
+    common = sorted(set.intersection(*(set(curve) for curve in curves))) if curves else []
+    if not common:
+        return None
+    return common, [float(np.mean([curve[x] for curve in curves])) for x in common]
+
+
+def _label(keys: Sequence[str], values: Any, seeds: int) -> str:
+    """``learning_rate=0.1, activation=relu (3 seeds)``: each key by its last part where
+    that tells the keys apart, shortened to ``LABEL_WIDTH`` characters."""
+    short = [key.rpartition(".")[2] for key in keys]
+    names = short if len(set(short)) == len(short) else list(keys)
+    text = ", ".join(f"{n}={value_text(values.get(k))}" for n, k in zip(names, keys, strict=True))
+    text = text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 3] + "..."
+    suffix = f"{seeds} seeds" if seeds != 1 else "1 seed"
+    return f"{text} ({suffix})" if text else suffix
+
+
+def _empty(ax: Axes, text: str) -> None:
+    ax.text(0.5, 0.5, text, ha="center", va="center", transform=ax.transAxes)
+    ax.set_xticks([])
+    ax.set_yticks([])
+
+
+def _is_real(value: object) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+
+
+def _figure_class() -> type[Figure]:
+    try:
+        import matplotlib  # noqa: F401  (first, so a cached submodule cannot hide its absence)
+        from matplotlib.figure import Figure
+    except ImportError as error:
+        raise UsageError(
+            f"the summary picture needs matplotlib, which cannot be imported ({error}); "
+            f"{INSTALL_HINT}"
+        ) from None
+    return Figure

@@ -53,7 +53,7 @@ def write_sweep(
         lines.append(json.dumps(plan))
         if trial.records:
             run = folder / "runs" / name
-            run.mkdir()
+            run.mkdir(exist_ok=True)
             text = "".join(json.dumps(record) + "\n" for record in trial.records)
             (run / "metrics.jsonl").write_text(text)
     lines.append(json.dumps({"event": "session", "resumed": False, "engine": "local"}))

@@ -118,7 +118,7 @@ def summary_table(summary: Summary, width: int | None = None) -> list[str]:
     mean ± std of the chosen metric (final, then best), then of the others. With
     ``width``, the other metrics' columns are left out as needed to fit, and a last line
     says so."""
-    from ..sweeps.results import lower_is_better, value_text
+    from ..sweeps.results import lower_is_better, shown_value
 
     metrics = [m for m in (summary.metric,) if m] + [
         m for m in summary.metrics if m != summary.metric
@@ -129,7 +129,7 @@ def summary_table(summary: Summary, width: int | None = None) -> list[str]:
     header += [f"{m} ({kind})" for m in metrics for kind in ("final", "best")]
     rows = [header]
     for row in summary.rows:
-        cells = [value_text(row.values.get(key)) for key in summary.keys]
+        cells = [shown_value(row.values.get(key)) for key in summary.keys]
         cells += [str(getattr(row, count)) for count in counts]
         cells += [_cell(row, m, kind) for m in metrics for kind in ("final", "best")]
         rows.append(cells)

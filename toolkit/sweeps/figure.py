@@ -16,6 +16,7 @@ only when a figure is drawn, through its object API (no pyplot, backend-free).
 from __future__ import annotations
 
 import math
+import textwrap
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -24,7 +25,7 @@ import numpy as np
 
 from ..base.errors import RunError, UsageError
 from ..runs.rundir import write_atomically
-from .results import SweepResults, TrialResult, value_text
+from .results import SweepResults, TrialResult, shown_value, value_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -126,7 +127,21 @@ def _key_panel(ax: Axes, results: SweepResults, key: str, metric: str | None) ->
     ys = [y for _, y in points]
     ax.plot(spread, ys, "o", color="C0", alpha=0.55, label="a trial's final value (one seed)")
     means = _means_by_x(plotted, ys)
-    ax.plot(list(means), list(means.values()), "-", color="C1", marker="_", label="mean per value")
+    # A line joins the means only where values repeat across configurations (a grid):
+    # values drawn at random differ in every other key too, so a line would zigzag.
+    configs: dict[str, set[int]] = {}
+    for trial in results.done:
+        configs.setdefault(value_text(trial.values.get(key)), set()).add(trial.config)
+    line = "-" if any(len(c) > 1 for c in configs.values()) else "none"
+    ax.plot(
+        list(means),
+        list(means.values()),
+        linestyle=line,
+        color="C1",
+        marker="_",
+        ms=12,
+        label="mean per value",
+    )
     ax.grid(alpha=0.3)
 
 
@@ -159,20 +174,48 @@ def _curves_panel(
     ax.set_title("learning curves of the best (mean over seeds)")
     ax.set_xlabel("iteration")
     ax.set_ylabel(metric or "")
-    drawn = 0
-    for trials in best[:BEST_CURVES]:
-        curve = _mean_curve(trials, metric) if metric else None
-        if curve is None:
-            continue
-        label = _label(keys, trials[0].values, len(trials))
-        ax.plot(*curve, color=f"C{drawn}", label=label)
-        drawn += 1
+    drawn = [
+        (trials, curve)
+        for trials, curve in ((t, _mean_curve(t, metric) if metric else None) for t in best)
+        if curve is not None
+    ][:BEST_CURVES]
     if not drawn:
         _empty(ax, "no trial done yet")
         return
+    names = _short_names(keys)
+    shared = [k for k in keys if len({_value_of(t, k) for t, _ in drawn}) == 1 and len(drawn) > 1]
+    for number, (trials, curve) in enumerate(drawn):
+        shown = [k for k in keys if k not in shared]
+        seeds = f"{len(trials)} seeds" if len(trials) != 1 else "1 seed"
+        label = _wrapped(", ".join(f"{names[k]}={_value_of(trials, k)}" for k in shown))
+        ax.plot(*curve, color=f"C{number}", label=f"{label} ({seeds})" if label else seeds)
     ax.grid(alpha=0.3)
-    # Below the panel: a legend inside it would hide the curves it names.
-    ax.legend(loc="upper center", bbox_to_anchor=(0.5, -0.2), fontsize="small", frameon=False)
+    # Below the panel: a legend inside it would hide the curves it names. Values the
+    # curves share are said once, as its title.
+    title = _wrapped("all: " + ", ".join(f"{names[k]}={_value_of(drawn[0][0], k)}" for k in shared))
+    ax.legend(
+        loc="upper center",
+        bbox_to_anchor=(0.5, -0.2),
+        fontsize="small",
+        title=title if shared else None,
+        title_fontsize="small",
+        frameon=False,
+    )
+
+
+def _value_of(trials: Sequence[TrialResult], key: str) -> str:
+    return shown_value(trials[0].values.get(key))
+
+
+def _short_names(keys: Sequence[str]) -> dict[str, str]:
+    """Each key by its last part (``learning_rate``) where that tells the keys apart."""
+    short = [key.rpartition(".")[2] for key in keys]
+    return dict(zip(keys, short if len(set(short)) == len(short) else keys, strict=True))
+
+
+def _wrapped(text: str) -> str:
+    """``text`` broken into lines of at most ``LABEL_WIDTH`` characters at its commas."""
+    return "\n".join(textwrap.wrap(text, LABEL_WIDTH, break_long_words=False))
 
 
 def _mean_curve(
@@ -184,17 +227,6 @@ def _mean_curve(
     if not common:
         return None
     return common, [float(np.mean([curve[x] for curve in curves])) for x in common]
-
-
-def _label(keys: Sequence[str], values: Any, seeds: int) -> str:
-    """``learning_rate=0.1, activation=relu (3 seeds)``: each key by its last part where
-    that tells the keys apart, shortened to ``LABEL_WIDTH`` characters."""
-    short = [key.rpartition(".")[2] for key in keys]
-    names = short if len(set(short)) == len(short) else list(keys)
-    text = ", ".join(f"{n}={value_text(values.get(k))}" for n, k in zip(names, keys, strict=True))
-    text = text if len(text) <= LABEL_WIDTH else text[: LABEL_WIDTH - 3] + "..."
-    suffix = f"{seeds} seeds" if seeds != 1 else "1 seed"
-    return f"{text} ({suffix})" if text else suffix
 
 
 def _empty(ax: Axes, text: str) -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "TrialResult",
     "lower_is_better",
     "read_results",
+    "shown_value",
     "value_text",
 ]
 
@@ -67,6 +68,14 @@ def value_text(value: Any) -> str:
     if isinstance(value, (int, float)):
         return repr(value)
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def shown_value(value: Any) -> str:
+    """A swept value for people: a float to 4 significant digits (``0.002872``), anything
+    else as ``value_text`` writes it."""
+    if isinstance(value, float):
+        return f"{value:.4g}"
+    return value_text(value)
 
 
 @dataclass(frozen=True)

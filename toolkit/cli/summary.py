@@ -10,6 +10,7 @@ import json
 import math
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -118,14 +119,15 @@ def summary_table(summary: Summary, width: int | None = None) -> list[str]:
     mean ± std of the chosen metric (final, then best), then of the others. With
     ``width``, the other metrics' columns are left out as needed to fit, and a last line
     says so."""
-    from ..sweeps.results import lower_is_better, shown_value
+    from ..sweeps.results import lower_is_better, short_names, shown_value
 
     metrics = [m for m in (summary.metric,) if m] + [
         m for m in summary.metrics if m != summary.metric
     ]
     pending = any(row.pending for row in summary.rows)
     counts = ["done", "failed", *(["pending"] if pending else [])]
-    header = [*summary.keys, *counts]
+    names = short_names(summary.keys)
+    header = [*(names[key] for key in summary.keys), *counts]
     header += [f"{m} ({kind})" for m in metrics for kind in ("final", "best")]
     rows = [header]
     for row in summary.rows:
@@ -138,12 +140,20 @@ def summary_table(summary: Summary, width: int | None = None) -> list[str]:
     plan = [Step(first_metric + 2 * i + 1) for i in reversed(range(1, len(metrics)))]
     plan += [Step(first_metric + 2 * i) for i in reversed(range(1, len(metrics)))]
     layout = fit_columns(rows, width, plan) if width else None
-    lines = [_heading(summary, lower_is_better)]
+    notes = [_heading(summary, lower_is_better)]
+    shortened = [f"{name} is {key}" for key, name in names.items() if name != key]
+    notes += [f"({', '.join(shortened)})"] if shortened else []
+    lines = [line for note in notes for line in _wrapped(note, width)]
     lines += table([layout.apply(r) for r in rows] if layout else rows)
     if layout and layout.dropped:
         left_out = ", ".join(header[i] for i in layout.dropped)
-        lines.append(f"(left out to fit the width: {left_out}; --csv or --json has every column)")
+        note = f"(left out to fit the width: {left_out}; --csv or --json has every column)"
+        lines += _wrapped(note, width)
     return lines
+
+
+def _wrapped(text: str, width: int | None) -> list[str]:
+    return textwrap.wrap(text, width, subsequent_indent="  ") if width else [text]
 
 
 def _heading(summary: Summary, lower_is_better: Any) -> str:

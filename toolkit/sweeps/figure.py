@@ -25,7 +25,7 @@ import numpy as np
 
 from ..base.errors import RunError, UsageError
 from ..runs.rundir import write_atomically
-from .results import SweepResults, TrialResult, shown_value, value_text
+from .results import SweepResults, TrialResult, short_names, shown_value, value_text
 
 if TYPE_CHECKING:
     from matplotlib.axes import Axes
@@ -182,7 +182,7 @@ def _curves_panel(
     if not drawn:
         _empty(ax, "no trial done yet")
         return
-    names = _short_names(keys)
+    names = short_names(keys)
     shared = [k for k in keys if len({_value_of(t, k) for t, _ in drawn}) == 1 and len(drawn) > 1]
     for number, (trials, curve) in enumerate(drawn):
         shown = [k for k in keys if k not in shared]
@@ -205,12 +205,6 @@ def _curves_panel(
 
 def _value_of(trials: Sequence[TrialResult], key: str) -> str:
     return shown_value(trials[0].values.get(key))
-
-
-def _short_names(keys: Sequence[str]) -> dict[str, str]:
-    """Each key by its last part (``learning_rate``) where that tells the keys apart."""
-    short = [key.rpartition(".")[2] for key in keys]
-    return dict(zip(keys, short if len(set(short)) == len(short) else keys, strict=True))
 
 
 def _wrapped(text: str) -> str:

@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import math
 import os
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -35,6 +35,7 @@ __all__ = [
     "TrialResult",
     "lower_is_better",
     "read_results",
+    "short_names",
     "shown_value",
     "value_text",
 ]
@@ -46,6 +47,7 @@ NOT_METRICS = frozenset({"iteration", "seconds"})
 """Fields of a log point that are not metrics: where it is and when."""
 FAILED = frozenset({"failed", "crashed"})
 LOGUNIFORM = "loguniform"
+SHORT = 8  # the longest float shown as written
 
 State = Literal["done", "failed", "pending"]
 """A trial so far: trained to the end; failed or crashed (its last attempt); not run yet,
@@ -70,12 +72,19 @@ def value_text(value: Any) -> str:
     return json.dumps(value, sort_keys=True, default=str)
 
 
+def short_names(keys: Sequence[str]) -> dict[str, str]:
+    """Each key by its last part (``learning_rate``) where that tells the keys apart."""
+    short = [key.rpartition(".")[2] for key in keys]
+    return dict(zip(keys, short if len(set(short)) == len(short) else keys, strict=True))
+
+
 def shown_value(value: Any) -> str:
-    """A swept value for people: a float to 4 significant digits (``0.002872``), anything
-    else as ``value_text`` writes it."""
-    if isinstance(value, float):
+    """A swept value for people: a float as written if short (``0.001``, ``1.0``), else to
+    4 significant digits (``0.002872``); anything else as ``value_text`` writes it."""
+    text = value_text(value)
+    if isinstance(value, float) and len(text) > SHORT:
         return f"{value:.4g}"
-    return value_text(value)
+    return text
 
 
 @dataclass(frozen=True)

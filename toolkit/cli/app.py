@@ -1,8 +1,9 @@
-"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck.
+"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck,
+summary.
 
 Each command's parser and handler live in its own module (``train``, ``trained``, ``plot``,
-``specs``, ``plugins``, ``gradcheck``); here the parser is assembled and whatever a command
-raises becomes ``error:`` lines and an exit code.
+``specs``, ``plugins``, ``gradcheck``, ``summary``); here the parser is assembled and
+whatever a command raises becomes ``error:`` lines and an exit code.
 """
 
 from __future__ import annotations

@@ -60,6 +60,7 @@ def test_a_log_uniform_key_has_a_log_axis_and_text_is_categories(tmp_path) -> No
     axes = {ax.get_title(): ax for ax in figure.get_axes() if ax.get_visible()}
     assert axes[LR].get_xscale() == "log"
     assert axes[UNITS].get_xscale() == "linear"
+    assert [t.get_text() for t in axes[UNITS].get_xticklabels()] == ["4", "8"]
     assert [t.get_text() for t in axes[ACT].get_xticklabels()] == ["sigmoid", "relu"]
     assert axes[LR].get_ylabel() == "test_accuracy (final)"
 
@@ -85,6 +86,8 @@ def test_the_curves_panel_draws_the_best_configurations_mean_curves(tmp_path) ->
     ("values", "log"),
     [
         ([0.001, 0.01, 0.1], True),  # a grid of learning rates
+        ([0.05, 0.2, 1.0], True),
+        ([0.2, 0.5, 1.0], False),
         ([1, 2, 3], False),
         ([0.01, 0.1], False),  # two values: nothing to gain
         ([-1.0, 1.0, 100.0], False),

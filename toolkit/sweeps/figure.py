@@ -4,7 +4,7 @@ learning curves of the best configurations.
 One panel per swept key: the metric's final value of every done trial as a point (one per
 seed) against the key's value, and the mean per value as a line. The axis is logarithmic
 for a key the random search draws log-uniformly (``loguniform:a,b`` in sweep.yaml) and for
-a grid of three or more positive numbers spanning a factor of 100 or more (learning
+a grid of three or more positive numbers spanning a factor of 10 or more (learning
 rates, say); text, true/false and null values are categories, in sweep order. A last
 panel draws the metric against iteration for the best few configurations, each the mean
 over its done seeds, labelled with its values.
@@ -38,8 +38,9 @@ BEST_CURVES = 3
 DPI = 100
 PANEL_SIZE = (4.6, 3.6)  # inches per panel
 COLUMNS = 3  # panels per row at most
-LOG_SPAN = 100.0  # a grid of positive numbers spanning this factor gets a log axis
+LOG_SPAN = 10.0  # a grid of positive numbers spanning this factor or more gets a log axis
 INSTALL_HINT = "pip install 'layer-toolkit[plot]'"
+GRID_TICKS = 8  # a grid of at most this many numbers has a tick at each
 SPREAD = 0.3  # the width over which a category's points are spread
 LABEL_WIDTH = 40  # characters of a curve's label before it is shortened
 
@@ -132,7 +133,12 @@ def _key_panel(ax: Axes, results: SweepResults, key: str, metric: str | None) ->
     configs: dict[str, set[int]] = {}
     for trial in results.done:
         configs.setdefault(value_text(trial.values.get(key)), set()).add(trial.config)
-    line = "-" if any(len(c) > 1 for c in configs.values()) else "none"
+    grid = any(len(c) > 1 for c in configs.values())
+    if grid and not categorical and len(means) <= GRID_TICKS:  # a tick at each grid value
+        given = {float(x): x for x in xs if x is not None}  # 4, not 4.0
+        ax.set_xticks(list(means), [shown_value(given[x]) for x in means])
+        ax.set_xticks([], minor=True)
+    line = "-" if grid else "none"
     ax.plot(
         list(means),
         list(means.values()),

@@ -54,7 +54,7 @@ def _close(cell: str, mean: float, std: float) -> None:
 
 
 def test_the_table_is_best_first_with_mean_and_sample_std(run_cli, sweep) -> None:
-    result = run_cli("summary", str(sweep))
+    result = run_cli("summary", str(sweep), env={"COLUMNS": "1000"})
     assert result.returncode == 0, result.stderr
     heading = result.stdout.splitlines()[0]
     assert "12 of 14 trials done, 1 failed" in heading and "best first by test_accuracy" in heading

@@ -166,7 +166,7 @@ def _heading(summary: Summary, lower_is_better: Any) -> str:
     better = "lower" if lower_is_better(summary.metric) else "higher"
     return (
         f"{summary.results.folder}: {counts}; best first by {summary.metric} "
-        f"(final, {better} is better); mean {_plus_minus()} std over done seeds"
+        f"(final, {better} is better); mean {_plus_minus()} std over the done trials"
     )
 
 

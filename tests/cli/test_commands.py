@@ -33,6 +33,7 @@ def test_every_command_has_its_handler_outside_the_entry_module() -> None:
         "plugins",
         "schema",
         "gradcheck",
+        "summary",
     ]
     for name, command in commands.items():
         module = command.get_default("handler").__module__

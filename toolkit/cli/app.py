@@ -1,8 +1,9 @@
-"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck.
+"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck,
+summary.
 
 Each command's parser and handler live in its own module (``train``, ``trained``, ``plot``,
-``specs``, ``plugins``, ``gradcheck``); here the parser is assembled and whatever a command
-raises becomes ``error:`` lines and an exit code.
+``specs``, ``plugins``, ``gradcheck``, ``summary``); here the parser is assembled and
+whatever a command raises becomes ``error:`` lines and an exit code.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ from typing import TextIO
 from ..base.errors import SpecError, ToolkitError, ToolkitNotice
 from ..base.wording import brief, one_line
 from ..registry.parts import describe_exit
-from . import gradcheck, plot, plugins, specs, train, trained
+from . import gradcheck, plot, plugins, specs, summary, train, trained
 from .options import DEBUG_HELP, CommandParser, debugging, options
 
 __all__ = ["main"]
@@ -40,6 +41,7 @@ COMMANDS = (
     plugins.add_plugins,
     specs.add_schema,
     gradcheck.add_gradcheck,
+    summary.add_summary,
 )
 """Each command's parser, in the order ``toolkit --help`` lists them."""
 

@@ -150,7 +150,7 @@ class Coordinator:
                 if not in_flight:
                     break
                 done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for future in done:
+                for future in sorted(done, key=lambda f: in_flight[f][0].index):
                     trial, attempt = in_flight.pop(future)
                     self._running -= 1
                     record = self._collect(future, trial, attempt)

@@ -128,7 +128,7 @@ def test_ctrl_c_without_a_folder_exits_130_in_one_line(
     def interrupted(*_: object, **__: object) -> None:
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(toolkit.cli.train, "train", interrupted)
+    monkeypatch.setattr(toolkit.cli.train, "train_in_folder", interrupted)
     assert toolkit.cli.main(["train", "-q"]) == 130
     assert capsys.readouterr().err.splitlines() == ["error: interrupted"]
 

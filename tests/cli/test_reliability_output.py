@@ -237,7 +237,7 @@ def test_any_other_memory_error_is_one_line_exit_1(monkeypatch, capsys) -> None:
     def exhausted(*_: object, **__: object) -> None:
         raise MemoryError("Unable to allocate 3.00 TiB")
 
-    monkeypatch.setattr(cli, "train", exhausted)
+    monkeypatch.setattr(cli, "train_in_folder", exhausted)
     assert main(["train", "-q"]) == 1
     line = one_error(capsys)
     assert line.startswith("error: out of memory (Unable to allocate 3.00 TiB); make the sizes")

@@ -288,7 +288,7 @@ def test_a_train_refused_after_taking_the_lock_leaves_no_folder(
     def refused(*_: object, **__: object) -> None:
         raise UsageError("refused before the run started")
 
-    monkeypatch.setattr(toolkit.cli.train, "train", refused)
+    monkeypatch.setattr(toolkit.cli.train, "train_in_folder", refused)
     code, stdout, stderr = _in_process(["train", "--out", str(tmp_path / "new" / "run")], capsys)
     assert (code, stdout, stderr) == (2, "", "error: refused before the run started\n")
     assert list(tmp_path.iterdir()) == []

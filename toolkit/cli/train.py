@@ -11,10 +11,10 @@ from collections.abc import Iterator
 from ..base.errors import UsageError
 from ..base.wording import one_line
 from ..runs.build import Assembly
-from ..runs.checkpoint import Checkpoint
-from ..runs.resume import Resumption, finish, prepare_resume, reopen, resumable
+from ..runs.folder_run import train_in_folder
+from ..runs.resume import Resumption, finish, prepare_resume, resumable
 from ..runs.rundir import RunDirectory
-from ..runs.trainer import Record, train
+from ..runs.trainer import Record
 from ..spec.load import Spec
 from .loading import DEFAULT_SPEC, load
 from .options import Commands, Options, refuse_empty
@@ -109,42 +109,29 @@ def _run(
             progress.start(f"resuming {name} at iteration {done}/{total}: {layers}")
         else:
             progress.start(f"training {name}: {layers}, {count(total, 'iteration')}")
-        if out and not resumption:
-            out.start(spec)
-        elif out and resumption:
-            reopen(out, resumption)
 
     def on_log(record: Record) -> None:
-        if out:
-            out.append_metrics(record)
         if record["iteration"] == 0:  # the starting point: in metrics.jsonl only
             return
         history.append(record)
         if not args.quiet:
             progress.line(_log_line(record, total))
 
-    def on_checkpoint(state: Checkpoint) -> None:
-        assert out is not None
-        out.save_checkpoint(state)
-
     stop = _StopRequest()
     try:
         with stop.on_signals() if out else contextlib.nullcontext():
-            result = train(
+            result = train_in_folder(
                 spec,
+                out,
+                resumption,
                 on_start=on_start,
                 on_log=on_log,
                 on_iteration=lambda _: progress.step(history[-1]["loss"] if history else None),
-                on_checkpoint=on_checkpoint if out else None,
-                resume=checkpoint,
                 stop=stop,
             )
     finally:
         progress.close()
-        if out:
-            out.close()
     if out:
-        out.save_params(result.network.params, result.network.state)
         _draw_curves(out)
     last = result.history[-1] if result.history else {}
     final = ", ".join(shown.strip() for shown in _metrics(last))

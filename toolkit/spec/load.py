@@ -124,6 +124,7 @@ def load_spec(
     overrides: Iterable[str] | Mapping[str, Any] | None = None,
     *,
     manager: ToolkitPluginManager | None = None,
+    text: str | None = None,
 ) -> Spec:
     """Load, override, validate and normalize a spec. Raises SpecError listing every problem.
 
@@ -133,10 +134,12 @@ def load_spec(
     ``"KEY=VALUE"`` strings or a ``{key: value}`` mapping with dotted keys. Parts are
     resolved against ``manager`` (by default, every installed plugin), after the
     modules the spec lists under ``plugins:`` are imported and registered with it.
+    ``text`` is the file's YAML, read already: ``source`` then only names it (for messages,
+    and for the files and plugin modules named relative to its folder) and is not read.
     """
     if isinstance(overrides, str):
         overrides = [overrides]
-    tree, sources, label, problems = _read(source)
+    tree, sources, label, problems = _read(source, text)
     _expand_part_names(tree)
     if overrides and isinstance(tree, dict):
         problems += apply_overrides(tree, sources, overrides, _is_part)
@@ -238,14 +241,16 @@ def _expand_part_names(tree: Any) -> None:
 
 
 def _read(
-    source: str | os.PathLike[str] | Mapping[str, Any],
+    source: str | os.PathLike[str] | Mapping[str, Any], text: str | None = None
 ) -> tuple[Any, SourceMap, str | None, list[Problem]]:
-    """The parsed tree, where its values stand, its label, and problems found in parsing."""
+    """The parsed tree, where its values stand, its label, and problems found in parsing
+    (of ``text`` where it is given, else of the file ``source``)."""
     if isinstance(source, Mapping):
         tree, refused, problems = copy_tree(source)
         return tree, SourceMap(refused=refused), None, problems
     label = os.fspath(source)
-    hint = "check the path; shipped specs: " + ", ".join(sorted(shipped_specs()))
-    text = read_spec_text(source, hint)
+    if text is None:
+        hint = "check the path; shipped specs: " + ", ".join(sorted(shipped_specs()))
+        text = read_spec_text(source, hint)
     tree, sources, problems = parse_yaml(text, label)
     return tree, sources, label, problems

@@ -98,16 +98,23 @@ class Coordinator:
     returns notes to show."""
     on_end: Callable[[Path], object] | None = None
     """Called with the sweep folder at the end of the session (the summary)."""
+    executor: TrialExecutor | None = None
+    """The first executor, already made and prepared (None: one is made when needed);
+    the coordinator shuts it down at the end."""
     _last: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
     _running: int = field(default=0, init=False)
 
     def run(self) -> SessionResult:
         """Run the session; the executors it made are shut down however it ends."""
         self.folder.clear_stop()
-        records = read_log(self.folder.path)
-        self._last = last_finished(records)
-        queue = deque(self._to_run(records))
-        self._emit("start", None)
+        try:
+            records = read_log(self.folder.path)
+            self._last = last_finished(records)
+            queue = deque(self._to_run(records))
+            self._emit("start", None)
+        except BaseException:
+            _retire(self.executor)
+            raise
         failed, interrupted = self._loop(queue, records)
         if self.on_end is not None:
             self.on_end(self.folder.path)
@@ -135,7 +142,7 @@ class Coordinator:
         stop request stopped it)."""
         in_flight: dict[Future[Outcome], tuple[Trial, int]] = {}
         tries = {trial.id: 0 for trial in queue}
-        executor: TrialExecutor | None = None
+        executor, self.executor = self.executor, None
         stopping = failed_fast = interrupted = False
         finished = False
         try:

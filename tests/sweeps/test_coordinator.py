@@ -42,7 +42,7 @@ def session(
     if resume:
         folder.reopen()
     else:
-        folder.start(trials, spec_text="name: s\n", sweep_text="spec: s\n")
+        folder.start(trials, spec_text="name: s\n", write_sweep=lambda p: p.write_text("spec: s\n"))
     made = executors if executors is not None else []
 
     def new_executor() -> SyncExecutor:
@@ -87,7 +87,7 @@ def test_skips_trials_done_in_their_folder_and_logs_them(tmp_path: Path) -> None
     path = tmp_path / "sweep"
     trials = make_trials(0.1, 0.2)
     first = SweepFolder(path)
-    first.start(trials, spec_text="s", sweep_text="s")
+    first.start(trials, spec_text="s", write_sweep=lambda p: p.write_text("s"))
     first.close()
     done = path / "runs" / trials[1].name
     done.mkdir(parents=True)
@@ -116,7 +116,7 @@ def test_resubmits_a_started_trial_to_its_own_folder(tmp_path: Path, files: list
     trials = make_trials(0.1)
     started = path / "runs" / trials[0].name
     first = SweepFolder(path)
-    first.start(trials, spec_text="s", sweep_text="s")
+    first.start(trials, spec_text="s", write_sweep=lambda p: p.write_text("s"))
     first.close()
     started.mkdir(parents=True)
     for name in files:

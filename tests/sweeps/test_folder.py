@@ -18,7 +18,11 @@ from toolkit.sweeps.log import planned_trials, read_log
 
 def started(path: Path, rates: tuple[float, ...] = (0.1, 0.2)) -> SweepFolder:
     folder = SweepFolder(path)
-    folder.start(make_trials(*rates), spec_text="name: base\n", sweep_text="spec: base.yaml\n")
+    folder.start(
+        make_trials(*rates),
+        spec_text="name: base\n",
+        write_sweep=lambda p: p.write_text("spec: base.yaml\n"),
+    )
     return folder
 
 

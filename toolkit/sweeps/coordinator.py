@@ -11,7 +11,6 @@ executor broken by it is replaced by a new one from the factory).
 from __future__ import annotations
 
 import json
-import warnings
 from collections import deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
@@ -19,7 +18,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-from ..base.errors import ToolkitNotice
 from ..base.wording import one_line
 from ..runs.rundir import RunDirectory
 from .executor import TrialExecutor
@@ -85,6 +83,7 @@ class Coordinator:
     trials: Sequence[Trial]
     make_task: Callable[[Trial], Task]
     make_executor: Callable[[], TrialExecutor]
+    """A new executor, its workers checked: the first one, and one for each broken one."""
     run_trial: Callable[[Task], Outcome]
     """The worker function, given each task: importable by name (a pool pickles it)."""
     workers: int
@@ -93,9 +92,6 @@ class Coordinator:
     retry_failed: bool = False
     stop_requested: Callable[[], bool] = lambda: False
     on_event: Callable[[Event], None] = lambda event: None
-    prepare: Callable[[TrialExecutor], Sequence[str]] = lambda executor: ()
-    """Called on each new executor before anything is submitted (``admit_workers``);
-    returns notes to show."""
     on_end: Callable[[Path], object] | None = None
     """Called with the sweep folder at the end of the session (the summary)."""
     executor: TrialExecutor | None = None
@@ -186,7 +182,7 @@ class Coordinator:
         task = self.make_task(trial)
         for _ in range(2):
             if executor is None:
-                executor = self._new_executor()
+                executor = self.make_executor()
             try:
                 future = executor.submit(self.run_trial, task)
             except BrokenExecutor:
@@ -198,12 +194,6 @@ class Coordinator:
             self._emit("submitted", trial)
             return executor
         raise BrokenExecutor("a new executor refused a trial at once")
-
-    def _new_executor(self) -> TrialExecutor:
-        executor = self.make_executor()
-        for note in self.prepare(executor):
-            warnings.warn(note, ToolkitNotice, stacklevel=2)
-        return executor
 
     def _collect(self, future: Future[Outcome], trial: Trial, attempt: int) -> dict[str, Any]:
         """Log how the attempt ended: the worker's outcome, or ``crashed``."""

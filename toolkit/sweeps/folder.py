@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -58,9 +58,12 @@ class SweepFolder:
         """The resolved sweep file's text."""
         return self._read(self.SWEEP)
 
-    def start(self, trials: Sequence[Trial], *, spec_text: str, sweep_text: str) -> None:
-        """Create the sweep for a first start and lock it: the resolved sweep, the base
-        spec's copy and the planned trials.
+    def start(
+        self, trials: Sequence[Trial], *, spec_text: str, write_sweep: Callable[[Path], None]
+    ) -> None:
+        """Create the sweep for a first start and lock it: the base spec's copy, the
+        resolved sweep (``write_sweep`` writes it to the path it is given) and the planned
+        trials.
 
         Refused: an existing sweep (resume it instead), a folder that holds anything else.
         """
@@ -70,7 +73,7 @@ class SweepFolder:
         try:
             self._refuse_taken()  # another coordinator started one here as we created it
             write_atomically(self.path / self.SPEC, lambda f: f.write(spec_text.encode()))
-            write_atomically(self.path / self.SWEEP, lambda f: f.write(sweep_text.encode()))
+            write_sweep(self.path / self.SWEEP)
             (self.path / self.RUNS).mkdir(exist_ok=True)
             self.log.extend(planned_record(trial) for trial in trials)
         except BaseException:

@@ -7,13 +7,16 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
 
+from tests.helpers import SPECS, call_toolkit
 from tests.sweeps.fakes import FakeWorker, SyncExecutor, make_trials
 from toolkit.sweeps.coordinator import Coordinator, Event, SessionResult
 from toolkit.sweeps.folder import SweepFolder
 from toolkit.sweeps.log import read_log
 from toolkit.sweeps.trial import Task, Trial
+from toolkit.sweeps.worker import run_trial
 
 
 def task_for(folder: SweepFolder, trial: Trial) -> Task:
@@ -254,3 +257,87 @@ def test_a_stop_asked_before_the_first_submission_runs_nothing(tmp_path: Path) -
     assert worker.calls == []
     assert (tmp_path / "sweep" / "stop").exists()
     assert (result.exit_code, [r.status for r in result.records]) == (130, ["pending", "pending"])
+
+
+SIGMOID = SPECS / "two_layer_sigmoid.yaml"
+SHORT = ["train.iterations=12", "train.log_every=4", "train.checkpoint_every=4"]
+
+
+def real_session(path: Path, trials: Sequence[Trial], run: Any, *, resume: bool) -> SessionResult:
+    """A session running the real ``run_trial`` (through ``run``) on the sigmoid spec."""
+    folder = SweepFolder(path)
+    if resume:
+        folder.reopen()
+    else:
+        folder.start(trials, spec_text=SIGMOID.read_text(), write_sweep=lambda p: p.touch())
+
+    def task(trial: Trial) -> Task:
+        made = task_for(folder, trial)
+        made.update(spec_text=SIGMOID.read_text(), spec_source=str(SIGMOID))
+        made["overrides"] = [*SHORT, *trial.overrides]
+        return made
+
+    with folder.held():
+        return Coordinator(folder, trials, task, SyncExecutor, run, workers=1).run()
+
+
+def trained(tmp_path: Path, trial: Trial) -> Path:
+    """The trial's run as ``toolkit train SPEC --set ... --out DIR`` trains it."""
+    sets = [word for o in [*SHORT, *trial.overrides] for word in ("--set", o)]
+    folder = tmp_path / f"reference-{trial.index}"
+    done = call_toolkit("train", str(SIGMOID), *sets, "-q", "--out", str(folder), cwd=tmp_path)
+    assert done.returncode == 0, done.stderr
+    return folder
+
+
+def same_run(folder: Path, reference: Path) -> None:
+    with np.load(folder / "params.npz") as ours, np.load(reference / "params.npz") as theirs:
+        assert ours.files == theirs.files
+        for name in ours.files:
+            assert ours[name].tobytes() == theirs[name].tobytes(), name
+
+    def records(path: Path) -> list[dict[str, Any]]:
+        lines = (path / "metrics.jsonl").read_text().splitlines()
+        return [{k: v for k, v in json.loads(line).items() if k != "seconds"} for line in lines]
+
+    assert records(folder) == records(reference)
+
+
+@pytest.mark.long
+@pytest.mark.parametrize("checkpoint", [True, False], ids=["continued", "restarted"])
+def test_a_stopped_trial_is_finished_as_toolkit_train_trains_it(
+    tmp_path: Path, checkpoint: bool
+) -> None:
+    """The real worker: the first trial is stopped by its stop file (a checkpoint written),
+    the second runs to its end; the session is not done (130). The next session continues
+    the first from its checkpoint (or, with the checkpoint deleted, restarts its folder) and
+    skips the second; both end bit for bit as ``toolkit train`` trains them."""
+    path = tmp_path / "sweep"
+    trials = make_trials(0.5, 0.2, seeds=(3,))
+
+    def stop_the_first(task: Task) -> Any:
+        if task["id"] != trials[0].id:
+            return run_trial(task)
+        Path(task["stop_file"]).touch()
+        try:
+            return run_trial(task)
+        finally:
+            Path(task["stop_file"]).unlink()
+
+    first = real_session(path, trials, stop_the_first, resume=False)
+    assert [r.status for r in first.records] == ["stopped", "done"] and first.exit_code == 130
+    stopped = path / "runs" / trials[0].name
+    assert (stopped / "checkpoint.npz").exists() and not (stopped / "params.npz").exists()
+    if not checkpoint:
+        (stopped / "checkpoint.npz").unlink()
+    calls: list[str] = []
+
+    def counted(task: Task) -> Any:
+        calls.append(task["id"])
+        return run_trial(task)
+
+    second = real_session(path, trials, counted, resume=True)
+    assert calls == [trials[0].id]
+    assert [r.status for r in second.records] == ["done", "done"] and second.exit_code == 0
+    for trial in trials:
+        same_run(path / "runs" / trial.name, trained(tmp_path, trial))

@@ -67,7 +67,8 @@ class SessionResult:
 
     records: list[TrialRecord]
     exit_code: int
-    """0 every trial done, 1 a trial failed (or crashed beyond its retries), 130 stopped."""
+    """0 every trial done, 1 a trial failed (or crashed beyond its retries), 130 stopped
+    (interrupted, or a trial stopped by its stop file)."""
     interrupted: bool
 
     def count(self, status: str) -> int:
@@ -115,8 +116,7 @@ class Coordinator:
         if self.on_end is not None:
             self.on_end(self.folder.path)
         results = [self._record(trial) for trial in self.trials]
-        code = 130 if interrupted else 1 if failed or _any_failed(results) else 0
-        return SessionResult(results, code, interrupted)
+        return SessionResult(results, _exit_code(results, failed, interrupted), interrupted)
 
     def _to_run(self, records: list[dict[str, Any]]) -> list[Trial]:
         """The trials this session runs; logs those found done in their folder, unlogged."""
@@ -254,8 +254,14 @@ class Coordinator:
         )
 
 
-def _any_failed(records: Sequence[TrialRecord]) -> bool:
-    return any(record.status in ("failed", "crashed") for record in records)
+def _exit_code(records: Sequence[TrialRecord], failed_fast: bool, interrupted: bool) -> int:
+    """130 interrupted; 1 a trial failed (or crashed beyond its retries); 130 a trial not
+    finished (stopped by a stop file); 0 every trial done."""
+    if interrupted:
+        return 130
+    if failed_fast or any(record.status in ("failed", "crashed") for record in records):
+        return 1
+    return 0 if all(record.status == "done" for record in records) else 130
 
 
 def _retire(executor: TrialExecutor | None, *, finish: bool = False) -> None:

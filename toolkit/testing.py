@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import functools
 import math
+import operator
 import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -61,6 +62,8 @@ SMOOTHNESS_TOLERANCE = 1e-9
 """A third difference at step 1e-4 above this is a kink (order 1e-4), a jump in the
 second derivative (order 1e-8) or a third derivative over 1000: not smooth enough."""
 _H = 1e-6
+EXECUTOR_SECONDS = 120.0
+"""The longest an executor part may take to run one function on a worker it started."""
 _KIT_TANH: Part = Part(np.tanh, derivative=lambda a: 1.0 - np.tanh(a) ** 2, breakpoints=())
 """The kit's own smooth activation, with its closed-form derivative."""
 
@@ -654,6 +657,15 @@ def _optimizer_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
     against = all(np.all((params[k] - before[k]) * grads[k] < 0) for k in before)
     checks.append(Check("one step moves every parameter against its gradient", bool(against)))
     return checks
+
+
+def _executor_checks(part: Part, settings: dict[str, Any]) -> list[Check]:
+    executor = part.fn(1, **settings)
+    try:
+        result = executor.submit(operator.add, 2, 3).result(timeout=EXECUTOR_SECONDS)
+    finally:
+        executor.shutdown()
+    return [Check("runs a function on a worker and gives back its result", result == 5)]
 
 
 # -- layers ---------------------------------------------------------------------------------
@@ -1251,6 +1263,7 @@ _CHECKS: dict[str, Callable[[Part, dict[str, Any]], list[Check]]] = {
     "gradient_estimator": _gradient_estimator_checks,
     "dataset": _dataset_checks,
     "optimizer": _optimizer_checks,
+    "executor": _executor_checks,
 }
 
 check_activation = _asserting("activation")

@@ -296,5 +296,6 @@ def test_disable_autoload_keeps_only_standard_and_named_plugins(
         "toolkit_plugins.gradient_estimators",
         "toolkit_plugins.datasets",
         "toolkit_plugins.optimizers",
+        "toolkit_plugins.executors",
     }
     assert listing["skipped_plugins"] == []

@@ -183,7 +183,9 @@ def dask(workers: int | None, address: str | None = None, dashboard: bool = Fals
         import distributed as api
     except ImportError:
         raise MissingDependency(
-            "engine", "the dask engine needs Dask's distributed, not installed", DASK_INSTALL
+            "engine",
+            "the dask engine needs Dask's distributed, which is not installed",
+            DASK_INSTALL,
         ) from None
     distributed: Any = api  # no type hints there
     if address is not None:

@@ -59,7 +59,7 @@ class SweepFolder:
         return self._read(self.SWEEP)
 
     def start(
-        self, trials: Sequence[Trial], *, spec_text: str, write_sweep: Callable[[Path], None]
+        self, trials: Sequence[Trial], *, spec_text: str, write_sweep: Callable[[Path], object]
     ) -> None:
         """Create the sweep for a first start and lock it: the base spec's copy, the
         resolved sweep (``write_sweep`` writes it to the path it is given) and the planned

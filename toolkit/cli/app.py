@@ -1,4 +1,5 @@
-"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck.
+"""The ``toolkit`` command: train, sweep, validate, evaluate, predict, plot, specs, plugins,
+gradcheck.
 
 Each command's parser and handler live in its own module (``train``, ``trained``, ``plot``,
 ``specs``, ``plugins``, ``gradcheck``); here the parser is assembled and whatever a command
@@ -22,7 +23,7 @@ from typing import TextIO
 from ..base.errors import SpecError, ToolkitError, ToolkitNotice
 from ..base.wording import brief, one_line
 from ..registry.parts import describe_exit
-from . import gradcheck, plot, plugins, specs, train, trained
+from . import gradcheck, plot, plugins, specs, sweep, train, trained
 from .options import DEBUG_HELP, CommandParser, debugging, options
 
 __all__ = ["main"]
@@ -32,6 +33,7 @@ NAME_MAX = 255
 """The longest file name most file systems take, in bytes."""
 COMMANDS = (
     train.add_train,
+    sweep.add_sweep,
     trained.add_evaluate,
     trained.add_predict,
     plot.add_plot,

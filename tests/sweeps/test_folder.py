@@ -125,3 +125,22 @@ def test_the_stop_file_is_made_and_cleared(tmp_path: Path) -> None:
     assert folder.stop_file.exists()
     folder.clear_stop()
     assert not folder.stop_file.exists()
+
+
+def test_a_changed_set_or_plugin_list_is_refused(tmp_path: Path) -> None:
+    """The sweep's own ``set`` changes every trial: refused, naming it."""
+    folder = SweepFolder(tmp_path / "sweep")
+    trials = make_trials(0.1)
+    folder.start(
+        trials, spec_text="", write_sweep=lambda p: p.touch(), shared=["train.iterations=30"]
+    )
+    folder.close()
+    with SweepFolder(tmp_path / "sweep").held() as again:
+        assert again.reopen() == trials
+        with pytest.raises(
+            UsageError, match=r"its set was train\.iterations=30, is now train\.iterations=300;"
+        ):
+            again.check_unchanged(trials, trials, ["train.iterations=300"])
+        with pytest.raises(UsageError, match="its plugins was empty, is now mine"):
+            again.check_unchanged(trials, trials, ["train.iterations=30"], ["mine"])
+        again.check_unchanged(trials, trials, ["train.iterations=30"])

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,8 @@ class SweepFolder:
         self.path = Path(path)
         self.log = TrialLog(self.path)
         self._lock = FolderLock(self.path)
+        self.recorded: tuple[tuple[str, ...], tuple[str, ...]] = ((), ())
+        """The sweep's own overrides and plugin modules, as its planned records hold them."""
 
     @property
     def is_sweep(self) -> bool:
@@ -59,7 +61,13 @@ class SweepFolder:
         return self._read(self.SWEEP)
 
     def start(
-        self, trials: Sequence[Trial], *, spec_text: str, write_sweep: Callable[[Path], object]
+        self,
+        trials: Sequence[Trial],
+        *,
+        spec_text: str,
+        write_sweep: Callable[[Path], object],
+        shared: Sequence[str] = (),
+        plugins: Sequence[str] = (),
     ) -> None:
         """Create the sweep for a first start and lock it: the base spec's copy, the
         resolved sweep (``write_sweep`` writes it to the path it is given) and the planned
@@ -75,7 +83,7 @@ class SweepFolder:
             write_atomically(self.path / self.SPEC, lambda f: f.write(spec_text.encode()))
             write_sweep(self.path / self.SWEEP)
             (self.path / self.RUNS).mkdir(exist_ok=True)
-            self.log.extend(planned_record(trial) for trial in trials)
+            self.log.extend(planned_record(trial, shared, plugins) for trial in trials)
         except BaseException:
             self.close()
             raise
@@ -95,15 +103,25 @@ class SweepFolder:
         self._acquire()
         try:
             (self.path / self.RUNS).mkdir(exist_ok=True)
-            return planned_trials(read_log(self.path))
+            records = read_log(self.path)
+            self.recorded = _shared(records)
+            return planned_trials(records)
         except BaseException:
             self.close()
             raise
 
-    def check_unchanged(self, planned: Sequence[Trial], trials: Sequence[Trial]) -> None:
+    def check_unchanged(
+        self,
+        planned: Sequence[Trial],
+        trials: Sequence[Trial],
+        shared: Sequence[str] = (),
+        plugins: Sequence[str] = (),
+    ) -> None:
         """Refuse a resume whose re-expanded ``trials`` differ from the ``planned`` ones,
-        naming the first trial and key that differ."""
-        problem = _difference(planned, trials)
+        naming the first trial and key that differ, or whose ``shared`` overrides or
+        ``plugins`` differ from those recorded (``reopen`` read them)."""
+        problem = _shared_difference(self.recorded, (tuple(shared), tuple(plugins)))
+        problem = problem or _difference(planned, trials)
         if problem is not None:
             raise UsageError(
                 f"{self.path / self.SWEEP} changed since the sweep started: {problem}; undo "
@@ -168,6 +186,27 @@ class SweepFolder:
             raise RunError(f"{path} is missing; the sweep folder is damaged") from None
         except (OSError, UnicodeDecodeError) as error:
             raise RunError(f"{path}: cannot read ({error})") from None
+
+
+def _shared(records: Sequence[Mapping[str, Any]]) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    """The sweep's ``set`` and plugins, from its first planned record."""
+    for record in records:
+        if record.get("event") == "planned":
+            return tuple(record.get("set", ())), tuple(record.get("plugins", ()))
+    return (), ()
+
+
+def _shared_difference(
+    was: tuple[tuple[str, ...], tuple[str, ...]], now: tuple[tuple[str, ...], tuple[str, ...]]
+) -> str | None:
+    for name, old, new in zip(("set", "plugins"), was, now, strict=True):
+        if old != new:
+            return f"its {name} was {_listed(old)}, is now {_listed(new)}"
+    return None
+
+
+def _listed(items: Sequence[str]) -> str:
+    return " ".join(items) if items else "empty"
 
 
 def _difference(planned: Sequence[Trial], trials: Sequence[Trial]) -> str | None:

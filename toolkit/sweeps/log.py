@@ -34,8 +34,12 @@ LOG_NAME = "trials.jsonl"
 """The log's file name in a sweep folder."""
 
 
-def planned_record(trial: Trial) -> dict[str, Any]:
-    """The ``planned`` record of ``trial``."""
+def planned_record(
+    trial: Trial, shared: Sequence[str] = (), plugins: Sequence[str] = ()
+) -> dict[str, Any]:
+    """The ``planned`` record of ``trial``; ``shared`` are the sweep's own overrides (its
+    ``set``) and ``plugins`` its plugin modules, recorded so that a resume can tell that
+    they changed."""
     return {
         "event": "planned",
         "index": trial.index,
@@ -45,6 +49,8 @@ def planned_record(trial: Trial) -> dict[str, Any]:
         "values": dict(trial.values),
         "seed": trial.seed,
         "overrides": list(trial.overrides),
+        "set": list(shared),
+        "plugins": list(plugins),
     }
 
 

@@ -113,6 +113,8 @@ def prepare_start(
             setup.trials,
             spec_text=setup.spec_text,
             write_sweep=lambda path: write_sweep(plan, path),
+            shared=setup.overrides,
+            plugins=setup.plugins,
         )
     except BaseException:
         executor.shutdown(wait=False, cancel_futures=True)
@@ -128,7 +130,7 @@ def prepare_resume(out: str | os.PathLike[str], engine: Engine) -> Prepared:
     try:
         plan = load_sweep(folder.path / folder.SWEEP)
         setup = setup_of(plan, folder.spec_text())
-        folder.check_unchanged(planned, setup.trials)
+        folder.check_unchanged(planned, setup.trials, setup.overrides, setup.plugins)
         executor = open_executor(engine, setup.plugins)
     except BaseException:
         folder.close()

@@ -7,14 +7,20 @@ import json
 import os
 import signal
 import subprocess
+import sys
 import time
+import types
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
 
 from tests.helpers import SPECS, _toolkit_command
+from tests.sweeps.fakes import FakeWorker, SyncExecutor, make_trials
+from toolkit.cli import sweep as command
+from toolkit.sweeps.coordinator import Coordinator
+from toolkit.sweeps.folder import SweepFolder
 
 TEACHER = SPECS / "two_layer_teacher.yaml"
 LONG = [
@@ -223,3 +229,65 @@ def test_a_failed_trial_is_exit_1_and_the_others_are_done(tmp_path: Path) -> Non
     (failed,) = [line for line in done.stdout.splitlines() if ": failed" in line]
     assert "(exit 1)" in failed and "nan or infinite" in failed
     assert done.stdout.splitlines()[-1].startswith("2 trials: 1 done, 1 failed in ")
+
+
+class FakeBar:
+    """Records what the sweep's bar is asked to show."""
+
+    made: ClassVar[list[FakeBar]] = []
+
+    def __init__(self, **given: Any) -> None:
+        self.given, self.updates, self.postfix, self.written = given, 0, "", []
+        FakeBar.made.append(self)
+
+    def update(self, n: int) -> None:
+        self.updates += n
+
+    def set_postfix_str(self, text: str, refresh: bool = True) -> None:
+        self.postfix = text
+
+    def refresh(self) -> None:
+        pass
+
+    def write(self, text: str, file: Any = None) -> None:
+        self.written.append(text)
+
+    def close(self) -> None:
+        pass
+
+
+def test_the_bar_counts_trials_done_failed_and_running(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """On a terminal: a bar over the trials, done/failed/running beside it, a line above
+    it for a failed trial only."""
+    monkeypatch.setitem(sys.modules, "tqdm", types.SimpleNamespace(tqdm=FakeBar))
+    monkeypatch.setattr(command, "bar_available", lambda: True)
+    FakeBar.made.clear()
+    trials = make_trials(0.1, 0.2, 0.3)
+    folder = SweepFolder(tmp_path)
+    folder.start(trials, spec_text="", write_sweep=lambda p: p.touch())
+    watcher = command._Watcher(len(trials), quiet=False)
+    seen: list[str] = []
+
+    def watch(event: Any) -> None:
+        watcher(event)
+        seen.append(FakeBar.made[0].postfix)
+
+    def task(trial: Any) -> Any:
+        return {
+            "id": trial.id,
+            "overrides": list(trial.overrides),
+            "folder": str(folder.run_folder(trial)),
+            "stop_file": str(folder.stop_file),
+        }
+
+    with folder.held():
+        Coordinator(
+            folder, trials, task, SyncExecutor, FakeWorker(fail={0.2}), 2, on_event=watch
+        ).run()
+    (bar,) = FakeBar.made
+    assert bar.given["total"] == 3 and bar.updates == 3
+    assert "done 0, failed 0, running 2" in seen
+    assert seen[-1] == "done 2, failed 1, running 0"
+    assert len(bar.written) == 1 and "failed" in bar.written[0]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import shutil
 import signal
 import sys
 import time
@@ -213,7 +214,7 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
 
 
 def _run(args: argparse.Namespace, prepared: Prepared) -> int:
-    watcher = _Watcher(prepared, quiet=args.quiet)
+    watcher = _Watcher(len(prepared.setup.trials), quiet=args.quiet)
     stop = _StopRequest()
     options = Options(
         retries=args.retries,
@@ -258,11 +259,11 @@ def _final_line(result: SessionResult, folder: Path, seconds: float) -> str:
 class _Watcher:
     """Shows the coordinator's events: a bar on a terminal, else a line per trial."""
 
-    def __init__(self, prepared: Prepared, *, quiet: bool) -> None:
+    def __init__(self, total: int, *, quiet: bool) -> None:
         self._quiet = quiet
         self._bar: Any = None
         self._wants_bar = not quiet and bar_available()
-        self._total = len(prepared.setup.trials)
+        self._total = total
 
     def __call__(self, event: Event) -> None:
         if event.kind == "start":
@@ -284,7 +285,15 @@ class _Watcher:
         if self._wants_bar:
             from tqdm import tqdm  # type: ignore[import-untyped]
 
-            self._bar = tqdm(total=event.total, initial=before, unit="trial", file=sys.stderr)
+            width = shutil.get_terminal_size().columns  # 0 on a terminal that won't say
+            self._bar = tqdm(
+                total=event.total,
+                initial=before,
+                unit="trial",
+                file=sys.stderr,
+                dynamic_ncols=width > 0,
+                ncols=None if width > 0 else 80,
+            )
 
     def _finished(self, event: Event) -> None:
         assert event.record is not None and event.trial is not None

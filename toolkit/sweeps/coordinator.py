@@ -11,7 +11,7 @@ executor broken by it is replaced by a new one from the factory).
 from __future__ import annotations
 
 import json
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
 from dataclasses import dataclass, field
@@ -22,7 +22,7 @@ from ..base.wording import one_line
 from ..runs.rundir import RunDirectory
 from .executor import TrialExecutor
 from .folder import SweepFolder
-from .log import attempts, finished_record, last_finished, read_log
+from .log import finished_record, last_finished, read_log
 from .trial import Outcome, Task, Trial
 
 __all__ = ["Coordinator", "Event", "SessionResult", "TrialRecord"]
@@ -99,6 +99,10 @@ class Coordinator:
     """The first executor, already made and prepared (None: one is made when needed);
     the coordinator shuts it down at the end."""
     _last: dict[str, dict[str, Any]] = field(default_factory=dict, init=False)
+    _counts: Counter[str] = field(default_factory=Counter, init=False)
+    """How many of the trials are in each status (their last record's)."""
+    _tried: Counter[str] = field(default_factory=Counter, init=False)
+    """How many attempts of each trial the log held when the session started."""
     _running: int = field(default=0, init=False)
 
     def run(self) -> SessionResult:
@@ -106,26 +110,29 @@ class Coordinator:
         self.folder.clear_stop()
         try:
             records = read_log(self.folder.path)
-            self._last = last_finished(records)
-            queue = deque(self._to_run(records))
+            ids = {trial.id for trial in self.trials}
+            self._last = {k: v for k, v in last_finished(records).items() if k in ids}
+            self._counts = Counter(str(record["status"]) for record in self._last.values())
+            self._tried = Counter(str(r["id"]) for r in records if r["event"] == "finished")
+            queue = deque(self._to_run())
             self._emit("start", None)
         except BaseException:
             _retire(self.executor)
             raise
-        failed, interrupted = self._loop(queue, records)
+        failed, interrupted = self._loop(queue)
         if self.on_end is not None:
             self.on_end(self.folder.path)
         results = [self._record(trial) for trial in self.trials]
         return SessionResult(results, _exit_code(results, failed, interrupted), interrupted)
 
-    def _to_run(self, records: list[dict[str, Any]]) -> list[Trial]:
+    def _to_run(self) -> list[Trial]:
         """The trials this session runs; logs those found done in their folder, unlogged."""
         pending = []
         for trial in self.trials:
             last = self._last.get(trial.id)
             if _is_done(self.folder.run_folder(trial)):
                 if last is None or last["status"] != "done":
-                    self._log(_read_done(trial, self.folder, 1 + attempts(records, trial.id)))
+                    self._log(_read_done(trial, self.folder, 1 + self._tried[trial.id]))
                 self._emit("skipped", trial)
             elif last is not None and last["status"] == "failed" and not self.retry_failed:
                 self._emit("skipped", trial)
@@ -133,7 +140,7 @@ class Coordinator:
                 pending.append(trial)
         return pending
 
-    def _loop(self, queue: deque[Trial], records: list[dict[str, Any]]) -> tuple[bool, bool]:
+    def _loop(self, queue: deque[Trial]) -> tuple[bool, bool]:
         """Submit and collect until nothing is left; returns (a failure stopped it, a
         stop request stopped it)."""
         in_flight: dict[Future[Outcome], tuple[Trial, int]] = {}
@@ -148,7 +155,7 @@ class Coordinator:
                     stopping = interrupted = True
                 while queue and not stopping and len(in_flight) < self.workers:
                     trial = queue.popleft()
-                    attempt = 1 + attempts(records, trial.id) + tries[trial.id]
+                    attempt = 1 + self._tried[trial.id] + tries[trial.id]
                     executor = self._submit(executor, trial, attempt, in_flight)
                 if not in_flight:
                     break
@@ -229,13 +236,14 @@ class Coordinator:
 
     def _log(self, record: dict[str, Any]) -> None:
         self.folder.log.append(record)
+        before = self._last.get(str(record["id"]))
+        if before is not None:
+            self._counts[str(before["status"])] -= 1
+        self._counts[str(record["status"])] += 1
         self._last[str(record["id"])] = record
 
     def _emit(self, kind: EventKind, trial: Trial | None, record: Any = None) -> None:
-        statuses = [self._last.get(t.id, {}).get("status") for t in self.trials]
-        done = statuses.count("done")
-        failed = statuses.count("failed")
-        total = len(self.trials)
+        done, failed, total = self._counts["done"], self._counts["failed"], len(self.trials)
         self.on_event(Event(kind, trial, record, done, failed, self._running, total))
 
     def _record(self, trial: Trial) -> TrialRecord:

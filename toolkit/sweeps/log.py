@@ -22,7 +22,6 @@ from .trial import Trial
 __all__ = [
     "LOG_NAME",
     "TrialLog",
-    "attempts",
     "finished_record",
     "last_finished",
     "planned_record",
@@ -144,11 +143,6 @@ def last_finished(records: Iterable[Mapping[str, Any]]) -> dict[str, dict[str, A
         if record.get("event") == "finished":
             last[str(record["id"])] = dict(record)
     return last
-
-
-def attempts(records: Iterable[Mapping[str, Any]], trial_id: str) -> int:
-    """How many attempts of the trial the log records."""
-    return sum(1 for r in records if r.get("event") == "finished" and r.get("id") == trial_id)
 
 
 def planned_trials(records: Sequence[Mapping[str, Any]]) -> list[Trial]:

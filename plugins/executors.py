@@ -13,7 +13,8 @@ import contextlib
 import multiprocessing
 import os
 import signal
-from collections.abc import Callable, Collection, Iterator, Mapping
+import threading
+from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
@@ -70,19 +71,36 @@ def _pinned_start_method() -> str:
     return method
 
 
-@contextlib.contextmanager
-def _environment(values: Mapping[str, str]) -> Iterator[None]:
-    """``values`` in this process's environment inside the block; as they were after."""
-    before = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, value in before.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
+class _Pinned:
+    """The BLAS variables set to 1 in this process's environment while any pool lives: set
+    by the first pool, put back as they were by the last one to shut down, whatever the
+    order (a pool broken by a crash may be replaced before it is shut down)."""
+
+    def __init__(self) -> None:
+        self.pools = 0
+        self.before: dict[str, str | None] = {}
+        self.lock = threading.Lock()
+
+    def acquire(self) -> None:
+        with self.lock:
+            if self.pools == 0:
+                self.before = {name: os.environ.get(name) for name in BLAS_THREADS}
+                os.environ.update(dict.fromkeys(BLAS_THREADS, "1"))
+            self.pools += 1
+
+    def release(self) -> None:
+        with self.lock:
+            self.pools -= 1
+            if self.pools:
+                return
+            for name, value in self.before.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+
+
+_PINNED = _Pinned()
 
 
 def _ignore_ctrl_c() -> None:
@@ -95,14 +113,15 @@ class LocalPool:
     """A process pool whose workers start with one BLAS thread each and ignore Ctrl-C.
 
     A worker's environment is the one it starts with, before numpy loads there: the pool
-    sets the BLAS variables in this process's environment while it lives (the forkserver
-    and each spawned worker start from it), and puts them back as they were at shutdown.
+    sets the BLAS variables in this process's environment while it lives (the fork server
+    and each spawned worker start from it), and they are put back as they were once every
+    pool is shut down.
     """
 
     def __init__(self, workers: int | None) -> None:
         self.workers = workers or usable_cores()
-        self._pinned = _environment(dict.fromkeys(BLAS_THREADS, "1"))
-        self._pinned.__enter__()
+        _PINNED.acquire()
+        self._pinned = True
         try:
             self.method = _pinned_start_method()
             self._pool = ProcessPoolExecutor(
@@ -111,7 +130,7 @@ class LocalPool:
                 initializer=_ignore_ctrl_c,
             )
         except BaseException:
-            self._pinned.__exit__(None, None, None)
+            self._unpin()
             raise
 
     def submit(self, fn: Callable[..., T], /, *args: Any) -> Future[T]:
@@ -119,11 +138,16 @@ class LocalPool:
         return self._pool.submit(fn, *args)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
-        """End the pool, and put this process's environment back as it was."""
+        """End the pool; the last pool to end puts this process's environment back."""
         try:
             self._pool.shutdown(wait=wait, cancel_futures=cancel_futures)
         finally:
-            self._pinned.__exit__(None, None, None)
+            self._unpin()
+
+    def _unpin(self) -> None:
+        if self._pinned:
+            self._pinned = False
+            _PINNED.release()
 
 
 def local(workers: int | None) -> LocalPool:

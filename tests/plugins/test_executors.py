@@ -47,7 +47,7 @@ def where() -> str:
     return WHERE
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture
 def pool() -> object:
     executor = local(2)
     yield executor
@@ -91,6 +91,23 @@ def test_the_coordinators_environment_is_as_it_was_after_shutdown(
     assert executor.submit(square, 3).result(timeout=120)[0] == 9
     executor.shutdown()
     assert {name: os.environ.get(name) for name in BLAS_THREADS} == before
+
+
+def test_overlapping_pools_put_the_environment_back_whatever_the_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A second pool made before the first is shut down (a broken pool replaced), shut down
+    after it: the environment is as it was before the first, and the second's workers ran
+    with one BLAS thread all along."""
+    monkeypatch.setenv("OPENBLAS_NUM_THREADS", "2")
+    first = local(1)
+    second = local(1)
+    first.shutdown()
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "1"  # the second pool still lives
+    assert second.submit(blas).result(timeout=120)["threads"] == [1]
+    second.shutdown()
+    second.shutdown()  # twice: nothing more is put back
+    assert os.environ["OPENBLAS_NUM_THREADS"] == "2"
 
 
 def test_a_pool_takes_every_usable_core_by_default() -> None:

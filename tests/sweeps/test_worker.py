@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import threading
 import time
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import pytest
 from tests.helpers import SPECS, _toolkit_command, call_toolkit, write
 from toolkit.base.errors import ToolkitNotice
 from toolkit.base.lock import FolderLock
+from toolkit.runs.checkpoint import load_checkpoint
 from toolkit.runs.folder_run import trial_state
 from toolkit.sweeps.trial import Task
 from toolkit.sweeps.worker import StopFile, run_trial
@@ -83,20 +85,40 @@ def test_a_trial_gives_the_numbers_of_toolkit_train(tmp_path: Path) -> None:
     assert trial_state(folder) == "done"
 
 
+@pytest.mark.long
 def test_a_stopped_trial_continues_to_the_numbers_of_an_uninterrupted_one(tmp_path: Path) -> None:
-    """While the stop file exists the trial stops after its first iteration with a
-    checkpoint there (exit 130); run again without it, it finishes bit-identical."""
+    """The stop file made once the trial has written a checkpoint: it stops after an
+    iteration with a checkpoint there (exit 130); run again without it, it finishes
+    bit-identical to an uninterrupted run."""
     folder = tmp_path / "runs" / "trial"
-    task = _task(folder, SHORT, stop_file=str(tmp_path / "stop"))
-    Path(task["stop_file"]).touch()
+    longer = ["train.iterations=600", "train.log_every=4", "train.checkpoint_every=4"]
+    task = _task(folder, longer, stop_file=str(tmp_path / "stop"))
+
+    def stop_once_checkpointed() -> None:
+        while not (folder / "checkpoint.npz").exists():
+            time.sleep(0.005)
+        Path(task["stop_file"]).touch()
+
+    stopper = threading.Thread(target=stop_once_checkpointed, daemon=True)
+    stopper.start()
     stopped = run_trial(task)
-    assert (stopped["status"], stopped["exit"], stopped["iteration"]) == ("stopped", 130, 1)
+    stopper.join(timeout=60)
+    assert (stopped["status"], stopped["exit"], stopped["error"]) == ("stopped", 130, None)
+    assert 4 <= stopped["iteration"] < 600
+    assert load_checkpoint(folder / "checkpoint.npz").iteration == stopped["iteration"]
     assert trial_state(folder) == "checkpointed"
-    assert not (folder / "params.npz").exists()
     Path(task["stop_file"]).unlink()
     done = run_trial(task)
-    assert (done["status"], done["exit"], done["iteration"]) == ("done", 0, 12)
-    _assert_same_run(folder, _trained(tmp_path, SHORT))
+    assert (done["status"], done["exit"], done["iteration"]) == ("done", 0, 600)
+    _assert_same_run(folder, _trained(tmp_path, longer))
+
+
+def test_a_trial_asked_to_stop_before_it_begins_leaves_its_folder_alone(tmp_path: Path) -> None:
+    task = _task(tmp_path / "runs" / "trial", SHORT, stop_file=str(tmp_path / "stop"))
+    Path(task["stop_file"]).touch()
+    outcome = run_trial(task)
+    assert (outcome["status"], outcome["exit"], outcome["iteration"]) == ("stopped", 130, 0)
+    assert not (tmp_path / "runs").exists()
 
 
 def test_the_stop_file_is_looked_at_every_fifth_of_a_second_at_most(tmp_path: Path) -> None:

@@ -56,11 +56,14 @@ def run_trial(task: Task) -> Outcome:
 
     Every exception of the trial is a failed outcome with the exit code ``toolkit train``
     would give (2 for bad input, 1 for a failure during the run) and one line saying
-    what went wrong; a stop request is a stopped outcome (exit 130).
+    what went wrong; a stop request is a stopped outcome (exit 130), with a checkpoint
+    where the trial had begun.
     """
     start = time.perf_counter()
     reached = [0]
     stop = StopFile(task["stop_file"])
+    if stop():  # asked to stop before it began: its folder is left as it was
+        return _outcome(task, start, "stopped", STOPPED, None, 0)
     try:
         run = _run(task, stop, reached)
     except KeyboardInterrupt:

@@ -47,7 +47,7 @@ def test_a_bad_grid_value_is_one_line_at_its_grid_option() -> None:
 def test_a_bad_value_in_a_sweep_file_is_at_its_line(tmp_path: Path) -> None:
     text = f"spec: {SPEC}\ngrid:\n  {LR}:\n    - 0.1\n    - abc\n  train.batch_size: [4, 8]\n"
     (line,) = check(load_sweep(write(tmp_path / "sweep.yaml", text)))
-    assert f"sweep.yaml line 5, column 7" in line and "'abc'" in line and LR in line
+    assert "sweep.yaml line 5, column 7" in line and "'abc'" in line and LR in line
 
 
 def test_a_misspelt_swept_key_is_at_its_option_with_the_right_name() -> None:

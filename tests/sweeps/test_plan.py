@@ -281,6 +281,8 @@ def problems(**options: object) -> list[str]:
         ({"grid": ["a..b=1"]}, ["bad override key 'a..b'", "--grid a..b=1"]),
         ({"grid": ["x=[1,2]"]}, ["YAML scalar, not a list", "--grid x=[1,2]"]),
         ({"overrides": ["nokey"]}, ["expected KEY=VALUE"]),
+        ({"grid": [f"{LR}=0.1,"]}, ["has an empty value", "remove the extra comma"]),
+        ({"grid": [f"{LR}=,0.1"]}, ["has an empty value"]),
         (
             {"grid": [f"k{i}=" + ",".join(map(str, range(10))) for i in range(6)]},
             [f"more than {MAX_TRIALS}"],

@@ -22,7 +22,7 @@ import math
 import os
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -455,6 +455,11 @@ class PlanBuilder:
                 )
 
 
+def _placed(problem: Problem, where: Location) -> Problem:
+    """``problem`` at ``where`` if it has no place of its own."""
+    return problem if problem.location is not None else replace(problem, location=where)
+
+
 def _whole(value: object) -> bool:
     return isinstance(value, (int, np.integer)) and not isinstance(value, bool)
 
@@ -502,7 +507,7 @@ def plan_from_options(
         try:
             key, value = parse_override(text)
         except SpecError as error:
-            builder.problems += error.problems
+            builder.problems += [_placed(problem, where) for problem in error.problems]
             continue
         builder.add_override(key, value, where)
     builder.add_plugins(plugins, Location("-p"))
@@ -641,6 +646,6 @@ def _python_overrides(
         try:
             keypath, value = parse_override(text)
         except SpecError as error:
-            builder.problems += error.problems
+            builder.problems += [_placed(problem, where) for problem in error.problems]
             continue
         builder.add_override(keypath, value, where)

@@ -179,9 +179,9 @@ class _Reader:
                     f"random.{key}", "unknown key", self.at_key(("random", key)), hint
                 )
         if search and "params" not in search:
-            self.builder.refuse(
-                "random.params", "missing: the keys to draw", self.at(("random",)), example
-            )
+            where = self.at_key(("random",))
+            self.builder.refuse("random.params", "missing: the keys to draw", where, example)
+            self.builder.random_asked = True
         if "trials" in search:
             self.builder.set_trials(search["trials"], self.at(("random", "trials")))
         if "seed" in search:
@@ -192,9 +192,9 @@ class _Reader:
 
         params = search.get("params")
         if "params" in search and not params:
-            self.builder.refuse(
-                "random.params", "no keys to draw", self.at(("random", "params")), example
-            )
+            where = self.at(("random", "params"))
+            self.builder.refuse("random.params", "no keys to draw", where, example)
+            self.builder.random_asked = True
         self.each_key(params, "random.params", example, use)
 
     def plugins(self, value: object) -> None:

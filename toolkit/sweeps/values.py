@@ -70,6 +70,11 @@ def parse_values(text: str, where: Location, path: str) -> list[Any]:
 
     Raises SpecError (at ``where``, for the key ``path``) for text that is not such a list,
     or holds a list or a mapping."""
+    ends = text.strip()
+    if ends.startswith(",") or ends.endswith(","):
+        raise SpecError(
+            [Problem(path, f"{quote(text)} has an empty value", where, "remove the extra comma")]
+        )
     try:
         values, _, problems = parse_yaml(f"[{text}]", where.source)
     except SpecError as error:

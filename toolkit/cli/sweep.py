@@ -22,6 +22,7 @@ from typing import Any
 from ..base.errors import UsageError
 from ..base.wording import one_line
 from ..sweeps.coordinator import Event, SessionResult
+from ..sweeps.folder import SweepFolder
 from ..sweeps.plan import SweepPlan, plan_from_options
 from ..sweeps.session import (
     Engine,
@@ -132,6 +133,18 @@ def _not_negative(text: str) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    try:
+        return _start_or_resume(args)
+    except KeyboardInterrupt:  # before the session (an engine starting) or a second Ctrl-C
+        folder = args.resume or args.out
+        if folder is not None and SweepFolder(folder).is_sweep:
+            print(_resume_line(Path(folder)), file=sys.stderr)
+        else:
+            print("error: interrupted", file=sys.stderr)
+        return 130
+
+
+def _start_or_resume(args: argparse.Namespace) -> int:
     _check_options(args)
     engine = Engine(args.engine or "local", args.workers, _settings(args))
     if args.resume is not None:
@@ -227,10 +240,6 @@ def _run(args: argparse.Namespace, prepared: Prepared) -> int:
     try:
         with stop.on_signals():
             result = run(prepared, options)
-    except KeyboardInterrupt:
-        watcher.close()
-        print(_resume_line(prepared.folder.path), file=sys.stderr)
-        return 130
     finally:
         watcher.close()
     print(_final_line(result, prepared.folder.path, time.perf_counter() - start))

@@ -25,6 +25,7 @@ def test_every_command_has_its_handler_outside_the_entry_module() -> None:
     commands = parser._subparsers._group_actions[0].choices
     assert list(commands) == [
         "train",
+        "sweep",
         "evaluate",
         "predict",
         "plot",

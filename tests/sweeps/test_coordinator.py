@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import threading
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -260,7 +262,7 @@ def test_a_stop_asked_before_the_first_submission_runs_nothing(tmp_path: Path) -
 
 
 SIGMOID = SPECS / "two_layer_sigmoid.yaml"
-SHORT = ["train.iterations=12", "train.log_every=4", "train.checkpoint_every=4"]
+SHORT = ["train.iterations=600", "train.log_every=4", "train.checkpoint_every=4"]
 
 
 def real_session(path: Path, trials: Sequence[Trial], run: Any, *, resume: bool) -> SessionResult:
@@ -308,20 +310,29 @@ def same_run(folder: Path, reference: Path) -> None:
 def test_a_stopped_trial_is_finished_as_toolkit_train_trains_it(
     tmp_path: Path, checkpoint: bool
 ) -> None:
-    """The real worker: the first trial is stopped by its stop file (a checkpoint written),
-    the second runs to its end; the session is not done (130). The next session continues
-    the first from its checkpoint (or, with the checkpoint deleted, restarts its folder) and
-    skips the second; both end bit for bit as ``toolkit train`` trains them."""
+    """The real worker: the first trial is stopped by its stop file, made once it wrote a
+    checkpoint; the second runs to its end; the session is not done (130). The next session
+    continues the first from its checkpoint (or, with the checkpoint deleted, restarts its
+    folder) and skips the second; both end bit for bit as ``toolkit train`` trains them."""
     path = tmp_path / "sweep"
     trials = make_trials(0.5, 0.2, seeds=(3,))
 
     def stop_the_first(task: Task) -> Any:
         if task["id"] != trials[0].id:
             return run_trial(task)
-        Path(task["stop_file"]).touch()
+        folder = Path(task["folder"])
+
+        def stop_once_checkpointed() -> None:  # Ctrl-C while it runs
+            while not (folder / "checkpoint.npz").exists():
+                time.sleep(0.005)
+            Path(task["stop_file"]).touch()
+
+        stopper = threading.Thread(target=stop_once_checkpointed, daemon=True)
+        stopper.start()
         try:
             return run_trial(task)
         finally:
+            stopper.join(timeout=60)
             Path(task["stop_file"]).unlink()
 
     first = real_session(path, trials, stop_the_first, resume=False)

@@ -291,3 +291,54 @@ def test_the_bar_counts_trials_done_failed_and_running(
     assert "done 0, failed 0, running 2" in seen
     assert seen[-1] == "done 2, failed 1, running 0"
     assert len(bar.written) == 1 and "failed" in bar.written[0]
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["--resume", "sweep", "--grid", "a=1"], "sweep --resume DIR continues the sweep"),
+        (["--resume", "sweep", str(TEACHER)], "drop "),
+        ([str(TEACHER), "--retry-failed", "--out", "sweep"], "--retry-failed goes with --resume"),
+        ([str(TEACHER), "--grid", "optimizer.learning_rate=0.1"], "give the sweep folder"),
+        ([str(TEACHER), "--workers", "0", "--out", "sweep"], "not a whole number of 1 or more"),
+        (["--resume", "sweep"], "not a sweep folder"),
+    ],
+)
+def test_usage_mistakes_are_one_line_exit_2(
+    run_cli: Any, tmp_path: Path, args: list[str], words: str
+) -> None:
+    done = run_cli("sweep", *args)
+    assert done.returncode == 2
+    (line,) = done.stderr.splitlines()
+    assert line.startswith("error: ") and words in line
+    assert not (tmp_path / "sweep").exists()
+
+
+def test_a_dry_run_lists_the_trials_and_creates_nothing(run_cli: Any, tmp_path: Path) -> None:
+    done = run_cli(
+        "sweep",
+        str(TEACHER),
+        "--grid",
+        "optimizer.learning_rate=0.1,0.2",
+        "--seeds",
+        "2",
+        "--dry-run",
+        "--out",
+        "sweep",
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert lines[0].startswith("4 trials of ") and len(lines) == 5
+    assert lines[4].split()[-2:] == ["optimizer.learning_rate=0.2", "seed=1"]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_sweep_file_with_sweep_options_is_refused(run_cli: Any, tmp_path: Path) -> None:
+    (tmp_path / "lr.yaml").write_text(
+        f"spec: {TEACHER}\ngrid:\n  optimizer.learning_rate: [0.1, 0.2]\n"
+    )
+    done = run_cli("sweep", "lr.yaml", "--seeds", "2", "--out", "sweep")
+    assert done.returncode == 2
+    assert "lr.yaml is a sweep file" in done.stderr and "drop --seeds" in done.stderr
+    listed = run_cli("sweep", "lr.yaml", "--dry-run")
+    assert listed.returncode == 0 and listed.stdout.startswith("2 trials of ")

@@ -57,6 +57,13 @@ def add_sweep(commands: Commands, options: ParserOptions) -> None:
         "continue an interrupted sweep with --resume DIR.",
     )
     sweep.add_argument("spec", nargs="?", help="spec file, or a sweep file (with a 'spec' key)")
+    _plan_arguments(sweep)
+    _run_arguments(sweep)
+    sweep.set_defaults(handler=_sweep)
+
+
+def _plan_arguments(sweep: argparse.ArgumentParser) -> None:
+    """What a new sweep runs: grid, random trials, seeds."""
     sweep.add_argument(
         "--grid",
         metavar="KEY=V1,V2,...",
@@ -78,6 +85,10 @@ def add_sweep(commands: Commands, options: ParserOptions) -> None:
         "--seeds", type=int, metavar="N", help="repeat every configuration with seed 0, 1, ..., N-1"
     )
     seeds.add_argument("--seed-list", metavar="0,1,2", help="repeat with these seeds")
+
+
+def _run_arguments(sweep: argparse.ArgumentParser) -> None:
+    """Where and how the trials run, and what is printed."""
     sweep.add_argument(
         "--workers",
         type=_positive,
@@ -112,7 +123,6 @@ def add_sweep(commands: Commands, options: ParserOptions) -> None:
     sweep.add_argument(
         "--retry-failed", action="store_true", help="with --resume: run the failed trials again"
     )
-    sweep.set_defaults(handler=_sweep)
 
 
 def _positive(text: str) -> int:

@@ -313,6 +313,13 @@ def test_python_arguments_are_named_in_problems() -> None:
     assert len(text.splitlines()) == 3
 
 
+def test_numpy_numbers_are_set_as_the_numbers_they_hold() -> None:
+    plan = plan_from_python(
+        SPEC, overrides={"train.weight_decay": np.float32(0.5)}, seeds=np.int64(2)
+    )
+    assert plan.overrides == ("train.weight_decay=0.5",) and plan.seeds == (0, 1)
+
+
 def test_a_seed_count_in_python_is_the_seeds_from_0() -> None:
     assert plan_from_python(SPEC, seeds=3).seeds == (0, 1, 2)
     assert plan_from_python(SPEC, seeds=[5, 1]).seeds == (5, 1)

@@ -144,3 +144,9 @@ def test_the_dry_run_lists_each_trial_on_one_line() -> None:
         assert line.split()[:3] == [str(trial.index), trial.id, trial.name]
         assert line.endswith(" ".join(trial.overrides))
     assert len({line.index(trial.id) for line, trial in zip(lines, trials, strict=True)}) == 1
+
+
+def test_a_bad_set_in_a_sweep_file_is_at_its_line(tmp_path: Path) -> None:
+    text = f"spec: {SPEC}\nset:\n  train.iterations: 10\n  model.layers.0.units: 0\nseeds: 2\n"
+    (line,) = check(load_sweep(write(tmp_path / "sweep.yaml", text)))
+    assert "sweep.yaml line 4, column 3" in line and "--set" not in line

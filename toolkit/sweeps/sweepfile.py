@@ -28,7 +28,8 @@ from ..base.errors import Location, Problem, SpecError, UsageError
 from ..base.wording import describe_value, did_you_mean, quote
 from ..runs.rundir import write_atomically
 from ..spec.yamlsource import KeyPath, SourceMap, parse_yaml, read_spec_text
-from .plan import PlanBuilder, SweepPlan
+from .builder import PlanBuilder
+from .plan import SweepPlan, build_plan
 from .values import key_text, value_text
 
 __all__ = ["RANDOM_KEYS", "SWEEP_KEYS", "is_sweep_file", "load_sweep", "write_sweep"]
@@ -76,7 +77,7 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
     if tree.get("seeds") is not None:
         builder.set_seeds(tree["seeds"], reader.at(("seeds",)))
     reader.plugins(tree.get("plugins"))
-    return builder.build()
+    return build_plan(builder)
 
 
 class _Reader:

@@ -15,7 +15,8 @@ from dataclasses import replace
 from ..base.errors import Location, PluginError, Problem, SpecError
 from ..registry.manager import ToolkitPluginManager, get_plugin_manager
 from ..spec.load import load_spec
-from .plan import SEED_KEY, SweepPlan
+from .builder import SEED_KEY
+from .plan import SweepPlan
 from .trial import Trial
 from .values import same_value
 

@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
+import numpy as np
+
 from ..base.errors import Location, Problem, SpecError
 from ..base.wording import describe_value, quote
 from ..spec.yamlsource import dump_yaml, parse_yaml
@@ -44,7 +46,9 @@ def value_text(value: Any, *, flow: bool = False) -> str:
     """One line of YAML that reads back as ``value`` (a scalar, or lists and mappings of
     them, written in flow style). With ``flow``, text is quoted where a comma or a bracket
     would end it, so that the result can stand in a comma-separated list."""
-    if isinstance(value, list):
+    if isinstance(value, np.generic):  # a numpy number, as the Python number it holds
+        value = value.item()
+    if isinstance(value, (list, tuple)):
         return "[" + ", ".join(value_text(item, flow=True) for item in value) + "]"
     if isinstance(value, dict):
         pairs = value.items()

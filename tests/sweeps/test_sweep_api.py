@@ -1,14 +1,19 @@
-"""``toolkit.sweep(...)``: a sweep from Python on a real local pool."""
+"""``toolkit.sweep(...)``: a sweep from Python on a real local pool; how many trials a
+session keeps in flight."""
 
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 import toolkit
 from tests.helpers import SPECS
+from tests.sweeps.fakes import SyncExecutor
+from toolkit.sweeps.session import Engine, in_flight
 
 TEACHER = SPECS / "two_layer_teacher.yaml"
 SHORT = {"train.iterations": 20, "train.log_every": 10}
@@ -67,3 +72,30 @@ def test_bad_input_raises_before_anything_is_created(tmp_path: Path) -> None:
     with pytest.raises(toolkit.UsageError, match="drop spec"):
         toolkit.sweep(TEACHER, out=tmp_path / "s", resume=True)
     assert not (tmp_path / "s").exists()
+
+
+class Cluster(SyncExecutor):
+    """An executor whose workers are elsewhere: three of them."""
+
+    def on_each_worker(self, fn: Any, /, *args: Any) -> dict[str, Any]:
+        return {f"tcp://10.0.0.{n}:4000": fn(*args) for n in range(3)}
+
+    def use_only(self, workers: Any) -> None:
+        pass
+
+
+class Pool(SyncExecutor):
+    workers = 5
+
+
+@pytest.mark.parametrize(
+    ("workers", "executor", "expected"),
+    [(2, Pool(), 2), (None, Pool(), 5), (None, Cluster(), 3), (None, SyncExecutor(), None)],
+)
+def test_trials_in_flight_are_the_workers_there_are(
+    workers: int | None, executor: Any, expected: int | None
+) -> None:
+    """As many trials in flight as --workers says, else as the executor has workers (a
+    cluster's counted on it), else one per core here."""
+    count = in_flight(Engine("x", workers), executor)
+    assert count == (expected if expected is not None else os.cpu_count())

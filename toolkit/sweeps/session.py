@@ -19,7 +19,7 @@ from ..base.errors import ToolkitNotice
 from ..spec.yamlsource import read_spec_text
 from .coordinator import Coordinator, Event, SessionResult
 from .engines import make_executor
-from .executor import TrialExecutor
+from .executor import TrialExecutor, WorkerProbe
 from .fingerprint import admit_workers
 from .folder import SweepFolder
 from .plan import SweepPlan, expand
@@ -33,6 +33,7 @@ __all__ = [
     "Options",
     "Prepared",
     "Setup",
+    "in_flight",
     "make_task",
     "prepare_resume",
     "prepare_start",
@@ -62,11 +63,6 @@ class Engine:
     name: str = "local"
     workers: int | None = None
     settings: Mapping[str, object] = field(default_factory=dict)
-
-    @property
-    def in_flight(self) -> int:
-        """How many trials are submitted at once: one a worker."""
-        return self.workers or os.cpu_count() or 1
 
 
 @dataclass(frozen=True)
@@ -152,13 +148,14 @@ def open_executor(engine: Engine, plugins: Sequence[str]) -> TrialExecutor:
 def run(prepared: Prepared, options: Options) -> SessionResult:
     """Run the session: the trials not yet done, the folder's lock let go at the end."""
     folder, setup, engine = prepared.folder, prepared.setup, prepared.engine
+    workers = in_flight(engine, prepared.executor)
     with folder.held():
         folder.log.append(
             {
                 "event": "session",
                 "resumed": prepared.resumed,
                 "engine": engine.name,
-                "workers": engine.in_flight,
+                "workers": workers,
                 "time": datetime.now(timezone.utc).isoformat(timespec="seconds"),
             }
         )
@@ -168,7 +165,7 @@ def run(prepared: Prepared, options: Options) -> SessionResult:
             make_task=lambda trial: make_task(folder, setup, trial),
             make_executor=lambda: open_executor(engine, setup.plugins),
             run_trial=run_trial,
-            workers=engine.in_flight,
+            workers=workers,
             retries=options.retries,
             fail_fast=options.fail_fast,
             retry_failed=options.retry_failed,
@@ -178,6 +175,24 @@ def run(prepared: Prepared, options: Options) -> SessionResult:
             executor=prepared.executor,
         )
         return coordinator.run()
+
+
+def in_flight(engine: Engine, executor: TrialExecutor) -> int:
+    """How many trials to keep submitted: ``--workers``, else as many as the executor has
+    workers (a cluster's are counted), else one per core here."""
+    if engine.workers is not None:
+        return engine.workers
+    count = getattr(executor, "workers", None)
+    if isinstance(count, int) and count > 0:
+        return count
+    if isinstance(executor, WorkerProbe):
+        return max(1, len(executor.on_each_worker(_alive)))
+    return os.cpu_count() or 1
+
+
+def _alive() -> bool:
+    """Run on each worker to count them."""
+    return True
 
 
 def make_task(folder: SweepFolder, setup: Setup, trial: Trial) -> Task:

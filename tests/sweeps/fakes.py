@@ -4,6 +4,7 @@ at once in this process, and a worker whose behaviour each trial's overrides cho
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from concurrent.futures import BrokenExecutor, Future
 from pathlib import Path
@@ -108,3 +109,36 @@ def outcome(
 def _rate(task: Task) -> float:
     (rate,) = [o for o in task["overrides"] if o.startswith("optimizer.learning_rate=")]
     return float(rate.partition("=")[2])
+
+
+class DyingPool:
+    """A pool on threads: on the first pool made, the trial named ``crash`` kills a worker
+    after ``soon`` seconds, and the pool's other trials learn it later (after ``late``),
+    as a process pool's do; on later pools each trial takes ``late * 2`` seconds."""
+
+    def __init__(self, first: bool, crash: str, soon: float = 0.05, late: float = 0.3) -> None:
+        self.first, self.crash, self.soon, self.late = first, crash, soon, late
+        self.futures: list[Future[Any]] = []
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any) -> Future[Any]:
+        future: Future[Any] = Future()
+        future.set_running_or_notify_cancel()  # a worker for each: running at once
+        self.futures.append(future)
+        (task,) = args
+        if self.first:
+            delay = self.soon if task["id"] == self.crash else self.late
+            action: Callable[[], None] = lambda: future.set_exception(  # noqa: E731
+                BrokenExecutor("a process in the pool was terminated abruptly")
+            )
+        else:
+            delay = self.late * 2
+            action = lambda: future.set_result(fn(task))  # noqa: E731
+        timer = threading.Timer(delay, action)
+        timer.daemon = True
+        timer.start()
+        return future
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        if cancel_futures:
+            for future in self.futures:
+                future.cancel()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 
 from tests.helpers import SPECS, call_toolkit
-from tests.sweeps.fakes import FakeWorker, SyncExecutor, make_trials
+from tests.sweeps.fakes import DyingPool, FakeWorker, SyncExecutor, make_trials
 from toolkit.sweeps.coordinator import Coordinator, Event, SessionResult
 from toolkit.sweeps.folder import SweepFolder
 from toolkit.sweeps.log import read_log
@@ -352,3 +352,37 @@ def test_a_stopped_trial_is_finished_as_toolkit_train_trains_it(
     assert [r.status for r in second.records] == ["done", "done"] and second.exit_code == 0
     for trial in trials:
         same_run(path / "runs" / trial.name, trained(tmp_path, trial))
+
+
+def test_a_broken_pool_late_news_does_not_shut_down_its_successor(tmp_path: Path) -> None:
+    """A worker of the first pool dies: its trial is resubmitted to a new pool at once;
+    when the old pool's other trial learns of the death later, that new pool (running the
+    first trial again) is kept, and both trials end done on it."""
+    path = tmp_path / "sweep"
+    trials = make_trials(0.1, 0.2)
+    pools: list[DyingPool] = []
+
+    def new_pool() -> DyingPool:
+        pools.append(DyingPool(first=not pools, crash=trials[0].id))
+        return pools[-1]
+
+    folder = SweepFolder(path)
+    folder.start(trials, spec_text="", write_sweep=lambda p: p.touch())
+    with folder.held():
+        result = Coordinator(
+            folder,
+            trials,
+            lambda trial: task_for(folder, trial),
+            new_pool,
+            FakeWorker(),
+            workers=2,
+            retries=1,
+        ).run()
+    assert [r.status for r in result.records] == ["done", "done"]
+    assert len(pools) == 2
+    assert [(r["id"], r["status"]) for r in finished(path)] == [
+        (trials[0].id, "crashed"),
+        (trials[1].id, "crashed"),
+        (trials[0].id, "done"),
+        (trials[1].id, "done"),
+    ]

@@ -13,10 +13,10 @@ from __future__ import annotations
 import json
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, Future, wait
+from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Future, wait
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from ..base.wording import one_line
 from ..runs.rundir import RunDirectory
@@ -143,7 +143,7 @@ class Coordinator:
     def _loop(self, queue: deque[Trial]) -> tuple[bool, bool]:
         """Submit and collect until nothing is left; returns (a failure stopped it, a
         stop request stopped it)."""
-        in_flight: dict[Future[Outcome], tuple[Trial, int]] = {}
+        in_flight: dict[Future[Outcome], _Attempt] = {}
         tries = {trial.id: 0 for trial in queue}
         executor, self.executor = self.executor, None
         stopping = failed_fast = interrupted = False
@@ -159,14 +159,15 @@ class Coordinator:
                     executor = self._submit(executor, trial, attempt, in_flight)
                 if not in_flight:
                     break
-                done, _ = wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
-                for future in sorted(done, key=lambda f: in_flight[f][0].index):
-                    trial, attempt = in_flight.pop(future)
+                wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
+                done = [future for future in in_flight if future.done()]  # cancelled too
+                for future in sorted(done, key=lambda f: in_flight[f].trial.index):
+                    trial, attempt, ran_on = in_flight.pop(future)
                     self._running -= 1
                     record = self._collect(future, trial, attempt)
                     if record["status"] == "crashed":
                         tries[trial.id] += 1
-                        if isinstance(future.exception(), BrokenExecutor):
+                        if ran_on is executor and _broke(future):  # not a newer executor
                             _retire(executor)
                             executor = None
                         if tries[trial.id] <= self.retries:
@@ -183,7 +184,7 @@ class Coordinator:
         executor: TrialExecutor | None,
         trial: Trial,
         attempt: int,
-        in_flight: dict[Future[Outcome], tuple[Trial, int]],
+        in_flight: dict[Future[Outcome], _Attempt],
     ) -> TrialExecutor:
         """Submit ``trial`` (a new executor first if there is none or it is broken)."""
         task = self.make_task(trial)
@@ -196,7 +197,7 @@ class Coordinator:
                 _retire(executor)
                 executor = None
                 continue
-            in_flight[future] = (trial, attempt)
+            in_flight[future] = _Attempt(trial, attempt, executor)
             self._running += 1
             self._emit("submitted", trial)
             return executor
@@ -204,7 +205,7 @@ class Coordinator:
 
     def _collect(self, future: Future[Outcome], trial: Trial, attempt: int) -> dict[str, Any]:
         """Log how the attempt ended: the worker's outcome, or ``crashed``."""
-        error = future.exception()
+        error = CancelledError("cancelled") if future.cancelled() else future.exception()
         if error is not None:
             record = finished_record(
                 trial.id,
@@ -260,6 +261,19 @@ class Coordinator:
             dict(last["metrics"]),
             folder,
         )
+
+
+class _Attempt(NamedTuple):
+    """A trial in flight: which attempt, on which executor."""
+
+    trial: Trial
+    attempt: int
+    executor: TrialExecutor
+
+
+def _broke(future: Future[Outcome]) -> bool:
+    """Whether the future's executor broke (a worker process died)."""
+    return not future.cancelled() and isinstance(future.exception(), BrokenExecutor)
 
 
 def _exit_code(records: Sequence[TrialRecord], failed_fast: bool, interrupted: bool) -> int:

@@ -386,3 +386,17 @@ def test_a_broken_pool_late_news_does_not_shut_down_its_successor(tmp_path: Path
         (trials[0].id, "done"),
         (trials[1].id, "done"),
     ]
+
+
+def test_an_unhandled_ctrl_c_asks_the_running_trials_to_stop(tmp_path: Path) -> None:
+    """Ctrl-C in Python (no signal handler turning it into a stop request): the stop file
+    is made, so that trials still running on workers stop with a checkpoint."""
+    worker = FakeWorker()
+
+    def interrupt(task: Task) -> None:
+        raise KeyboardInterrupt
+
+    worker.on_call = interrupt
+    with pytest.raises(KeyboardInterrupt):
+        session(tmp_path / "sweep", make_trials(0.1), worker)
+    assert (tmp_path / "sweep" / "stop").exists()

@@ -143,6 +143,7 @@ def _not_negative(text: str) -> int:
 
 
 def _sweep(args: argparse.Namespace) -> int:
+    args.started = time.perf_counter()  # the final line's time: the whole command's
     try:
         return _start_or_resume(args)
     except KeyboardInterrupt:  # before the session (an engine starting) or a second Ctrl-C
@@ -246,13 +247,12 @@ def _run(args: argparse.Namespace, prepared: Prepared) -> int:
         stop_requested=stop,
         on_event=watcher,
     )
-    start = time.perf_counter()
     try:
         with stop.on_signals():
             result = run(prepared, options)
     finally:
         watcher.close()
-    print(_final_line(result, prepared.folder.path, time.perf_counter() - start))
+    print(_final_line(result, prepared.folder.path, time.perf_counter() - args.started))
     if result.interrupted:
         print(_resume_line(prepared.folder.path), file=sys.stderr)
     return result.exit_code

@@ -175,6 +175,9 @@ class Coordinator:
                     elif record["status"] == "failed" and self.fail_fast:
                         stopping = failed_fast = True
             finished = True
+        except KeyboardInterrupt:  # Ctrl-C not handled as a stop request: the trials stop too
+            self.folder.request_stop()
+            raise
         finally:  # interrupted at once (a second Ctrl-C): do not wait for the workers
             _retire(executor, finish=finished)
         return failed_fast, interrupted

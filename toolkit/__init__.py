@@ -28,6 +28,8 @@ from .runs.checkpoint import Checkpoint, load_checkpoint
 from .runs.saved import load_run
 from .runs.trainer import TrainResult, train
 from .spec.load import Spec, load_spec
+from .sweeps.api import sweep
+from .sweeps.coordinator import TrialRecord
 
 __all__ = [
     "REQUIRED",
@@ -53,6 +55,7 @@ __all__ = [
     "ToolkitError",
     "ToolkitNotice",
     "TrainResult",
+    "TrialRecord",
     "UsageError",
     "build",
     "get_plugin_manager",
@@ -62,5 +65,6 @@ __all__ = [
     "load_run",
     "load_spec",
     "read_npz",
+    "sweep",
     "train",
 ]

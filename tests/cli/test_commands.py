@@ -25,6 +25,8 @@ def test_every_command_has_its_handler_outside_the_entry_module() -> None:
     commands = parser._subparsers._group_actions[0].choices
     assert list(commands) == [
         "train",
+        "sweep",
+        "summary",
         "evaluate",
         "predict",
         "plot",
@@ -33,7 +35,6 @@ def test_every_command_has_its_handler_outside_the_entry_module() -> None:
         "plugins",
         "schema",
         "gradcheck",
-        "summary",
     ]
     for name, command in commands.items():
         module = command.get_default("handler").__module__

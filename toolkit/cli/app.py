@@ -1,8 +1,8 @@
-"""The ``toolkit`` command: train, validate, evaluate, predict, plot, specs, plugins, gradcheck,
-summary.
+"""The ``toolkit`` command: train, sweep, summary, validate, evaluate, predict, plot, specs,
+plugins, gradcheck.
 
 Each command's parser and handler live in its own module (``train``, ``trained``, ``plot``,
-``specs``, ``plugins``, ``gradcheck``, ``summary``); here the parser is assembled and
+``specs``, ``plugins``, ``gradcheck``, ``sweep``, ``summary``); here the parser is assembled and
 whatever a command raises becomes ``error:`` lines and an exit code.
 """
 
@@ -23,7 +23,7 @@ from typing import TextIO
 from ..base.errors import SpecError, ToolkitError, ToolkitNotice
 from ..base.wording import brief, one_line
 from ..registry.parts import describe_exit
-from . import gradcheck, plot, plugins, specs, summary, train, trained
+from . import gradcheck, plot, plugins, specs, summary, sweep, train, trained
 from .options import DEBUG_HELP, CommandParser, debugging, options
 
 __all__ = ["main"]
@@ -33,6 +33,8 @@ NAME_MAX = 255
 """The longest file name most file systems take, in bytes."""
 COMMANDS = (
     train.add_train,
+    sweep.add_sweep,
+    summary.add_summary,
     trained.add_evaluate,
     trained.add_predict,
     plot.add_plot,
@@ -41,7 +43,6 @@ COMMANDS = (
     plugins.add_plugins,
     specs.add_schema,
     gradcheck.add_gradcheck,
-    summary.add_summary,
 )
 """Each command's parser, in the order ``toolkit --help`` lists them."""
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from toolkit.base.errors import RunError
+from toolkit.base.errors import UsageError
 from toolkit.sweeps.log import TrialLog, last_finished, read_log
 
 
@@ -36,5 +36,5 @@ def test_a_cut_off_last_line_is_skipped_then_replaced(tmp_path: Path) -> None:
 
 def test_a_damaged_line_before_the_last_is_refused_naming_it(tmp_path: Path) -> None:
     (tmp_path / "trials.jsonl").write_text('{"event": "session"}\n{oops\n{"event": "session"}\n')
-    with pytest.raises(RunError, match=r"trials.jsonl, line 2: not a JSON record"):
+    with pytest.raises(UsageError, match=r"trials.jsonl, line 2: not a JSON record"):
         read_log(tmp_path)

@@ -216,7 +216,7 @@ def test_a_cut_off_last_line_is_skipped_and_a_bad_one_is_located(tmp_path) -> No
     assert summarize(folder).rows[0].done == 3
     lines = whole.splitlines()
     log.write_text("\n".join([lines[0], "{oops", *lines[1:]]) + "\n")
-    with pytest.raises(UsageError, match=r"trials.jsonl line 2: not valid JSON"):
+    with pytest.raises(UsageError, match=r"trials.jsonl, line 2: not a JSON record"):
         summarize(folder)
 
 

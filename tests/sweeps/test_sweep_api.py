@@ -3,6 +3,7 @@ session keeps in flight."""
 
 from __future__ import annotations
 
+import csv
 import json
 import os
 from pathlib import Path
@@ -21,8 +22,9 @@ SHORT = {"train.iterations": 20, "train.log_every": 10}
 
 @pytest.mark.long
 def test_records_of_a_sweep_and_of_its_resume(tmp_path: Path) -> None:
-    """Each trial's record holds its status and its folder's last logged metrics; a resume
-    of the finished sweep runs nothing and gives the same records."""
+    """Each trial's record holds its status and its folder's last logged metrics, which
+    summary.csv repeats; a resume of the finished sweep runs nothing and gives the same
+    records."""
     out = tmp_path / "sweep"
     records = toolkit.sweep(
         TEACHER,
@@ -43,6 +45,13 @@ def test_records_of_a_sweep_and_of_its_resume(tmp_path: Path) -> None:
         (("optimizer.learning_rate", 0.1),),
         (("optimizer.learning_rate", 0.3),),
     ]
+    with open(out / "summary.csv", newline="", encoding="utf-8") as file:
+        rows = list(csv.DictReader(file))
+    by_rate = {float(row["optimizer.learning_rate"]): row for row in rows}
+    for record in records:  # one seed per configuration: its mean is its own final value
+        row = by_rate[dict(record.trial.values)["optimizer.learning_rate"]]
+        assert (row["done"], row["failed"]) == ("1", "0")
+        assert float(row["test_accuracy_final_mean"]) == record.metrics["test_accuracy"]
     logged = (out / "trials.jsonl").read_text()
     again = toolkit.sweep(out=out, resume=True, workers=2)
     assert again == records

@@ -16,7 +16,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import IO, Any
 
-from ..base.errors import RunError
+from ..base.errors import RunError, UsageError
 from .trial import Trial
 
 __all__ = [
@@ -116,8 +116,8 @@ class TrialLog:
 def read_log(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     """Every record of the log in ``folder``, in order; a cut-off last line is skipped.
 
-    A missing log is an empty one; any other line that is not a JSON object is a RunError
-    naming the file and line.
+    A missing log is an empty one; any other line that is not a JSON record is a
+    UsageError (a damaged folder given as input) naming the file and line.
     """
     path = Path(folder) / LOG_NAME
     try:
@@ -181,11 +181,11 @@ def _record(path: Path, number: int, line: str) -> dict[str, Any]:
     try:
         record = json.loads(line)
     except json.JSONDecodeError as error:
-        raise RunError(
+        raise UsageError(
             f"{path}, line {number}: not a JSON record ({error.msg}); the log is damaged"
         ) from None
     if not isinstance(record, dict) or "event" not in record:
-        raise RunError(f"{path}, line {number}: not a trial record; the log is damaged")
+        raise UsageError(f"{path}, line {number}: not a trial record; the log is damaged")
     return record
 
 

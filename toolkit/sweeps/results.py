@@ -24,6 +24,7 @@ import yaml
 from ..base.errors import UsageError
 from ..base.wording import one_line
 from ..runs.rundir import RunDirectory
+from .log import LOG_NAME, last_finished, read_log
 
 __all__ = [
     "LOG",
@@ -40,7 +41,7 @@ __all__ = [
     "value_text",
 ]
 
-LOG = "trials.jsonl"
+LOG = LOG_NAME
 RUNS = "runs"
 SWEEP_FILE = "sweep.yaml"
 NOT_METRICS = frozenset({"iteration", "seconds"})
@@ -174,14 +175,14 @@ def _log_path(folder: Path) -> Path:
 
 def _read_log(log: Path) -> tuple[list[dict[str, Any]], dict[str, dict[str, Any]]]:
     """The planned records in order, and each trial's last finished record by id."""
-    planned: list[dict[str, Any]] = []
-    last: dict[str, dict[str, Any]] = {}
-    for where, record in _json_lines(log):
-        event = record.get("event")
-        if event == "planned":
-            planned.append(_checked_plan(record, where))
-        elif event == "finished" and isinstance(record.get("id"), str):
-            last[record["id"]] = record
+    records = read_log(log.parent)
+    planned = [
+        _checked_plan(record, f"{one_line(str(log))}, planned trial {number}")
+        for number, record in enumerate(
+            (record for record in records if record.get("event") == "planned"), start=1
+        )
+    ]
+    last = last_finished(record for record in records if isinstance(record.get("id"), str))
     if not planned:
         raise UsageError(
             f"{one_line(str(log))}: no trial planned yet; the sweep has not started, "

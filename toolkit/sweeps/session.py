@@ -23,6 +23,7 @@ from .executor import TrialExecutor, WorkerProbe
 from .fingerprint import admit_workers
 from .folder import SweepFolder
 from .plan import SweepPlan, expand
+from .summary import write_summary
 from .sweepfile import load_sweep, write_sweep
 from .trial import Task, Trial
 from .validate import check_trials
@@ -74,8 +75,9 @@ class Options:
     retry_failed: bool = False
     stop_requested: Callable[[], bool] = lambda: False
     on_event: Callable[[Event], None] = lambda event: None
-    on_end: Callable[[Path], object] | None = None
-    """Called with the sweep folder at the end of the session: the summary."""
+    on_end: Callable[[Path], object] | None = write_summary
+    """Called with the sweep folder at the end of the session: by default it writes
+    summary.csv (and summary.png with the plot extra)."""
 
 
 @dataclass

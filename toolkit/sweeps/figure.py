@@ -31,7 +31,14 @@ if TYPE_CHECKING:
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
 
-__all__ = ["BEST_CURVES", "DPI", "is_log_axis", "save_figure", "summary_figure"]
+__all__ = [
+    "BEST_CURVES",
+    "DPI",
+    "import_figure_class",
+    "is_log_axis",
+    "save_figure",
+    "summary_figure",
+]
 
 BEST_CURVES = 3
 """How many configurations the learning-curve panel draws."""
@@ -50,7 +57,7 @@ def summary_figure(
 ) -> Figure:
     """The summary picture of ``results`` for ``metric``; ``best`` is the done trials of
     each configuration, best first (the curves panel draws the first ``BEST_CURVES``)."""
-    figure_class = _figure_class()
+    figure_class = import_figure_class()
     count = len(results.keys) + 1
     columns = min(count, COLUMNS)
     rows = math.ceil(count / columns)
@@ -239,7 +246,8 @@ def _is_real(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
-def _figure_class() -> type[Figure]:
+def import_figure_class() -> type[Figure]:
+    """matplotlib's Figure class; UsageError with the install hint where it is missing."""
     try:
         import matplotlib  # noqa: F401  (first, so a cached submodule cannot hide its absence)
         from matplotlib.figure import Figure

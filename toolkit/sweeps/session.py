@@ -9,6 +9,7 @@ trials' specs, the engine and its workers.
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +24,7 @@ from .executor import TrialExecutor, WorkerProbe
 from .fingerprint import admit_workers
 from .folder import SweepFolder
 from .plan import SweepPlan, expand
-from .summary import write_summary
+from .summary import import_drawing, write_summary
 from .sweepfile import load_sweep, write_sweep
 from .trial import Task, Trial
 from .validate import check_trials
@@ -151,6 +152,8 @@ def run(prepared: Prepared, options: Options) -> SessionResult:
     """Run the session: the trials not yet done, the folder's lock let go at the end."""
     folder, setup, engine = prepared.folder, prepared.setup, prepared.engine
     workers = in_flight(engine, prepared.executor)
+    if options.on_end is write_summary:  # load the drawing modules while the trials run
+        threading.Thread(target=import_drawing, name="summary imports", daemon=True).start()
     with folder.held():
         folder.log.append(
             {

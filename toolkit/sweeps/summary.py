@@ -14,6 +14,7 @@ by the chosen metric's final mean, best first (rows with none last), ties in swe
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
@@ -42,6 +43,7 @@ __all__ = [
     "Stat",
     "Summary",
     "best",
+    "import_drawing",
     "summarize",
     "summary_csv",
     "summary_png",
@@ -241,6 +243,21 @@ def write_summary(folder: str | os.PathLike[str], metric: str | None = None) -> 
     if matplotlib_available():
         written.append(summary_png(summary, summary.results.folder / SUMMARY_PNG))
     return written
+
+
+def import_drawing() -> None:
+    """Import the modules that draw summary.png, where they are installed (nothing else).
+
+    A session calls this in a thread of its own while its trials run, so that the summary
+    at its end does not wait for matplotlib to load; a failure here is reported, if at
+    all, by :func:`write_summary`."""
+    if matplotlib_available():
+        with contextlib.suppress(Exception):
+            import matplotlib.backends.backend_agg  # noqa: F401  (savefig's canvas)
+
+            from .figure import import_figure_class
+
+            import_figure_class()
 
 
 def summary_png(summary: Summary, target: Path, *, replace: bool = True) -> Path:

@@ -18,7 +18,7 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TypeVar
 
-from toolkit import MissingDependency, Part, hookimpl
+from toolkit import MissingDependency, Part, SettingError, hookimpl
 
 T = TypeVar("T")
 
@@ -213,7 +213,7 @@ def dask(workers: int | None, address: str | None = None, dashboard: bool = Fals
         ) from None
     distributed: Any = api  # no type hints there
     if address is not None:
-        return DaskExecutor(distributed.Client(address))
+        return DaskExecutor(_client(distributed, address))
     cluster = distributed.LocalCluster(
         n_workers=workers or usable_cores(),
         threads_per_worker=1,
@@ -225,6 +225,20 @@ def dask(workers: int | None, address: str | None = None, dashboard: bool = Fals
     except BaseException:
         cluster.close()
         raise
+
+
+def _client(distributed: Any, address: str) -> Any:
+    """A client of the scheduler at ``address``; an address that is malformed or reaches no
+    scheduler is a bad setting (Dask raises ValueError, OSError or a timeout for them)."""
+    try:
+        return distributed.Client(address)
+    except (OSError, ValueError, TypeError) as error:  # TimeoutError is an OSError
+        reason = " ".join(str(error).split()) or type(error).__name__
+        raise SettingError(
+            "address",
+            f"{address}: no Dask scheduler reached there ({reason}); give its address as "
+            "tcp://HOST:PORT and start it first ('dask scheduler' prints it)",
+        ) from None
 
 
 @hookimpl

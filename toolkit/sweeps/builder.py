@@ -51,6 +51,8 @@ class PlanBuilder:
         self.grid: dict[str, tuple[Any, ...]] = {}
         self.params: dict[str, Distribution] = {}
         self.trials: int | None = None
+        self.trials_given = False
+        """Whether a number of trials was given, good or bad (a bad one is its own problem)."""
         self.random_seed = 0
         self.seeds: tuple[int, ...] | None = None
         self.plugins: list[str] = []
@@ -133,6 +135,7 @@ class PlanBuilder:
 
     def set_trials(self, trials: object, where: Location | None) -> None:
         """How many random trials to draw: a whole number from 1."""
+        self.trials_given = True
         if not _whole(trials) or trials < 1:  # type: ignore[operator]
             hint = "give the number of random trials, such as 20"
             self.refuse(
@@ -238,7 +241,7 @@ class PlanBuilder:
 
     def _check_combination(self) -> None:
         """The pieces that only make sense together, and overrides the sweep would undo."""
-        if self.params and self.trials is None:
+        if self.params and not self.trials_given:
             where = self.origins.get(("random", next(iter(self.params))))
             self.refuse(
                 "trials",

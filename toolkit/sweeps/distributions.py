@@ -95,6 +95,9 @@ def _check_range(kind: str, args: list[Any]) -> tuple[str, str] | None:
     for bound in args:
         if isinstance(bound, bool) or not isinstance(bound, (int, float)):
             return f"the bounds must be numbers, got {describe_value(bound)}", fix
+        if not _fits_a_float(bound):
+            message = f"the bound {describe_value(bound)} is too large for a floating-point number"
+            return message, f"give bounds between -1.7e308 and 1.7e308; {fix}"
         if not math.isfinite(bound):
             return f"the bounds must be finite, got {describe_value(bound)}", fix
     low, high = args
@@ -104,6 +107,15 @@ def _check_range(kind: str, args: list[Any]) -> tuple[str, str] | None:
     if not math.isfinite(float(high) - float(low)):
         return "the range is too wide to draw from", "give bounds closer together"
     return None
+
+
+def _fits_a_float(bound: int | float) -> bool:
+    """Whether ``bound`` converts to a float (a whole number of 309 digits does not)."""
+    try:
+        float(bound)
+    except OverflowError:
+        return False
+    return True
 
 
 def _check_uniform(args: list[Any]) -> tuple[str, str] | None:

@@ -3,6 +3,7 @@ settings, every mistake a one-line usage error saying how to fix it."""
 
 from __future__ import annotations
 
+import numbers
 from collections.abc import Mapping, Sequence
 
 from ..base.errors import MissingDependency, PluginError, SettingError, UsageError
@@ -36,8 +37,8 @@ def make_executor(
     does not take (naming the engines that do), a bad setting, a missing optional library
     (with the pip command); PluginError for a part that returns no executor.
     """
-    if workers is not None and (isinstance(workers, bool) or workers < 1):
-        raise UsageError(f"--workers {describe_value(workers)}: give a whole number of at least 1")
+    if workers is not None:
+        workers = _workers(workers)
     registry = Registry.from_manager(get_plugin_manager(plugins))
     entry = _engine(registry, engine)
     given = {key: value for key, value in settings.items() if value is not None}
@@ -60,6 +61,17 @@ def make_executor(
             "not an executor with submit and shutdown"
         )
     return executor
+
+
+def _workers(workers: object) -> int:
+    """``workers`` as an int: a whole number of at least 1 (numpy's too), else UsageError."""
+    if (
+        isinstance(workers, numbers.Integral)
+        and not isinstance(workers, bool)
+        and int(workers) >= 1
+    ):
+        return int(workers)
+    raise UsageError(f"--workers {describe_value(workers)}: give a whole number of at least 1")
 
 
 def _engine(registry: Registry, engine: str) -> Entry:

@@ -135,12 +135,13 @@ def _key_panel(ax: Axes, results: SweepResults, key: str, metric: str | None) ->
     ys = [y for _, y in points]
     ax.plot(spread, ys, "o", color="C0", alpha=0.55, label="a trial's final value (one seed)")
     means = _means_by_x(plotted, ys)
-    # A line joins the means only where values repeat across configurations (a grid):
-    # values drawn at random differ in every other key too, so a line would zigzag.
+    # A line joins the means only for a grid (as sweep.yaml says, or where values repeat
+    # across configurations): values drawn at random differ in every other key too, so a
+    # line would zigzag.
     configs: dict[str, set[int]] = {}
     for trial in results.done:
         configs.setdefault(value_text(trial.values.get(key)), set()).add(trial.config)
-    grid = any(len(c) > 1 for c in configs.values())
+    grid = key in results.grid_keys or any(len(c) > 1 for c in configs.values())
     if grid and not categorical and len(means) <= GRID_TICKS:  # a tick at each grid value
         given = {float(x): x for x in xs if x is not None}  # 4, not 4.0
         ax.set_xticks(list(means), [shown_value(given[x]) for x in means])

@@ -341,6 +341,7 @@ def plan_from_python(
         keypath = builder.key(key, where)
         if keypath is None:
             continue
+        values = _listed(values)
         if isinstance(values, (str, bytes, Mapping)) or not isinstance(values, Sequence):
             builder.refuse(
                 key_text(keypath),
@@ -361,6 +362,7 @@ def plan_from_python(
         builder.set_trials(trials, Location("trials"))
     builder.set_random_seed(random_seed, Location("random_seed"))
     if seeds is not None:
+        seeds = _listed(seeds)
         builder.set_seeds(
             list(seeds) if isinstance(seeds, Sequence) and not isinstance(seeds, str) else seeds,
             Location("seeds"),
@@ -368,6 +370,14 @@ def plan_from_python(
     _python_overrides(builder, overrides)
     builder.add_plugins(plugins, Location("plugins"))
     return build_plan(builder)
+
+
+def _listed(given: Any) -> Any:
+    """A one-dimensional numpy array (``np.logspace(-3, -1, 3)``) as the list of Python
+    numbers it holds; anything else as it is."""
+    if isinstance(given, np.ndarray) and given.ndim == 1:
+        return given.tolist()
+    return given
 
 
 def _items(builder: PlanBuilder, name: str, given: object) -> list[tuple[Any, Any]]:

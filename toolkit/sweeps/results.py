@@ -126,13 +126,15 @@ class TrialResult:
 @dataclass(frozen=True)
 class SweepResults:
     """A sweep folder as read: its trials in expansion order, its swept keys, the metrics
-    its done trials logged (in the order first seen) and the keys drawn log-uniformly."""
+    its done trials logged (in the order first seen), the keys drawn log-uniformly and the
+    keys swept by grid."""
 
     folder: Path
     trials: tuple[TrialResult, ...]
     keys: tuple[str, ...]
     metrics: tuple[str, ...]
     log_keys: frozenset[str] = field(default_factory=frozenset)
+    grid_keys: frozenset[str] = field(default_factory=frozenset)
 
     @property
     def done(self) -> list[TrialResult]:
@@ -154,7 +156,7 @@ def read_results(folder: str | os.PathLike[str]) -> SweepResults:
             if name not in NOT_METRICS
         )
     )
-    return SweepResults(path, trials, keys, metrics, loguniform_keys(path))
+    return SweepResults(path, trials, keys, metrics, loguniform_keys(path), grid_keys(path))
 
 
 def _log_path(folder: Path) -> Path:
@@ -277,16 +279,32 @@ def _is_number(value: object) -> bool:
 def loguniform_keys(folder: Path) -> frozenset[str]:
     """The keys DIR/sweep.yaml's random search draws with ``loguniform:a,b`` (none when the
     file is missing or unreadable: it only decides the figure's axes)."""
+    sweep = _sweep_file(folder)
+    random = sweep.get("random")
+    params = _by_key(random.get("params") if isinstance(random, dict) else None)
+    return frozenset(key for key, dist in params.items() if dist.strip().startswith(LOGUNIFORM))
+
+
+def grid_keys(folder: Path) -> frozenset[str]:
+    """The keys DIR/sweep.yaml sweeps by grid (none when the file is missing or unreadable:
+    it only decides whether the figure joins the means per value)."""
+    return frozenset(_by_key(_sweep_file(folder).get("grid")))
+
+
+def _sweep_file(folder: Path) -> dict[Any, Any]:
+    """DIR/sweep.yaml's top-level mapping (empty when missing or unreadable)."""
     try:
         sweep = yaml.safe_load((folder / SWEEP_FILE).read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, yaml.YAMLError):
-        return frozenset()
-    random = sweep.get("random") if isinstance(sweep, dict) else None
-    params = random.get("params") if isinstance(random, dict) else None
-    if isinstance(params, list):  # KEY=DIST strings, as --random writes them
-        params = dict(str(item).partition("=")[::2] for item in params)
-    if not isinstance(params, dict):
-        return frozenset()
-    return frozenset(
-        str(key) for key, dist in params.items() if str(dist).strip().startswith(LOGUNIFORM)
-    )
+        return {}
+    return sweep if isinstance(sweep, dict) else {}
+
+
+def _by_key(given: object) -> dict[str, str]:
+    """A sweep file's ``{key: ...}`` mapping, or its list of ``KEY=...`` strings (as the
+    options write them), as each key's text."""
+    if isinstance(given, list):
+        given = dict(str(item).partition("=")[::2] for item in given)
+    if not isinstance(given, dict):
+        return {}
+    return {str(key): str(value) for key, value in given.items()}

@@ -197,8 +197,9 @@ def _mean_std(values: Sequence[float]) -> tuple[float | None, float | None]:
     if not values:
         return None, None
     array = np.asarray(values, dtype=np.float64)
-    std = float(np.std(array, ddof=1)) if len(array) > 1 else None
-    return float(np.mean(array)), std
+    with np.errstate(invalid="ignore"):  # infinite values: an infinite mean, a NaN spread
+        std = float(np.std(array, ddof=1)) if len(array) > 1 else None
+        return float(np.mean(array)), std
 
 
 def _sorted(rows: list[Row], metric: str) -> list[Row]:

@@ -342,3 +342,11 @@ def test_a_sweep_file_with_sweep_options_is_refused(run_cli: Any, tmp_path: Path
     assert "lr.yaml is a sweep file" in done.stderr and "drop --seeds" in done.stderr
     listed = run_cli("sweep", "lr.yaml", "--dry-run")
     assert listed.returncode == 0 and listed.stdout.startswith("2 trials of ")
+
+
+def test_a_shipped_spec_is_named_as_for_train(run_cli: Any, tmp_path: Path) -> None:
+    """``toolkit sweep two_layer_teacher`` sweeps the shipped spec, as train would run it."""
+    done = run_cli("sweep", "two_layer_teacher", "--seeds", "2", "--dry-run")
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.splitlines()[0].startswith("2 trials of ")
+    assert str(SPECS / "two_layer_teacher.yaml") in done.stdout.splitlines()[0]

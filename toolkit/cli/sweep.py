@@ -36,6 +36,7 @@ from ..sweeps.session import (
 )
 from ..sweeps.sweepfile import is_sweep_file, load_sweep
 from ..sweeps.validate import format_trials
+from .loading import spec_path
 from .options import Commands, refuse_empty
 from .options import Options as ParserOptions
 from .progress import bar_available
@@ -169,17 +170,19 @@ def _start_or_resume(args: argparse.Namespace) -> int:
 
 
 def _plan(args: argparse.Namespace) -> SweepPlan:
-    """The plan of a sweep file, or of the options over a spec."""
-    if is_sweep_file(args.spec):
+    """The plan of a sweep file, or of the options over a spec (a file or a shipped spec's
+    name, as for train)."""
+    spec = spec_path(args.spec)
+    if is_sweep_file(spec):
         given = _plan_options(args)
         if given:
             raise UsageError(
                 f"{args.spec} is a sweep file: it says what to sweep; drop "
                 f"{', '.join(given)}, or write them into the file"
             )
-        return load_sweep(args.spec)
+        return load_sweep(spec)
     return plan_from_options(
-        args.spec,
+        spec,
         grid=args.grid,
         random=args.random,
         trials=args.trials,

@@ -90,7 +90,8 @@ def _source(part: Mapping[str, Any]) -> str:
 def admit_workers(executor: TrialExecutor, plugins: Sequence[str] = ()) -> list[str]:
     """Keep ``executor`` to the workers whose parts are this process's (with the
     ``plugins`` modules), for an executor that can ask each worker (a ``WorkerProbe``);
-    one line for each worker refused, naming it and its first difference.
+    one line for each worker refused, naming it and its first difference. A worker that
+    joins the cluster after this check gets no trials either: it was never checked.
 
     UsageError when every worker is refused. An executor that cannot ask its workers
     (a local pool: the same installation) is left as it is.
@@ -116,6 +117,5 @@ def admit_workers(executor: TrialExecutor, plugins: Sequence[str] = ()) -> list[
             f"no worker has the parts this process has ({first}); install the same plugins, "
             "at the same versions, where the workers run"
         )
-    if notes:
-        executor.use_only(kept)
+    executor.use_only(kept)
     return notes

@@ -24,7 +24,6 @@ from .executor import TrialExecutor, WorkerProbe
 from .fingerprint import admit_workers
 from .folder import SweepFolder
 from .plan import SweepPlan, expand
-from .summary import import_drawing, write_summary
 from .sweepfile import load_sweep, write_sweep
 from .trial import Task, Trial
 from .validate import check_trials
@@ -41,6 +40,7 @@ __all__ = [
     "prepare_start",
     "run",
     "setup_of",
+    "summarize_at_end",
 ]
 
 
@@ -76,9 +76,9 @@ class Options:
     retry_failed: bool = False
     stop_requested: Callable[[], bool] = lambda: False
     on_event: Callable[[Event], None] = lambda event: None
-    on_end: Callable[[Path], object] | None = write_summary
-    """Called with the sweep folder at the end of the session: by default it writes
-    summary.csv (and summary.png with the plot extra)."""
+    on_end: Callable[[Path], object] | None = None
+    """Called with the sweep folder at the end of the session: by default
+    :func:`summarize_at_end`."""
 
 
 @dataclass
@@ -152,8 +152,9 @@ def run(prepared: Prepared, options: Options) -> SessionResult:
     """Run the session: the trials not yet done, the folder's lock let go at the end."""
     folder, setup, engine = prepared.folder, prepared.setup, prepared.engine
     workers = in_flight(engine, prepared.executor)
-    if options.on_end is write_summary:  # load the drawing modules while the trials run
-        threading.Thread(target=import_drawing, name="summary imports", daemon=True).start()
+    on_end = options.on_end or summarize_at_end
+    if on_end is summarize_at_end:  # load the drawing modules while the trials run
+        threading.Thread(target=_import_drawing, name="summary imports", daemon=True).start()
     with folder.held():
         folder.log.append(
             {
@@ -176,10 +177,24 @@ def run(prepared: Prepared, options: Options) -> SessionResult:
             retry_failed=options.retry_failed,
             stop_requested=options.stop_requested,
             on_event=options.on_event,
-            on_end=options.on_end,
+            on_end=on_end,
             executor=prepared.executor,
         )
         return coordinator.run()
+
+
+def summarize_at_end(folder: Path) -> list[Path]:
+    """A session's default end: summary.csv, and summary.png with the plot extra (the
+    summary module is imported here, so that loading the sweep command loads no drawing)."""
+    from .summary import write_summary
+
+    return write_summary(folder)
+
+
+def _import_drawing() -> None:
+    from .summary import import_drawing
+
+    import_drawing()
 
 
 def in_flight(engine: Engine, executor: TrialExecutor) -> int:

@@ -10,12 +10,10 @@ prints the resume command (exit 130); a second one stops at once.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import shutil
-import signal
 import sys
 import time
-from collections.abc import Iterator, Mapping
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -41,6 +39,7 @@ from .options import Commands, refuse_empty
 from .options import Options as ParserOptions
 from .progress import bar_available
 from .report import count
+from .signals import StopRequest
 
 __all__ = ["add_sweep"]
 
@@ -242,7 +241,7 @@ def _settings(args: argparse.Namespace) -> dict[str, object]:
 
 def _run(args: argparse.Namespace, prepared: Prepared) -> int:
     watcher = _Watcher(len(prepared.setup.trials), quiet=args.quiet)
-    stop = _StopRequest()
+    stop = StopRequest()
     options = Options(
         retries=args.retries,
         fail_fast=args.fail_fast,
@@ -355,34 +354,3 @@ def _trial_line(index: int, total: int, name: str, record: Mapping[str, Any]) ->
         if isinstance(value, float | int) and key != "iteration"
     ]
     return head + (", " + ", ".join(shown) if shown else "")
-
-
-class _StopRequest:
-    """Ctrl-C or SIGTERM: stop submitting and let running trials checkpoint; a second
-    signal stops at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def _handle(self, number: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    @contextlib.contextmanager
-    def on_signals(self) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM this way inside the block (main thread only)."""
-        previous = {}
-        try:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                previous[number] = signal.signal(number, self._handle)
-        except ValueError:  # not the main thread: signals stay as they were
-            pass
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)

@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import signal
 import sys
-from collections.abc import Iterator
 
 from ..base.errors import UsageError
 from ..base.wording import one_line
@@ -20,6 +18,7 @@ from .loading import DEFAULT_SPEC, load
 from .options import Commands, Options, refuse_empty
 from .progress import Progress, bar_available
 from .report import count
+from .signals import StopRequest
 
 __all__ = ["add_train"]
 
@@ -117,7 +116,7 @@ def _run(
         if not args.quiet:
             progress.line(_log_line(record, total))
 
-    stop = _StopRequest()
+    stop = StopRequest()
     try:
         with stop.on_signals() if out else contextlib.nullcontext():
             result = train_in_folder(
@@ -140,37 +139,6 @@ def _run(
     if out:
         print("wrote " + ", ".join(one_line(str(path)) for path in out.files))
     return 0
-
-
-class _StopRequest:
-    """Ctrl-C or SIGTERM during a run with a folder: the run stops after the iteration in
-    progress, with a checkpoint there; a second signal stops it at once."""
-
-    def __init__(self) -> None:
-        self.requested = False
-
-    def __call__(self) -> bool:
-        return self.requested
-
-    def _handle(self, number: int, frame: object) -> None:
-        if self.requested:
-            raise KeyboardInterrupt
-        self.requested = True
-
-    @contextlib.contextmanager
-    def on_signals(self) -> Iterator[None]:
-        """Handle SIGINT and SIGTERM this way inside the block (main thread only)."""
-        previous = {}
-        try:
-            for number in (signal.SIGINT, signal.SIGTERM):
-                previous[number] = signal.signal(number, self._handle)
-        except ValueError:  # not the main thread: signals stay as they were
-            pass
-        try:
-            yield
-        finally:
-            for number, handler in previous.items():
-                signal.signal(number, handler)
 
 
 def _log_line(record: Record, total: int) -> str:

@@ -21,7 +21,7 @@ import json
 import math
 import os
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -258,14 +258,7 @@ def plan_from_options(
         builder.set_seeds(seeds, Location(f"--seeds {seeds}"))
     elif seed_list is not None:
         _seed_list_option(builder, seed_list)
-    for text in overrides:
-        where = Location(f"--set {text}")
-        try:
-            key, value = parse_override(text)
-        except SpecError as error:
-            builder.problems += [placed(problem, where) for problem in error.problems]
-            continue
-        builder.add_override(key, value, where)
+    _add_override_texts(builder, overrides, lambda text: Location(f"--set {text}"))
     builder.add_plugins(plugins, Location("-p"))
     return build_plan(builder)
 
@@ -407,11 +400,18 @@ def _python_overrides(
             if keypath is not None:
                 builder.add_override(keypath, value, where)
         return
-    for text in overrides:
-        where = Location(f"overrides {quote(text)}")
+    _add_override_texts(builder, overrides, lambda text: Location(f"overrides {quote(text)}"))
+
+
+def _add_override_texts(
+    builder: PlanBuilder, texts: Iterable[str], where: Callable[[str], Location]
+) -> None:
+    """Each ``KEY=VALUE`` text as an override for every trial, a bad one a problem there."""
+    for text in texts:
+        place = where(text)
         try:
             keypath, value = parse_override(text)
         except SpecError as error:
-            builder.problems += [placed(problem, where) for problem in error.problems]
+            builder.problems += [placed(problem, place) for problem in error.problems]
             continue
-        builder.add_override(keypath, value, where)
+        builder.add_override(keypath, value, place)

@@ -103,10 +103,23 @@ class _Pinned:
 _PINNED = _Pinned()
 
 
-def _ignore_ctrl_c() -> None:
+def _start_worker() -> None:
     """A worker's start: Ctrl-C is the coordinator's to handle (it asks the trials to
-    stop, through the sweep's stop file)."""
+    stop, through the sweep's stop file); and the worker ends when the coordinator's
+    process does, however it ends (a kill -9 included): else it would wait for work
+    forever, or train on unwatched (its trial's folder is continued by a resume)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        watch = threading.Thread(target=_end_with, args=(parent,), name="end with coordinator")
+        watch.daemon = True
+        watch.start()
+
+
+def _end_with(parent: Any) -> None:
+    """Wait until ``parent`` (the coordinator's process) has ended, then end this one."""
+    parent.join()
+    os._exit(1)
 
 
 class LocalPool:
@@ -127,7 +140,7 @@ class LocalPool:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context(self.method),
-                initializer=_ignore_ctrl_c,
+                initializer=_start_worker,
             )
         except BaseException:
             self._unpin()

@@ -13,12 +13,14 @@ import contextlib
 import multiprocessing
 import os
 import signal
+import sys
 import threading
+import warnings
 from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
-from typing import Any, TypeVar
+from typing import Any, TextIO, TypeVar
 
-from toolkit import MissingDependency, Part, SettingError, hookimpl
+from toolkit import MissingDependency, Part, SettingError, ToolkitNotice, hookimpl
 
 T = TypeVar("T")
 
@@ -103,10 +105,42 @@ class _Pinned:
 _PINNED = _Pinned()
 
 
-def _ignore_ctrl_c() -> None:
+def _start_worker() -> None:
     """A worker's start: Ctrl-C is the coordinator's to handle (it asks the trials to
-    stop, through the sweep's stop file)."""
+    stop, through the sweep's stop file); warnings are one line each; and the worker ends
+    when the coordinator's process does, however it ends (a kill -9 included): else it
+    would wait for work forever, or train on unwatched (a resume continues its trial)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    warnings.showwarning = _one_line_warning
+    parent = multiprocessing.parent_process()
+    if parent is not None:
+        watch = threading.Thread(target=_end_with, args=(parent,), name="end with coordinator")
+        watch.daemon = True
+        watch.start()
+
+
+def _one_line_warning(
+    message: Warning | str,
+    category: type[Warning],
+    filename: str,
+    lineno: int,
+    file: TextIO | None = None,
+    line: str | None = None,
+) -> None:
+    """A warning in a worker, one line as the toolkit's commands print it: ``note: ...``
+    for a notice, else ``warning: ... (Category at file:line)``."""
+    text = " ".join(str(message).split())
+    if issubclass(category, ToolkitNotice):
+        shown = f"note: {text}"
+    else:
+        shown = f"warning: {text} ({category.__name__} at {filename}:{lineno})"
+    print(shown, file=sys.stderr, flush=True)
+
+
+def _end_with(parent: Any) -> None:
+    """Wait until ``parent`` (the coordinator's process) has ended, then end this one."""
+    parent.join()
+    os._exit(1)
 
 
 class LocalPool:
@@ -127,7 +161,7 @@ class LocalPool:
             self._pool = ProcessPoolExecutor(
                 self.workers,
                 mp_context=multiprocessing.get_context(self.method),
-                initializer=_ignore_ctrl_c,
+                initializer=_start_worker,
             )
         except BaseException:
             self._unpin()

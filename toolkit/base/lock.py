@@ -18,7 +18,7 @@ from pathlib import Path
 
 from .errors import RunError, UsageError
 
-__all__ = ["LOCK_NAME", "FolderLock", "locked"]
+__all__ = ["LOCK_NAME", "FolderLock", "held_elsewhere", "locked"]
 
 LOCK_NAME = ".toolkit.lock"
 """The lock file's name in a run folder."""
@@ -103,6 +103,24 @@ def locked(folder: str | os.PathLike[str]) -> Iterator[FolderLock]:
         yield lock
     finally:
         lock.release()
+
+
+def held_elsewhere(folder: str | os.PathLike[str]) -> bool:
+    """Whether a holder has the lock on ``folder`` now: a look only (no lock file is made,
+    none is written, and the lock is free again once this returns)."""
+    try:
+        descriptor = os.open(Path(folder) / LOCK_NAME, os.O_RDONLY | os.O_CLOEXEC)
+    except OSError:  # no lock file: nobody holds it
+        return False
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_SH | fcntl.LOCK_NB)
+    except BlockingIOError:
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(descriptor)
+    return False
 
 
 def _holder(descriptor: int) -> int | None:

@@ -285,6 +285,9 @@ class _Watcher:
         self._bar: Any = None
         self._wants_bar = not quiet and bar_available()
         self._total = total
+        self._shown = 0
+        """The trials the bar counts as finished: done or failed, each trial once (a
+        failed trial run again by --retry-failed is not counted twice)."""
 
     def __call__(self, event: Event) -> None:
         if event.kind == "start":
@@ -292,6 +295,7 @@ class _Watcher:
         elif event.kind in ("finished", "crashed") and event.record is not None:
             self._finished(event)
         if self._bar is not None:
+            self._advance(event.done + event.failed)
             self._bar.set_postfix_str(
                 f"done {event.done}, failed {event.failed}, running {event.running}",
                 refresh=False,
@@ -307,6 +311,7 @@ class _Watcher:
             from tqdm import tqdm  # type: ignore[import-untyped]
 
             width = shutil.get_terminal_size().columns  # 0 on a terminal that won't say
+            self._shown = before
             self._bar = tqdm(
                 total=event.total,
                 initial=before,
@@ -316,11 +321,15 @@ class _Watcher:
                 ncols=None if width > 0 else 80,
             )
 
+    def _advance(self, finished: int) -> None:
+        """Move the bar to ``finished`` trials (the coordinator's done and failed counts)."""
+        if finished != self._shown:
+            self._bar.update(finished - self._shown)
+            self._shown = finished
+
     def _finished(self, event: Event) -> None:
         assert event.record is not None and event.trial is not None
         record = event.record
-        if record["status"] in ("done", "failed") and self._bar is not None:
-            self._bar.update(1)
         if self._quiet or (self._bar is not None and record["status"] == "done"):
             return
         line = _trial_line(event.trial.index, self._total, event.trial.name, record)

@@ -31,16 +31,16 @@ def sweep(
     fail_fast: bool = False,
     resume: bool = False,
     retry_failed: bool = False,
-    random_seed: int = 0,
+    random_seed: int | None = None,
     stop: Callable[[], bool] | None = None,
     on_event: Callable[[Event], None] | None = None,
 ) -> list[TrialRecord]:
     """Run the trials of ``spec`` swept over ``grid`` (``{"optimizer.learning_rate": [0.1,
     0.01]}``), ``random`` (``{"optimizer.learning_rate": "loguniform:1e-6,1e-2"}`` with
-    ``trials`` draws from a generator seeded with ``random_seed``) and ``seeds`` (N: seeds 0
-    to N-1; or a list) into the new sweep folder ``out``, ``workers`` at a time on
-    ``engine``; with ``resume=True``, continue the sweep in ``out`` instead (no spec nor
-    plan arguments: the folder's own are used).
+    ``trials`` draws from a generator seeded with ``random_seed``, 0 unless given) and
+    ``seeds`` (N: seeds 0 to N-1; or a list) into the new sweep folder ``out``, ``workers``
+    at a time on ``engine``; with ``resume=True``, continue the sweep in ``out`` instead
+    (no spec nor plan arguments, nor ``random_seed``: the folder's own are used).
 
     Returns each trial's record, in expansion order: ``status`` is ``done``, ``failed``,
     ``crashed`` (its worker died more often than ``retries`` allows), ``stopped`` or
@@ -56,6 +56,7 @@ def sweep(
         given: dict[str, object] = {"spec": spec, "grid": grid, "random": random}
         given |= {"trials": trials, "seeds": seeds, "overrides": overrides}
         given["plugins"] = plugins or None
+        given["random_seed"] = random_seed
         named = [name for name, value in given.items() if value is not None]
         if named:
             raise UsageError(
@@ -76,7 +77,7 @@ def sweep(
             seeds=seeds,
             overrides=overrides,
             plugins=plugins,
-            random_seed=random_seed,
+            random_seed=0 if random_seed is None else random_seed,
         )
         prepared = prepare_start(plan, setup_of(plan), out, chosen)
     options = Options(

@@ -3,14 +3,18 @@
 One code path for every executor: ``submit`` a trial's task, wait for the first future
 that completes, log its outcome, submit the next. At most ``workers`` trials are in flight,
 so a stop (or ``fail_fast``) leaves the rest unsubmitted. A trial already done in its folder
-is skipped, one whose last attempt failed too unless ``retry_failed``. A future that raises
-is a crash of the worker: logged ``crashed`` and tried again while ``retries`` allows (an
-executor broken by it is replaced by a new one from the factory).
+is skipped, one whose last attempt failed too unless ``retry_failed``. A trial whose run
+folder another process holds (the worker of a coordinator killed with kill -9, running on)
+waits until it is let go, then runs (found done, or continued from its checkpoint): it is
+not logged failed for a folder in use. A future that raises is a crash of the worker:
+logged ``crashed`` and tried again while ``retries`` allows (an executor broken by it is
+replaced by a new one from the factory).
 """
 
 from __future__ import annotations
 
 import json
+import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, BrokenExecutor, CancelledError, Future, wait
@@ -18,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, NamedTuple
 
+from ..base.lock import held_elsewhere
 from ..base.wording import one_line
 from ..runs.rundir import RunDirectory
 from .executor import TrialExecutor
@@ -153,11 +158,19 @@ class Coordinator:
                 if not stopping and self.stop_requested():
                     self.folder.request_stop()
                     stopping = interrupted = True
+                held: list[Trial] = []  # run folders another process still writes
                 while queue and not stopping and len(in_flight) < self.workers:
                     trial = queue.popleft()
+                    if held_elsewhere(self.folder.run_folder(trial)):
+                        held.append(trial)
+                        continue
                     attempt = 1 + self._tried[trial.id] + tries[trial.id]
                     executor = self._submit(executor, trial, attempt, in_flight)
+                queue.extendleft(reversed(held))  # looked at again at the next poll
                 if not in_flight:
+                    if held and not stopping:
+                        time.sleep(POLL_SECONDS)
+                        continue
                     break
                 wait(in_flight, timeout=POLL_SECONDS, return_when=FIRST_COMPLETED)
                 done = [future for future in in_flight if future.done()]  # cancelled too

@@ -90,6 +90,11 @@ class SweepFolder:
 
     def reopen(self) -> list[Trial]:
         """Lock an existing sweep for a resume; returns its planned trials."""
+        if self.path.exists() and not self.path.is_dir():
+            raise UsageError(
+                f"{self.path} is a file, not a sweep folder; give the folder a sweep was "
+                "started in with --out"
+            )
         if not self.path.is_dir():
             raise UsageError(
                 f"{self.path} is not a sweep folder (it does not exist); start a sweep with "
@@ -153,6 +158,11 @@ class SweepFolder:
     def _refuse_taken(self) -> None:
         if self.path.exists() and not self.path.is_dir():
             raise UsageError(f"--out {self.path} is a file, not a folder; choose another path")
+        for folder in self.path.parents:
+            if folder.exists() and not folder.is_dir():
+                raise UsageError(
+                    f"--out {self.path}: {folder} is a file, not a folder; choose another path"
+                )
         if self.is_sweep:
             raise UsageError(
                 f"{self.path} already holds a sweep; continue it with "

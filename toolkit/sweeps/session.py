@@ -127,7 +127,7 @@ def prepare_resume(out: str | os.PathLike[str], engine: Engine) -> Prepared:
     folder = SweepFolder(out)
     planned = folder.reopen()
     try:
-        plan = load_sweep(folder.path / folder.SWEEP)
+        plan = load_sweep(folder.path / folder.SWEEP, need_spec=False)  # its copy is used
         setup = setup_of(plan, folder.spec_text())
         folder.check_unchanged(planned, setup.trials, setup.overrides, setup.plugins)
         executor = open_executor(engine, setup.plugins)

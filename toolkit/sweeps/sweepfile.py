@@ -51,9 +51,10 @@ def is_sweep_file(path: str | os.PathLike[str]) -> bool:
     return isinstance(tree, dict) and "spec" in tree and "model" not in tree
 
 
-def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
+def load_sweep(path: str | os.PathLike[str], *, need_spec: bool = True) -> SweepPlan:
     """The plan a sweep file describes. Raises SpecError listing every problem, each with
-    the file's line and column and a fix."""
+    the file's line and column and a fix. ``need_spec=False``: the spec file it names need
+    not exist (a resume runs from the sweep folder's copy of it)."""
     label = os.fspath(path)
     tree, sources, problems = parse_yaml(read_spec_text(path), label)
     top = Location(label, 1, 1)
@@ -63,7 +64,7 @@ def load_sweep(path: str | os.PathLike[str]) -> SweepPlan:
         raise SpecError([*problems, Problem("", what, top, SPEC_HINT)])
     reader = _Reader(sources, label)
     reader.builder.problems += problems
-    spec = reader.spec(tree.get("spec"), Path(os.path.abspath(label)).parent)
+    spec = reader.spec(tree.get("spec"), Path(os.path.abspath(label)).parent, need_spec)
     builder = reader.start(spec)
     for key in tree:
         if key not in SWEEP_KEYS:
@@ -96,8 +97,9 @@ class _Reader:
         """The place of the key at ``path``."""
         return self.sources.locate(path, at_key=True)
 
-    def spec(self, value: object, folder: Path) -> Path:
-        """The spec's absolute path; a problem if it is missing or names no file."""
+    def spec(self, value: object, folder: Path, need_file: bool = True) -> Path:
+        """The spec's absolute path; a problem if it is missing or (``need_file``) names
+        no file."""
         if value is None:
             self.builder.refuse(
                 "spec",
@@ -115,7 +117,7 @@ class _Reader:
             )
             return folder
         spec = folder / os.path.expanduser(value)
-        if not spec.is_file():
+        if need_file and not spec.is_file():
             hint = f"the path is relative to the sweep file's folder ({folder})"
             self.builder.refuse(
                 "spec", f"no such spec file {quote(str(spec))}", self.at(("spec",)), hint

@@ -20,7 +20,8 @@ from collections.abc import Callable, Collection, Mapping
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, TextIO, TypeVar
 
-from toolkit import MissingDependency, Part, SettingError, ToolkitNotice, hookimpl
+from toolkit import MissingDependency, Part, SettingError, hookimpl
+from toolkit.base.errors import warning_line
 
 T = TypeVar("T")
 
@@ -129,12 +130,8 @@ def _one_line_warning(
 ) -> None:
     """A warning in a worker, one line as the toolkit's commands print it: ``note: ...``
     for a notice, else ``warning: ... (Category at file:line)``."""
-    text = " ".join(str(message).split())
-    if issubclass(category, ToolkitNotice):
-        shown = f"note: {text}"
-    else:
-        shown = f"warning: {text} ({category.__name__} at {filename}:{lineno})"
-    print(shown, file=sys.stderr, flush=True)
+    text = " ".join(str(message).split())  # a message's line breaks as spaces
+    print(warning_line(text, category, filename, lineno), file=sys.stderr, flush=True)
 
 
 def _end_with(parent: Any) -> None:

@@ -18,6 +18,7 @@ __all__ = [
     "ToolkitError",
     "ToolkitNotice",
     "UsageError",
+    "warning_line",
 ]
 
 
@@ -121,3 +122,14 @@ class RunError(ToolkitError):
     """Something failed while a valid spec was running."""
 
     exit_code = 1
+
+
+def warning_line(
+    message: Warning | str, category: type[Warning], filename: str, lineno: int
+) -> str:
+    """A warning as the toolkit's commands print it, one line: ``note: ...`` for a
+    :class:`ToolkitNotice`, else ``warning: ... (Category at file:line)``."""
+    text = one_line(str(message))
+    if issubclass(category, ToolkitNotice):
+        return f"note: {text}"
+    return f"warning: {text} ({category.__name__} at {filename}:{lineno})"

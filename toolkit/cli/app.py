@@ -20,7 +20,7 @@ import warnings
 from collections.abc import Sequence
 from typing import TextIO
 
-from ..base.errors import SpecError, ToolkitError, ToolkitNotice
+from ..base.errors import SpecError, ToolkitError, warning_line
 from ..base.wording import brief, one_line
 from ..registry.parts import describe_exit
 from . import gradcheck, plot, plugins, specs, summary, sweep, train, trained
@@ -77,11 +77,7 @@ def _show_notice(
 ) -> None:
     """Notices print as one ``note:`` line; other warnings (numpy's, a plugin's) as one
     ``warning:`` line saying where they were raised."""
-    if issubclass(category, ToolkitNotice):
-        print(f"note: {one_line(str(message))}", file=sys.stderr)
-    else:
-        text = one_line(str(message))
-        print(f"warning: {text} ({category.__name__} at {filename}:{lineno})", file=sys.stderr)
+    print(warning_line(message, category, filename, lineno), file=sys.stderr)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -400,3 +400,25 @@ def test_an_unhandled_ctrl_c_asks_the_running_trials_to_stop(tmp_path: Path) -> 
     with pytest.raises(KeyboardInterrupt):
         session(tmp_path / "sweep", make_trials(0.1), worker)
     assert (tmp_path / "sweep" / "stop").exists()
+
+
+def test_a_done_trial_read_from_its_folder_has_the_metrics_a_worker_would_give(
+    tmp_path: Path,
+) -> None:
+    """The record of a trial found done on resume holds the same metrics as a worker's
+    outcome: the last record's numbers without its iteration and its wall-clock seconds."""
+    path = tmp_path / "sweep"
+    trials = make_trials(0.1)
+    first = SweepFolder(path)
+    first.start(trials, spec_text="s", write_sweep=lambda p: p.write_text("s"))
+    first.close()
+    done = path / "runs" / trials[0].name
+    done.mkdir(parents=True)
+    (done / "params.npz").write_bytes(b"x")
+    (done / "metrics.jsonl").write_text(
+        '{"iteration": 5, "loss": 0.25, "accuracy": 1, "seconds": 3.5}\n'
+    )
+    session(path, trials, FakeWorker(), resume=True)
+    (read,) = finished(path)
+    assert read["metrics"] == {"loss": 0.25, "accuracy": 1.0}
+    assert read["iteration"] == 5

@@ -13,7 +13,6 @@ replaced by a new one from the factory).
 
 from __future__ import annotations
 
-import json
 import time
 from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
@@ -24,11 +23,12 @@ from typing import Any, Literal, NamedTuple
 
 from ..base.lock import held_elsewhere
 from ..base.wording import one_line
+from ..runs.folder_run import last_record
 from ..runs.rundir import RunDirectory
 from .executor import TrialExecutor
 from .folder import SweepFolder
 from .log import finished_record, last_finished, read_log
-from .trial import Outcome, Task, Trial
+from .trial import Outcome, Task, Trial, final_metrics
 
 __all__ = ["Coordinator", "Event", "SessionResult", "TrialRecord"]
 
@@ -322,9 +322,9 @@ def _is_done(folder: Path) -> bool:
 def _read_done(trial: Trial, folder: SweepFolder, attempt: int) -> dict[str, Any]:
     """The ``finished`` record of a trial done in its folder but not logged: its metrics
     are the last line of its metrics.jsonl."""
-    last = _last_metrics(folder.run_folder(trial) / RunDirectory.METRICS)
-    iteration = last.pop("iteration", None)
-    metrics = {k: v for k, v in last.items() if isinstance(v, float | int) or v is None}
+    last = last_record(folder.run_folder(trial)) or {}
+    iteration = last.get("iteration")
+    metrics = final_metrics(last)
     return finished_record(
         trial.id,
         "done",
@@ -335,18 +335,3 @@ def _read_done(trial: Trial, folder: SweepFolder, attempt: int) -> dict[str, Any
         attempt=attempt,
         metrics=metrics,
     )
-
-
-def _last_metrics(path: Path) -> dict[str, Any]:
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except OSError:
-        return {}
-    for line in reversed(lines):
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
-            continue
-        if isinstance(record, dict):
-            return record
-    return {}

@@ -7,10 +7,11 @@ a cluster sends them over the network) and no toolkit object crosses a process b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, TypedDict
 
-__all__ = ["Outcome", "Status", "Task", "Trial"]
+__all__ = ["Outcome", "Status", "Task", "Trial", "final_metrics"]
 
 Status = Literal["done", "failed", "stopped"]
 """How a trial's attempt ended: trained to the end; refused or failed during the run;
@@ -73,3 +74,15 @@ class Outcome(TypedDict):
     """The iteration it reached."""
     metrics: dict[str, float]
     """Its last logged record's values (empty if it logged none)."""
+
+
+def final_metrics(record: Mapping[str, Any]) -> dict[str, float]:
+    """A trial's final metrics: the numbers of its last logged record, without where
+    (``iteration``) and when (``seconds``) it was logged."""
+    return {
+        key: float(value)
+        for key, value in record.items()
+        if key not in ("iteration", "seconds")
+        and isinstance(value, (int, float))
+        and not isinstance(value, bool)
+    }

@@ -20,7 +20,7 @@ from ..registry.manager import get_plugin_manager
 from ..registry.parts import describe_exit
 from ..runs.folder_run import FolderRun, last_record, run_in_folder
 from ..spec.load import Spec, load_spec
-from .trial import Outcome, Status, Task
+from .trial import Outcome, Status, Task, final_metrics
 
 __all__ = ["STOP_CHECK_SECONDS", "StopFile", "failure", "run_trial"]
 
@@ -123,12 +123,7 @@ def failure(error: BaseException) -> tuple[int, str]:
 def _outcome(
     task: Task, start: float, status: Status, code: int, error: str | None, iteration: int
 ) -> Outcome:
-    record = last_record(task["folder"]) or {}
-    metrics = {
-        key: float(value)
-        for key, value in record.items()
-        if key not in ("iteration", "seconds") and isinstance(value, (int, float))
-    }
+    metrics = final_metrics(last_record(task["folder"]) or {})
     return Outcome(
         id=task["id"],
         status=status,
